@@ -1,0 +1,41 @@
+# tinyship: `make demo` and `make test` set everything up first (idempotent, quick when done).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm chromium
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system-deps demo test test-fast bench clean
+
+setup: system-deps $(STAMP)
+
+# Debian packages, installed with apt-get only when one is missing.
+system-deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+demo: setup
+	$(PY) labs/01_hello_world/lab.py
+
+# The whole suite, slow tests included, on both cores.
+test: setup
+	$(PY) -m pytest -n 2 --durations=15 tests
+
+test-fast: setup
+	$(PY) -m pytest -n 2 -m "not slow" tests
+
+bench: setup
+	$(PY) -m toolchain bench
+
+clean:
+	rm -rf build out .pytest_cache

@@ -1,0 +1,345 @@
+"""Read a .tflite flatbuffer without TensorFlow or LiteRT.
+
+Uses the `flatbuffers` runtime and the TFLite schema bindings shipped with the
+`tflite-micro` package. Every vector length and index is checked against the
+buffer before it is used, so a truncated or mutated file ends in a `ModelError`
+instead of a crash or a hang. Models LiteRT refuses but TFLM runs (e.g. old-style
+per-channel quantization) read fine: nothing here validates kernel semantics.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import flatbuffers
+import numpy as np
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+from toolchain.errors import ModelError
+
+OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if k.isupper()}
+OPTION_NAMES = {v: k for k, v in vars(schema.BuiltinOptions).items() if not k.startswith("_")}
+_TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if k.isupper()}
+DTYPES = {
+    "FLOAT32": "float32", "FLOAT16": "float16", "FLOAT64": "float64", "INT8": "int8", "UINT8": "uint8",
+    "INT16": "int16", "UINT16": "uint16", "INT32": "int32", "UINT32": "uint32", "INT64": "int64",
+    "UINT64": "uint64", "BOOL": "bool", "STRING": "string", "INT4": "int4", "COMPLEX64": "complex64",
+    "COMPLEX128": "complex128", "RESOURCE": "resource", "VARIANT": "variant", "BFLOAT16": "bfloat16",
+}
+_ITEMSIZE = {"float32": 4, "float16": 2, "float64": 8, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2,
+             "int32": 4, "uint32": 4, "int64": 8, "uint64": 8, "bool": 1, "complex64": 8, "complex128": 16,
+             "bfloat16": 2}
+ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+PADDINGS = {0: "SAME", 1: "VALID"}
+_MAX_ELEMENTS = 1 << 31
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """Affine quantization: real = scale * (q - zero_point), per tensor or per channel."""
+
+    scale: tuple[float, ...]
+    zero_point: tuple[int, ...]
+    quantized_dimension: int = 0
+
+    @property
+    def per_channel(self) -> bool:
+        return len(self.scale) > 1
+
+
+@dataclass
+class Tensor:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    buffer: int
+    data: bytes | None  # constant contents, None for activations and inputs
+    quantization: Quantization | None
+    is_variable: bool = False
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+    @property
+    def nbytes(self) -> int:
+        if self.dtype == "int4":
+            return (self.size + 1) // 2
+        return self.size * _ITEMSIZE.get(self.dtype, 0)
+
+    @property
+    def is_constant(self) -> bool:
+        return self.data is not None
+
+    def numpy(self) -> np.ndarray:
+        """The constant contents as an array of `shape` (raises for activations)."""
+        if self.data is None:
+            raise ModelError(f"tensor {self.index} ({self.name}) has no constant data")
+        return np.frombuffer(self.data, dtype=self.dtype).reshape(self.shape)
+
+
+@dataclass
+class Operator:
+    index: int
+    op: str  # builtin name, e.g. "CONV_2D", or "CUSTOM:<code>"
+    version: int
+    inputs: tuple[int, ...]  # -1 marks an omitted optional input
+    outputs: tuple[int, ...]
+    intermediates: tuple[int, ...]
+    options: dict = field(default_factory=dict)  # builtin options, snake_case keys
+
+    @property
+    def activation(self) -> str:
+        return ACTIVATIONS.get(self.options.get("fused_activation_function", 0), "NONE")
+
+
+@dataclass
+class Subgraph:
+    index: int
+    name: str
+    tensors: list[Tensor]
+    operators: list[Operator]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+    def input_tensors(self) -> list[Tensor]:
+        return [self.tensors[i] for i in self.inputs]
+
+    def output_tensors(self) -> list[Tensor]:
+        return [self.tensors[i] for i in self.outputs]
+
+
+@dataclass
+class Model:
+    raw: bytes
+    version: int
+    description: str
+    subgraphs: list[Subgraph]
+    opcodes: list[tuple[str, int]]  # (op name, version) per operator-code entry
+    metadata: dict[str, bytes]
+    path: Path | None = None
+
+    @property
+    def main(self) -> Subgraph:
+        return self.subgraphs[0]
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+    @cached_property
+    def crc32(self) -> int:
+        return zlib.crc32(self.raw) & 0xFFFFFFFF
+
+    def op_names(self) -> list[str]:
+        """The distinct ops used anywhere in the model, in order of first use."""
+        seen: dict[str, None] = {}
+        for sg in self.subgraphs:
+            for op in sg.operators:
+                seen.setdefault(op.op, None)
+        return list(seen)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.path else "model"
+
+
+def keras_layer(tensor_name: str) -> str | None:
+    """The Keras layer a converter-named tensor comes from, e.g.
+    'sequential/conv2d/Relu;sequential/conv2d/BiasAdd' -> 'conv2d'."""
+    first = tensor_name.split(";")[0]
+    parts = [p for p in first.split("/") if p]
+    if len(parts) >= 3 and parts[0] == "StatefulPartitionedCall":
+        parts = parts[1:]
+    if len(parts) >= 2:
+        return parts[1] if parts[0] not in ("serving_default",) else parts[-1]
+    return None
+
+
+def load_model(source) -> Model:
+    """Parse a .tflite file (path) or its bytes into a `Model`.
+
+    Raises:
+        ModelError: missing file, not a TFLite flatbuffer, or a corrupt one.
+    """
+    path = None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raw = bytes(source)
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise ModelError(f"model file not found: {path}", "check the path")
+        if path.is_dir():
+            raise ModelError(f"{path} is a folder, not a .tflite file", "give the .tflite file (convert a SavedModel first)")
+        raw = path.read_bytes()
+    what = str(path) if path else "model bytes"
+    if len(raw) < 8 or raw[4:8] != b"TFL3":
+        raise ModelError(f"{what} is not a TFLite flatbuffer (no 'TFL3' identifier)",
+                         "give a .tflite file, e.g. the output of `tinyship convert`")
+    try:
+        model = _Reader(raw).model()
+    except ModelError as e:
+        raise ModelError(f"{what}: {e.message}", e.fix or "the file is corrupt: re-export or re-download it") from None
+    except (struct.error, IndexError, ValueError, TypeError, OverflowError, UnicodeDecodeError, AttributeError,
+            KeyError, RecursionError, MemoryError) as e:
+        raise ModelError(f"{what} is a corrupt TFLite flatbuffer ({type(e).__name__})",
+                         "re-export or re-download the model") from None
+    model.path = path
+    return model
+
+
+class _Reader:
+    """Bounds-checked walk over the generated schema accessors."""
+
+    def __init__(self, raw: bytes):
+        self.buf = bytearray(raw)
+        self.n = len(raw)
+
+    # -- guards -------------------------------------------------------------------
+    def _check_vec(self, table, slot: int, elem_size: int) -> int:
+        """Length of the vector at vtable `slot` of `table`, after checking it fits."""
+        tab = table._tab
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(tab.Offset(slot))
+        if o == 0:
+            return 0
+        start = tab.Vector(o)
+        length = tab.VectorLen(o)
+        if start < 0 or length < 0 or start + length * elem_size > self.n:
+            raise ModelError("a vector runs past the end of the file (truncated or corrupt)")
+        return length
+
+    def _ints(self, table, slot: int, getter, size: int = 4) -> tuple[int, ...]:
+        n = self._check_vec(table, slot, size)
+        return tuple(int(getter(i)) for i in range(n))
+
+    def _str(self, raw) -> str:
+        return raw.decode("utf-8", "replace") if raw else ""
+
+    # -- model --------------------------------------------------------------------
+    def model(self) -> Model:
+        root = flatbuffers.encode.Get(flatbuffers.packer.uoffset, self.buf, 0)
+        if not 8 <= root < self.n:
+            raise ModelError("root table offset out of range")
+        m = schema.Model.GetRootAs(self.buf, 0)
+        n_buffers = self._check_vec(m, 12, 4)
+        opcodes = []
+        for i in range(self._check_vec(m, 6, 4)):
+            oc = m.OperatorCodes(i)
+            code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+            name = OP_NAMES.get(code, f"UNKNOWN_{code}")
+            if name == "CUSTOM":
+                name = f"CUSTOM:{self._str(oc.CustomCode())}"
+            opcodes.append((name, oc.Version()))
+        buffers = _Buffers(self, m, n_buffers)
+        subgraphs = [self.subgraph(m.Subgraphs(i), i, opcodes, buffers) for i in range(self._check_vec(m, 8, 4))]
+        if not subgraphs:
+            raise ModelError("the model has no subgraph", "re-convert the model")
+        metadata = {}
+        for i in range(self._check_vec(m, 16, 4)):
+            md = m.Metadata(i)
+            metadata[self._str(md.Name())] = buffers.data(md.Buffer())
+        return Model(bytes(self.buf), m.Version(), self._str(m.Description()), subgraphs, opcodes, metadata)
+
+    def subgraph(self, sg, index, opcodes, buffers) -> Subgraph:
+        tensors = [self.tensor(sg.Tensors(i), i, buffers) for i in range(self._check_vec(sg, 4, 4))]
+        nt = len(tensors)
+
+        def idx(values, what, optional=False):
+            for v in values:
+                if not (-1 if optional else 0) <= v < nt:
+                    raise ModelError(f"subgraph {index}: {what} refers to tensor {v} of {nt}")
+            return values
+
+        inputs = idx(self._ints(sg, 6, sg.Inputs), "an input")
+        outputs = idx(self._ints(sg, 8, sg.Outputs), "an output")
+        ops = []
+        for i in range(self._check_vec(sg, 10, 4)):
+            o = sg.Operators(i)
+            if not 0 <= o.OpcodeIndex() < len(opcodes):
+                raise ModelError(f"operator {i} has opcode index {o.OpcodeIndex()} of {len(opcodes)}")
+            name, version = opcodes[o.OpcodeIndex()]
+            ops.append(Operator(
+                index=i, op=name, version=version,
+                inputs=idx(self._ints(o, 6, o.Inputs), f"operator {i} ({name})", optional=True),
+                outputs=idx(self._ints(o, 8, o.Outputs), f"operator {i} ({name})"),
+                intermediates=idx(self._ints(o, 20, o.Intermediates), f"operator {i} ({name})", optional=True),
+                options=self.options(o),
+            ))
+        return Subgraph(index, self._str(sg.Name()), tensors, ops, inputs, outputs)
+
+    def tensor(self, t, index, buffers) -> Tensor:
+        shape = self._ints(t, 4, t.Shape)
+        count = 1
+        for d in shape:
+            if d < 0 or d > _MAX_ELEMENTS:
+                raise ModelError(f"tensor {index} has an invalid shape {list(shape)}",
+                                 "re-convert the model with a fixed batch size of 1")
+            count *= d
+        if count > _MAX_ELEMENTS:
+            raise ModelError(f"tensor {index} has an absurd shape {list(shape)}")
+        dtype = DTYPES.get(_TYPE_NAMES.get(t.Type(), ""), f"type{t.Type()}")
+        q = None
+        qp = t.Quantization()
+        if qp is not None:
+            scales = tuple(float(qp.Scale(i)) for i in range(self._check_vec(qp, 8, 4)))
+            zps = tuple(int(qp.ZeroPoint(i)) for i in range(self._check_vec(qp, 10, 8)))
+            if scales:
+                q = Quantization(scales, zps or (0,) * len(scales), qp.QuantizedDimension())
+        data = buffers.data(t.Buffer()) or None
+        tensor = Tensor(index, self._str(t.Name()), shape, dtype, t.Buffer(), data, q, bool(t.IsVariable()))
+        if data is not None and tensor.nbytes and len(data) != tensor.nbytes:
+            raise ModelError(f"tensor {index} ({tensor.name}) has {len(data)} bytes of data for shape {list(shape)}")
+        return tensor
+
+    def options(self, o) -> dict:
+        kind = o.BuiltinOptionsType()
+        table = o.BuiltinOptions()
+        if not kind or table is None:
+            return {}
+        if OPTION_NAMES.get(kind) is None:
+            raise ModelError(f"unknown builtin options type {kind}")
+        obj = schema.BuiltinOptionsCreator(kind, table)
+        if obj is None:
+            return {}
+        out = {}
+        for key, value in vars(obj).items():
+            if isinstance(value, np.ndarray):
+                if value.size > 4096:
+                    raise ModelError("an operator option is implausibly long")
+                value = value.tolist()
+            if value is None or isinstance(value, (int, float, str, list)):
+                out[_snake(key)] = value
+        return out
+
+
+class _Buffers:
+    def __init__(self, reader: _Reader, m, count: int):
+        self.reader, self.m, self.count = reader, m, count
+
+    def data(self, index: int) -> bytes:
+        if not 0 <= index < self.count:
+            raise ModelError(f"buffer index {index} out of range ({self.count} buffers)")
+        b = self.m.Buffers(index)
+        offset, size = b.Offset(), b.Size()
+        if offset > 1:  # large models keep data outside the flatbuffer proper
+            if offset + size > self.reader.n:
+                raise ModelError(f"buffer {index} lies past the end of the file")
+            return bytes(self.reader.buf[offset:offset + size])
+        n = self.reader._check_vec(b, 4, 1)
+        if n == 0:
+            return b""
+        return b.DataAsNumpy().tobytes()
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and (not name[i - 1].isupper() or (i + 1 < len(name) and name[i + 1].islower())):
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
