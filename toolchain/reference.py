@@ -1,0 +1,111 @@
+"""Host reference interpreters: TFLM (the oracle for int8) and LiteRT (float models).
+
+The TFLM Python interpreter (`tflite_micro`) is what device outputs and the aot
+engine are compared against, byte for byte. LiteRT differs from TFLM by +-1 on
+some int8 outputs, so it is used only for float models.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from toolchain.errors import ModelError
+
+
+def _model_bytes(model) -> bytes:
+    if isinstance(model, (bytes, bytearray)):
+        return bytes(model)
+    if hasattr(model, "raw"):
+        return model.raw
+    return Path(model).read_bytes()
+
+
+def tflm_interpreter(model, arena_size: int | None = None):
+    """A TFLM interpreter for `model` (path, bytes or `toolchain.model.Model`)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    data = _model_bytes(model)
+    try:
+        return runtime.Interpreter.from_bytes(data, arena_size=arena_size or max(len(data) * 10, 1 << 20))
+    except RuntimeError as e:
+        raise ModelError(f"TFLM cannot run this model: {str(e).splitlines()[0]}") from None
+
+
+def tflm_invoke(model, inputs, interpreter=None) -> list[np.ndarray]:
+    """Run one inference; `inputs` is a list with one array per model input (already quantized).
+
+    Returns one array per model output, shaped as the model declares.
+    """
+    it = interpreter or tflm_interpreter(model)
+    for i, x in enumerate(inputs):
+        it.set_input(np.ascontiguousarray(x), i)
+    it.invoke()
+    n_out = len(_output_indices(model, it))
+    return [np.array(it.get_output(i), copy=True) for i in range(n_out)]
+
+
+def tflm_run(model, samples) -> list[list[np.ndarray]]:
+    """Run several inferences (`samples`: iterable of input lists) on one interpreter."""
+    it = tflm_interpreter(model)
+    return [tflm_invoke(model, s, interpreter=it) for s in samples]
+
+
+def _output_indices(model, it) -> list[int]:
+    out = []
+    while True:
+        try:
+            it.get_output_details(len(out))
+        except (IndexError, RuntimeError, ValueError):
+            return out
+        out.append(len(out))
+        if len(out) > 64:
+            return out
+
+
+def litert_run(model, samples) -> list[list[np.ndarray]]:
+    """Run a (float or int8) model through LiteRT; `samples` as for `tflm_run`."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=_model_bytes(model))
+    it.allocate_tensors()
+    ins, outs = it.get_input_details(), it.get_output_details()
+    results = []
+    for sample in samples:
+        for d, x in zip(ins, sample):
+            it.set_tensor(d["index"], np.asarray(x, dtype=d["dtype"]).reshape(d["shape"]))
+        it.invoke()
+        results.append([it.get_tensor(d["index"]).copy() for d in outs])
+    return results
+
+
+@contextlib.contextmanager
+def capture_c_stdout():
+    """Capture what C code writes to file descriptor 1 (TFLM's allocation report).
+
+    Yields a one-element list that holds the captured text after the block.
+    """
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    box = [""]
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 1)
+        try:
+            yield box
+        finally:
+            try:
+                import ctypes
+
+                ctypes.CDLL(None).fflush(None)
+            except OSError:
+                pass
+            os.dup2(saved, 1)
+            os.close(saved)
+            tmp.seek(0)
+            box[0] = tmp.read().decode("utf-8", "replace")
