@@ -45,8 +45,7 @@ def tflm_invoke(model, inputs, interpreter=None) -> list[np.ndarray]:
     for i, x in enumerate(inputs):
         it.set_input(np.ascontiguousarray(x), i)
     it.invoke()
-    n_out = len(_output_indices(model, it))
-    return [np.array(it.get_output(i), copy=True) for i in range(n_out)]
+    return [np.array(it.get_output(i), copy=True) for i in range(_num_outputs(model))]
 
 
 def tflm_run(model, samples) -> list[list[np.ndarray]]:
@@ -55,16 +54,10 @@ def tflm_run(model, samples) -> list[list[np.ndarray]]:
     return [tflm_invoke(model, s, interpreter=it) for s in samples]
 
 
-def _output_indices(model, it) -> list[int]:
-    out = []
-    while True:
-        try:
-            it.get_output_details(len(out))
-        except (IndexError, RuntimeError, ValueError):
-            return out
-        out.append(len(out))
-        if len(out) > 64:
-            return out
+def _num_outputs(model) -> int:
+    from toolchain.model import Model, load_model
+
+    return len((model if isinstance(model, Model) else load_model(_model_bytes(model))).main.outputs)
 
 
 def litert_run(model, samples) -> list[list[np.ndarray]]:
@@ -84,18 +77,19 @@ def litert_run(model, samples) -> list[list[np.ndarray]]:
 
 
 @contextlib.contextmanager
-def capture_c_stdout():
-    """Capture what C code writes to file descriptor 1 (TFLM's allocation report).
+def capture_c_output(fd: int = 1):
+    """Capture what C code writes to file descriptor `fd` (TFLM's allocation report).
 
     Yields a one-element list that holds the captured text after the block.
     """
     import sys
 
     sys.stdout.flush()
-    saved = os.dup(1)
+    sys.stderr.flush()
+    saved = os.dup(fd)
     box = [""]
     with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), 1)
+        os.dup2(tmp.fileno(), fd)
         try:
             yield box
         finally:
@@ -105,7 +99,7 @@ def capture_c_stdout():
                 ctypes.CDLL(None).fflush(None)
             except OSError:
                 pass
-            os.dup2(saved, 1)
+            os.dup2(saved, fd)
             os.close(saved)
             tmp.seek(0)
             box[0] = tmp.read().decode("utf-8", "replace")
