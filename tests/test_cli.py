@@ -1,0 +1,39 @@
+"""The CLI front door: help, version, exit codes, and no TensorFlow on light paths."""
+
+import subprocess
+import sys
+
+import pytest
+
+PROBE = """
+import sys
+from toolchain.cli import main
+try:
+    main({argv!r})
+except SystemExit as e:
+    code = e.code
+print("TF_LOADED" if "tensorflow" in sys.modules else "TF_NOT_LOADED", code, file=sys.stderr)
+"""
+
+
+def run_cli(*argv):
+    return subprocess.run([sys.executable, "-c", PROBE.format(argv=list(argv))],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_verbs_without_tensorflow():
+    r = run_cli("--help")
+    assert "convert" in r.stdout and "analyze" in r.stdout
+    assert "TF_NOT_LOADED 0" in r.stderr
+
+
+def test_unknown_command_is_a_usage_error():
+    r = run_cli("frobnicate")
+    assert r.stderr.strip().endswith("2"), r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("verb", ["convert", "export", "analyze"])
+def test_each_verb_has_help(verb):
+    r = run_cli(verb, "--help")
+    assert "Usage:" in r.stdout, r.stdout + r.stderr
