@@ -1,0 +1,127 @@
+"""The protocol parser and the typed client, fed with plain strings (no device needed)."""
+
+import pytest
+
+from toolchain.device import protocol as p
+from toolchain.device.client import DeviceClient
+from toolchain.errors import DeviceError, DeviceTimeout
+
+
+def test_parse_line_kinds():
+    assert p.parse_line("m-ready").kind == "ready"
+    boot = p.parse_line("m-boot-[tinyship board=host engine=aot model=kws crc32=0x0000abcd]")
+    assert boot.kind == "boot"
+    assert p.parse_boot(boot.payload) == p.Boot("host", "aot", "kws", 0xABCD)
+    err = p.parse_line("e-[HARDFAULT pc=0x1234 lr=0x5678 cfsr=0x00000400]")
+    assert (err.kind, err.payload) == ("error", "HARDFAULT pc=0x1234 lr=0x5678 cfsr=0x00000400")
+    assert p.parse_line("#$%garbage").kind == "garbage"
+
+
+@pytest.mark.parametrize("text,key,payload", [
+    ("m-outputs-abcdef", "outputs", "abcdef"),  # hex payload made of letters only
+    ("m-buffer-ff00", "buffer", "ff00"),
+    ("m-lap-us-123456", "lap-us", "123456"),
+    ("m-warmup-start-3", "warmup-start", "3"),
+    ("m-warmup-done", "warmup-done", ""),
+    ("m-load-done", "load-done", ""),
+    ("m-dump-4-0a0b", "dump", "4-0a0b"),
+    ("m-[Expecting 490 bytes]", "", "[Expecting 490 bytes]"),
+    ('m-info-{"board": "host"}', "info", '{"board": "host"}'),
+    ("m-results-[0.5,0.25]", "results", "[0.5,0.25]"),
+])
+def test_parse_message_keys(text, key, payload):
+    line = p.parse_line(text)
+    assert (line.kind, line.key, line.payload) == ("message", key, payload)
+
+
+def test_line_splitter_partial_lines_and_noise():
+    s = p.LineSplitter()
+    assert s.feed(b"m-rea") == []
+    assert s.pending == "m-rea"
+    assert s.feed(b"dy\r\nm-name-[x\x00\x07]\r\npart") == ["m-ready", "m-name-[x]"]
+    assert s.pending == "part"
+
+
+def test_parse_helpers_reject_malformed_payloads():
+    assert p.parse_list("[1,2,3]", "cycles", int) == [1, 2, 3]
+    assert p.parse_list("[]", "results") == []
+    for bad in ("1,2", "[1,x]"):
+        with pytest.raises(p.ProtocolError, match="malformed results"):
+            p.parse_list(bad, "results")
+    with pytest.raises(p.ProtocolError, match="not hex"):
+        p.parse_hex("zz", "outputs")
+    with pytest.raises(p.ProtocolError, match="malformed boot banner"):
+        p.parse_boot("tinyship board=host")
+
+
+def test_db_commands_respect_the_command_limit():
+    data = bytes(range(256)) * 8
+    cmds = p.db_commands(data)
+    assert cmds[0] == "db load 2048"
+    assert b"".join(bytes.fromhex(c[3:]) for c in cmds[1:]) == data
+    assert all(len(p.encode_command(c)) <= p.MAX_COMMAND for c in cmds)
+    with pytest.raises(ValueError):
+        p.encode_command("db " + "00" * 600)
+
+
+class ScriptedTransport:
+    """Replies to each command with canned lines: a stand-in for a serial port, no timing."""
+
+    url = "loop://scripted"
+    log_path = None
+
+    def __init__(self, replies, banner=()):
+        self.replies, self.sent, self.queue = replies, [], list(banner)
+
+    def send(self, command):
+        self.sent.append(command)
+        reply = self.replies.get(command.split(" ")[0], [])
+        self.queue.extend(reply(command) if callable(reply) else reply)
+
+    def read_line(self, timeout):
+        return self.queue.pop(0) if self.queue else None
+
+    def tail(self):
+        return ["m-last", "m-part (partial)"]
+
+
+def test_client_typed_replies():
+    t = ScriptedTransport({
+        "name": ["m-name-[tinyship-host]", "m-ready"],
+        "info": ['m-info-{"board":"host","model_crc32":7}', "m-ready"],
+        "infer": ["m-warmup-start-1", "m-warmup-done", "m-infer-start-2", "m-lap-us-100", "m-lap-us-350",
+                  "m-infer-done", "m-results-[0.500000,-1.000000]", "m-ready"],
+        "outputs": ["m-outputs-7f80", "m-ready"],
+        "cycles": ["m-cycles-[10,12]", "m-ready"],
+        "layers": ['m-layers-[{"i":0,"name":"FC","cycles":5}]', "m-ready"],
+        "mem": ['m-mem-{"arena_size":10,"arena_used":8,"stack_size":4,"stack_used":2}', "m-ready"],
+        "dump": ["m-dump-3-0102", "m-ready"],
+        "db": lambda cmd: (["m-[Expecting 3 bytes]"] if "load" in cmd else ["m-load-done"]) + ["m-ready"],
+    }, banner=["boot noise", "m-boot-[tinyship board=host engine=aot model=m crc32=0x00000007]", "m-ready"])
+    c = DeviceClient(t)
+    assert c.wait_boot().crc32 == 7
+    assert c.name() == "tinyship-host"
+    assert c.info()["model_crc32"] == 7
+    c.load_input(b"\x01\x02\x03")
+    assert t.sent[-2:] == ["db load 3", "db 010203"]
+    r = c.infer(2, 1)
+    assert (r.elapsed_us, r.results) == (250, [0.5, -1.0])
+    assert c.outputs() == b"\x7f\x80"
+    assert c.cycles() == [10, 12]
+    assert c.layers()[0]["cycles"] == 5
+    assert c.mem()["stack_used"] == 2
+    assert c.dump(3) == b"\x01\x02"
+
+
+@pytest.mark.parametrize("reply,error,match", [
+    ([], DeviceTimeout, r"awaited 'm-ready' after 'name'; last received: m-last \| m-part \(partial\)"),
+    (["m-boot-[tinyship board=host engine=aot model=m crc32=0x1]"], p.DeviceResetError, "reset during 'name'"),
+    (["e-[HARDFAULT pc=0x1]"], p.HardFaultError, "HardFault during 'name'"),
+    (["\x01garbage"], p.ProtocolError, "garbage from the device"),
+    (["e-[unknown command]", "m-ready"], DeviceError, "refused 'name': unknown command"),
+    (["m-ready"], p.ProtocolError, "no 'm-name-' line"),
+])
+def test_client_errors_say_what_happened(reply, error, match):
+    with pytest.raises(error, match=match) as e:
+        DeviceClient(ScriptedTransport({"name": reply})).name()
+    assert e.value.exit_code == 4

@@ -1,0 +1,150 @@
+"""The device protocol (docs/protocol.md) as pure functions over text lines.
+
+Nothing here does I/O, so every rule can be tested with plain strings: a
+`LineSplitter` turns received bytes into lines, `parse_line` classifies one
+line, and the `parse_*` helpers decode reply payloads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from toolchain.errors import DeviceError
+
+MAX_COMMAND = 1024  # bytes per command, terminator included
+READY = "m-ready"
+
+
+class ProtocolError(DeviceError):
+    """The device sent something the protocol does not allow (garbage, bad payload)."""
+
+
+class DeviceResetError(DeviceError):
+    """The boot banner appeared again in the middle of a run."""
+
+
+class HardFaultError(DeviceError):
+    """The firmware reported a HardFault and halted."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One received line. kind: ready | error | boot | message | garbage."""
+
+    kind: str
+    text: str
+    key: str = ""  # for messages: "results", "lap-us", "outputs", ...
+    payload: str = ""
+
+
+@dataclass(frozen=True)
+class Boot:
+    board: str
+    engine: str
+    model: str
+    crc32: int
+
+
+_BOOT = re.compile(r"^m-boot-\[(.*)\]$")
+# Known message keys, longest first: a hex payload may start with letters
+# ("m-outputs-ab12"), so keys cannot be told from payloads by a generic pattern.
+KEYS = sorted(["name", "profile", "model", "load-done", "buffer", "warmup-start", "warmup-done",
+               "infer-start", "lap-us", "infer-done", "results", "outputs", "info", "layers", "mem",
+               "cycles", "dump"], key=len, reverse=True)
+
+
+def parse_line(text: str) -> Line:
+    """Classify one line (without its terminator)."""
+    if text == READY:
+        return Line("ready", text)
+    m = _BOOT.match(text)
+    if m:
+        return Line("boot", text, "boot", m.group(1))
+    if text.startswith("e-["):
+        return Line("error", text, "error", text[3:].rstrip("]"))
+    if text.startswith("m-["):  # free text, e.g. m-[Expecting 490 bytes]
+        return Line("message", text, "", text[2:])
+    for key in KEYS:
+        rest = text[2 + len(key):]
+        if text.startswith(f"m-{key}") and (not rest or rest[0] == "-"):
+            return Line("message", text, key, rest[1:])
+    if text.startswith("m-"):  # a message this client does not know: tolerated, ignored
+        return Line("message", text, "", text[2:])
+    return Line("garbage", text)
+
+
+class LineSplitter:
+    """Reassembles lines from arbitrary chunks of bytes.
+
+    Lines end with LF (a preceding CR is dropped); other non-printable bytes are
+    discarded, as the firmware does on its side. A trailing partial line is kept
+    until its terminator arrives.
+    """
+
+    def __init__(self):
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[str]:
+        lines = []
+        for b in data:
+            if b == 0x0A:
+                lines.append(self._buf.decode("ascii"))
+                self._buf.clear()
+            elif 0x20 <= b < 0x7F:
+                self._buf.append(b)
+        return lines
+
+    @property
+    def pending(self) -> str:
+        return self._buf.decode("ascii")
+
+
+def parse_boot(payload: str) -> Boot:
+    """`tinyship board=host engine=aot model=kws crc32=0x1234abcd` -> Boot."""
+    fields = dict(item.split("=", 1) for item in payload.split()[1:] if "=" in item)
+    try:
+        return Boot(fields["board"], fields["engine"], fields["model"], int(fields["crc32"], 16))
+    except (KeyError, ValueError):
+        raise ProtocolError(f"malformed boot banner: 'm-boot-[{payload}]'",
+                            "the firmware does not follow docs/protocol.md: rebuild it with this tinyship") from None
+
+
+def parse_list(payload: str, what: str, conv=float) -> list:
+    """`[1.0,2.5]` -> [1.0, 2.5] (the `results` and `cycles` replies)."""
+    if not (payload.startswith("[") and payload.endswith("]")):
+        raise ProtocolError(f"malformed {what} reply: {payload[:80]!r}")
+    body = payload[1:-1].strip()
+    try:
+        return [conv(v) for v in body.split(",")] if body else []
+    except ValueError:
+        raise ProtocolError(f"malformed {what} reply: {payload[:80]!r}") from None
+
+
+def parse_hex(payload: str, what: str) -> bytes:
+    try:
+        return bytes.fromhex(payload)
+    except ValueError:
+        raise ProtocolError(f"malformed {what} reply: not hex: {payload[:80]!r}") from None
+
+
+def parse_json(payload: str, what: str):
+    try:
+        return json.loads(payload)
+    except ValueError:
+        raise ProtocolError(f"malformed {what} reply: not JSON: {payload[:80]!r}") from None
+
+
+def encode_command(command: str) -> bytes:
+    data = (command + "%").encode("ascii")
+    if len(data) > MAX_COMMAND:
+        raise ValueError(f"command of {len(data)} bytes exceeds the protocol limit of {MAX_COMMAND}")
+    return data
+
+
+def db_commands(data: bytes, chunk: int = 480) -> list[str]:
+    """The commands that upload `data` into the device's input buffer."""
+    cmds = [f"db load {len(data)}"]
+    cmds += [f"db {data[i:i + chunk].hex()}" for i in range(0, len(data), chunk)]
+    return cmds

@@ -1,0 +1,115 @@
+"""Moving bytes to and from a device over any pyserial URL.
+
+`/dev/ttyACM0`, `COM3`, `socket://127.0.0.1:4321` (QEMU, the host firmware),
+`rfc2217://host:port`, `loop://` (tests). Received bytes become lines through
+the protocol's `LineSplitter`; every line sent and received goes to the device
+log so that a failed run can be read afterwards.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from pathlib import Path
+
+from toolchain.device.protocol import LineSplitter, encode_command
+from toolchain.errors import DeviceError
+
+
+class PortGoneError(DeviceError):
+    """The port could not be opened, or disappeared during the run."""
+
+
+class Transport:
+    """A line-oriented connection to a device.
+
+    Args:
+        url: pyserial URL or device path.
+        baudrate: ignored by socket URLs.
+        log_path: file that receives every line (`> ` sent, `< ` received).
+        connect_timeout: keep retrying the open this long (an emulator may not listen yet).
+    """
+
+    def __init__(self, url: str, *, baudrate: int = 115200, log_path: str | Path | None = None,
+                 connect_timeout: float = 5.0, clock=time.monotonic):
+        self.url = url
+        self.log_path = Path(log_path) if log_path else None
+        self._clock = clock
+        self._lines: collections.deque[str] = collections.deque()
+        self._tail: collections.deque[str] = collections.deque(maxlen=12)
+        self._splitter = LineSplitter()
+        self._log = open(self.log_path, "a", encoding="utf-8") if self.log_path else None
+        self._port = self._open(baudrate, connect_timeout)
+
+    def _open(self, baudrate: int, connect_timeout: float):
+        import serial
+
+        deadline = self._clock() + connect_timeout
+        while True:
+            try:
+                return serial.serial_for_url(self.url, baudrate=baudrate, timeout=0.05, write_timeout=5)
+            except (serial.SerialException, OSError, ValueError) as e:
+                if self._clock() >= deadline or isinstance(e, ValueError):
+                    self.close()
+                    raise PortGoneError(f"cannot open port {self.url}: {e}",
+                                        "check the URL, that the board is plugged in and that no other program holds the port") from None
+                time.sleep(0.05)
+
+    def send(self, command: str) -> None:
+        import serial
+
+        self._record(f"> {command}")
+        try:
+            self._port.write(encode_command(command))
+            self._port.flush()
+        except (serial.SerialException, OSError) as e:
+            raise PortGoneError(f"port {self.url} disappeared while sending {command!r}: {e}") from None
+
+    def read_line(self, timeout: float) -> str | None:
+        """The next complete line, or None when none arrives within `timeout` seconds."""
+        import serial
+
+        deadline = self._clock() + timeout
+        while not self._lines:
+            if self._clock() >= deadline:
+                return None
+            try:
+                data = self._port.read(4096) if self._port.in_waiting else self._port.read(1)
+            except (serial.SerialException, OSError) as e:
+                raise PortGoneError(f"port {self.url} disappeared: {e}",
+                                    f"the device or emulator went away; see the device log{self._log_hint()}") from None
+            for line in self._splitter.feed(data):
+                self._record(f"< {line}")
+                self._tail.append(line)
+                self._lines.append(line)
+        return self._lines.popleft()
+
+    def tail(self) -> list[str]:
+        """The last lines received (and a pending partial line), for error messages."""
+        pending = self._splitter.pending
+        return list(self._tail) + ([pending + " (partial)"] if pending else [])
+
+    def _log_hint(self) -> str:
+        return f" {self.log_path}" if self.log_path else ""
+
+    def _record(self, text: str) -> None:
+        if self._log:
+            self._log.write(text + "\n")
+            self._log.flush()
+
+    def close(self) -> None:
+        port, self._port = getattr(self, "_port", None), None
+        if port is not None:
+            try:
+                port.close()
+            except Exception:  # closing a port that already vanished
+                pass
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
