@@ -1,0 +1,35 @@
+"""Checks on a converted model: every op int8, and the static batch-1 graph a microcontroller runs."""
+
+from __future__ import annotations
+
+from toolchain.model import Model, keras_layer
+
+# What the converter emits for a dynamic batch (Flatten) or an unfolded dilation.
+DYNAMIC_SHAPE_OPS = ("SHAPE", "STRIDED_SLICE", "PACK", "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND")
+_FLOAT = ("float32", "float16", "float64")
+
+
+def float_ops(model: Model) -> list[dict]:
+    """Ops that compute in float. QUANTIZE on a float model input and DEQUANTIZE on a
+    model output are the edges of a float-I/O model, not float compute."""
+    sg = model.main
+    found = []
+    for op in sg.operators:
+        ins = [sg.tensors[i] for i in op.inputs if i >= 0]
+        outs = [sg.tensors[i] for i in op.outputs]
+        if op.op == "QUANTIZE" and all(t.dtype not in _FLOAT for t in outs):
+            continue
+        if op.op == "DEQUANTIZE" and all(t.dtype not in _FLOAT for t in ins):
+            continue
+        if any(t.dtype in _FLOAT for t in ins + outs):
+            layer = keras_layer(outs[0].name) if outs else None
+            found.append({"index": op.index, "op": op.op, "layer": layer or (outs[0].name if outs else "?")})
+    return found
+
+
+def dynamic_shape_ops(model: Model) -> list[str]:
+    return [name for name in model.op_names() if name in DYNAMIC_SHAPE_OPS]
+
+
+def describe(ops: list[dict]) -> str:
+    return ", ".join(f"{o['op']} (layer {o['layer']})" for o in ops)
