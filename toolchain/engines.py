@@ -1,0 +1,86 @@
+"""What each inference engine supports, and what it costs on a board.
+
+`tflm`: the builtin ops TFLite Micro (commit 90b983c) can register, each with the
+`MicroMutableOpResolver` method that registers it (used to emit resolver headers).
+`aot`: the ops tinyship's ahead-of-time C engine implements, int8 only.
+
+The flash/RAM overheads are estimates for board fit: the engine code and its static
+data without the model (flash) and the engine's RAM outside the tensor arena
+(stack, interpreter object, .bss). They are orientation figures measured for
+Cortex-M4 builds with arm-none-eabi-gcc -Os; `tinyship build` reports the real split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TFLM_RESOLVER_METHODS = {
+    "ABS": "AddAbs", "ADD": "AddAdd", "ADD_N": "AddAddN", "ARG_MAX": "AddArgMax", "ARG_MIN": "AddArgMin",
+    "ASSIGN_VARIABLE": "AddAssignVariable", "AVERAGE_POOL_2D": "AddAveragePool2D",
+    "BATCH_MATMUL": "AddBatchMatMul", "BATCH_TO_SPACE_ND": "AddBatchToSpaceNd",
+    "BROADCAST_ARGS": "AddBroadcastArgs", "BROADCAST_TO": "AddBroadcastTo", "CALL_ONCE": "AddCallOnce",
+    "CAST": "AddCast", "CEIL": "AddCeil", "CONCATENATION": "AddConcatenation", "CONV_2D": "AddConv2D",
+    "COS": "AddCos", "CUMSUM": "AddCumSum", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
+    "DEPTH_TO_SPACE": "AddDepthToSpace", "DEQUANTIZE": "AddDequantize", "DIV": "AddDiv",
+    "DYNAMIC_UPDATE_SLICE": "AddDynamicUpdateSlice", "ELU": "AddElu",
+    "EMBEDDING_LOOKUP": "AddEmbeddingLookup", "EQUAL": "AddEqual", "EXP": "AddExp",
+    "EXPAND_DIMS": "AddExpandDims", "FILL": "AddFill", "FLOOR": "AddFloor", "FLOOR_DIV": "AddFloorDiv",
+    "FLOOR_MOD": "AddFloorMod", "FULLY_CONNECTED": "AddFullyConnected", "GATHER": "AddGather",
+    "GATHER_ND": "AddGatherNd", "GREATER": "AddGreater", "GREATER_EQUAL": "AddGreaterEqual",
+    "HARD_SWISH": "AddHardSwish", "IF": "AddIf", "L2_NORMALIZATION": "AddL2Normalization",
+    "L2_POOL_2D": "AddL2Pool2D", "LEAKY_RELU": "AddLeakyRelu", "LESS": "AddLess",
+    "LESS_EQUAL": "AddLessEqual", "LOG": "AddLog", "LOGICAL_AND": "AddLogicalAnd",
+    "LOGICAL_NOT": "AddLogicalNot", "LOGICAL_OR": "AddLogicalOr", "LOGISTIC": "AddLogistic",
+    "LOG_SOFTMAX": "AddLogSoftmax", "MAXIMUM": "AddMaximum", "MAX_POOL_2D": "AddMaxPool2D", "MEAN": "AddMean",
+    "MINIMUM": "AddMinimum", "MIRROR_PAD": "AddMirrorPad", "MUL": "AddMul", "NEG": "AddNeg",
+    "NOT_EQUAL": "AddNotEqual", "PACK": "AddPack", "PAD": "AddPad", "PADV2": "AddPadV2", "PRELU": "AddPrelu",
+    "QUANTIZE": "AddQuantize", "READ_VARIABLE": "AddReadVariable", "REDUCE_ALL": "AddReduceAll",
+    "REDUCE_MAX": "AddReduceMax", "REDUCE_MIN": "AddReduceMin", "RELU": "AddRelu", "RELU6": "AddRelu6",
+    "RESHAPE": "AddReshape", "RESIZE_BILINEAR": "AddResizeBilinear",
+    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor", "REVERSE_V2": "AddReverseV2", "ROUND": "AddRound",
+    "RSQRT": "AddRsqrt", "SELECT_V2": "AddSelectV2", "SHAPE": "AddShape", "SIN": "AddSin",
+    "SLICE": "AddSlice", "SOFTMAX": "AddSoftmax", "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd",
+    "SPACE_TO_DEPTH": "AddSpaceToDepth", "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV", "SQRT": "AddSqrt",
+    "SQUARE": "AddSquare", "SQUARED_DIFFERENCE": "AddSquaredDifference", "SQUEEZE": "AddSqueeze",
+    "STRIDED_SLICE": "AddStridedSlice", "SUB": "AddSub", "SUM": "AddSum", "SVDF": "AddSvdf",
+    "TANH": "AddTanh", "TRANSPOSE": "AddTranspose", "TRANSPOSE_CONV": "AddTransposeConv",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM", "UNPACK": "AddUnpack",
+    "VAR_HANDLE": "AddVarHandle", "WHILE": "AddWhile", "ZEROS_LIKE": "AddZerosLike",
+}
+
+AOT_OPS = frozenset({
+    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "MUL",
+    "SOFTMAX", "LOGISTIC", "TANH", "RESHAPE", "QUANTIZE", "DEQUANTIZE", "PAD", "MEAN", "CONCATENATION",
+    "RELU", "RELU6", "LEAKY_RELU", "HARD_SWISH",
+})
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    ops: frozenset[str]
+    int8_only: bool
+    flash_overhead: int  # bytes of code and constants besides the model (estimate)
+    ram_overhead: int  # bytes of RAM besides the tensor arena (estimate)
+    description: str
+
+    def supports(self, op: str) -> bool:
+        return op in self.ops
+
+
+ENGINES = {
+    "tflm": Engine("tflm", frozenset(TFLM_RESOLVER_METHODS), False, 43_000, 2_048,
+                   "TFLite Micro interpreter, reference kernels"),
+    "aot": Engine("aot", AOT_OPS, True, 12_000, 1_024,
+                  "tinyship ahead-of-time C engine (generated code, no interpreter)"),
+}
+
+
+def get_engine(name: str) -> Engine:
+    """The engine called `name` ('tflm' or 'aot')."""
+    from toolchain.errors import InputError
+
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise InputError(f"unknown engine '{name}'", f"use one of: {', '.join(ENGINES)}") from None
