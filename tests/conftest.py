@@ -43,3 +43,12 @@ def convert_keras(tmp_path_factory):
         return cache[key]
 
     return _convert
+
+
+# --- labs and models (issue 7) ----------------------------------------------------
+import sys as _sys
+from pathlib import Path as _Path
+
+# labs/ and models/ are script folders, not installed packages: make `labs.common` and
+# `models.digits.train` importable from the repo root.
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))

@@ -1,0 +1,77 @@
+"""The model zoo index (models/zoo.yaml) against the shared files, and the example training scripts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from toolchain.model import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+ZOO = yaml.safe_load((ROOT / "models" / "zoo.yaml").read_text())
+FILES = [e for e in ZOO["models"] + ZOO["samples"] if "file" in e]
+
+
+def test_every_entry_names_its_task_source_licence_and_input():
+    names = [m["name"] for m in ZOO["models"]]
+    assert len(names) == len(set(names))
+    for m in ZOO["models"]:
+        assert m["task"] and m["source"] in ZOO["sources"], m["name"]
+        assert ZOO["sources"][m["source"]]["licence"] == "Apache-2.0"
+        assert m["input"]["shape"] and m["input"]["dtype"], m["name"]
+        if m["source"] == "tinyship":
+            assert (ROOT / m["path"]).is_file(), m["path"]
+    for s in ZOO["samples"]:
+        assert s["model"] in names, s["file"]
+
+
+def test_zoo_covers_every_shared_file_with_its_published_sha256():
+    sums = dict(reversed(line.split()) for line in (SHARED / "SHA256SUMS").read_text().splitlines() if line.strip())
+    assert {e["file"] for e in FILES} == set(sums)
+    for e in FILES:
+        assert e["sha256"] == sums[e["file"]], e["file"]
+
+
+@pytest.mark.parametrize("entry", FILES, ids=[e["file"] for e in FILES])
+def test_shared_file_exists_with_its_sha256(entry):
+    assert hashlib.sha256((SHARED / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]
+
+
+@pytest.mark.parametrize("m", [m for m in ZOO["models"] if m.get("file", "").endswith(".tflite")], ids=lambda m: m["name"])
+def test_tflite_input_and_output_specs_match_the_model(m):
+    graph = load_model(SHARED / m["file"]).main
+    (inp,), (out,) = graph.input_tensors(), graph.output_tensors()
+    assert [list(inp.shape), inp.dtype] == [m["input"]["shape"], m["input"]["dtype"]]
+    assert [list(out.shape), out.dtype] == [m["output"]["shape"], m["output"]["dtype"]]
+
+
+def test_ad01_h5_input_spec_matches_its_keras_config():
+    import h5py
+
+    entry = next(m for m in ZOO["models"] if m["name"] == "ad01")
+    with h5py.File(SHARED / entry["file"], "r") as f:
+        layers = json.loads(f.attrs["model_config"])["config"]["layers"]
+    assert layers[0]["config"]["batch_input_shape"][1:] == entry["input"]["shape"][1:]
+    assert layers[-1]["config"]["units"] == entry["output"]["shape"][1]
+
+
+@pytest.mark.slow
+def test_digits_training_is_deterministic_and_writes_its_outputs(tmp_path):
+    import keras
+
+    from models.digits.train import train
+
+    weights = []
+    for run in ("a", "b"):
+        path = train(tmp_path / run, epochs=2)
+        assert {p.name for p in path.parent.iterdir()} == {"digits.keras", "calib.npy", "test.npz"}
+        weights.append(keras.models.load_model(path).get_weights())
+    assert all(np.array_equal(x, y) for x, y in zip(*weights))
+    test = np.load(tmp_path / "a" / "test.npz")
+    assert test["x"].shape == (360, 8, 8, 1) and set(test["y"]) == set(range(10))
