@@ -22,14 +22,11 @@ QEMU = "qemu-system-arm"
 
 
 def qemu_config(board) -> dict:
-    """The board's `emulator.qemu` entry (machine, cpu, ...); InputError when it has none."""
-    emu = board["emulator"] if isinstance(board, dict) else board.emulator
-    qemu = emu.get("qemu") if isinstance(emu, dict) else getattr(emu, "qemu", None)
-    if not qemu:
-        board_id = board["id"] if isinstance(board, dict) else board.id
-        raise InputError(f"board '{board_id}' has no QEMU machine",
+    """The board's `emulator.qemu` entry (machine, cpu, sysclk_hz, ...); InputError when it has none."""
+    if not board.qemu:
+        raise InputError(f"board '{board.id}' has no QEMU machine",
                          "pick a qemu-* board (tinyship boards), or flash a real board with tinyship flash")
-    return qemu
+    return board.qemu
 
 
 class QemuRunner(ProcessRunner):

@@ -38,7 +38,10 @@ class Transport:
         self._lines: collections.deque[str] = collections.deque()
         self._tail: collections.deque[str] = collections.deque(maxlen=12)
         self._splitter = LineSplitter()
-        self._log = open(self.log_path, "a", encoding="utf-8") if self.log_path else None
+        self._log = None
+        if self.log_path:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.log_path, "a", encoding="utf-8")
         self._port = self._open(baudrate, connect_timeout)
 
     def _open(self, baudrate: int, connect_timeout: float):

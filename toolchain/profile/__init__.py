@@ -1,0 +1,75 @@
+"""Profile and validate a model on a device: `toolchain.profile(port, model, ...)`.
+
+The session logic (toolchain/profile/session.py) also serves `emulate` and `deploy`,
+which connect to an emulator or the host firmware instead of a user-given port.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from toolchain.profile.inputs import Samples, load_labels, load_samples, random_samples
+from toolchain.profile.session import Session
+
+__all__ = ["profile", "run_session", "select_samples", "Session", "Samples"]
+
+
+def select_samples(model, *, inputs=None, random: int | None = None, seed: int = 0, labels=None) -> Samples:
+    """The samples to run: `inputs` (file or folder) or `random` count; default 10 random."""
+    if inputs is not None and random is not None:
+        from toolchain.errors import InputError
+
+        raise InputError("both --inputs and --random given", "use one of them")
+    if inputs is not None:
+        return load_samples(inputs, model, labels)
+    samples = random_samples(model, random if random is not None else 10, seed)
+    if labels is not None:
+        samples.labels = load_labels(labels)
+    return samples
+
+
+def run_session(client, model, samples: Samples, *, out_dir=None, junit=None, **options) -> dict:
+    """Run a `Session` on `client`; write the report (and JUnit XML) even when the run fails."""
+    session = Session(model, samples, **options)
+    try:
+        return session.run(client)
+    finally:
+        if out_dir is not None:
+            from toolchain.report import write_report
+
+            session.report["files"] = write_report(session.report, out_dir)
+        if junit is not None:
+            from toolchain.report.junit import write_junit
+
+            write_junit(session.report, junit)
+
+
+def profile(port: str, model, *, inputs=None, random: int | None = None, seed: int = 0, labels=None,
+            n: int = 10, warmup: int = 1, out_dir=None, project_dir=None, float_model=None,
+            tolerance: int = 0, junit=None, board=None, timeout: float = 5.0, infer_timeout: float = 10.0,
+            progress=None) -> dict:
+    """Profile `model` on the device at `port` (a pyserial URL or 'auto') and return the report dict.
+
+    Raises:
+        StaleFirmwareError: the device runs another model (exit 5).
+        DeviceError: the device failed, reset, went silent or the port vanished (exit 4);
+            the report written to `out_dir` then holds the results so far, marked partial.
+    """
+    from toolchain.device.client import DeviceClient
+    from toolchain.device.ports import resolve_port
+    from toolchain.device.transport import Transport
+    from toolchain.model import load_model
+
+    model = load_model(model)
+    samples = select_samples(model, inputs=inputs, random=random, seed=seed, labels=labels)
+    url, note = resolve_port(port, board)
+    log = Path(out_dir) / "device.log" if out_dir else None
+    context = {"port_note": note} if note else {}
+    if project_dir:
+        context["project"] = str(project_dir)
+    with Transport(url, log_path=log) as transport:
+        client = DeviceClient(transport, timeout=timeout, infer_timeout=infer_timeout)
+        report = run_session(client, model, samples, out_dir=out_dir, junit=junit, n=n, warmup=warmup,
+                             tolerance=tolerance, float_model=float_model, progress=progress, url=url,
+                             context=context)
+    return report

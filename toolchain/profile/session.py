@@ -1,0 +1,206 @@
+"""A profiling plan run against a connected `DeviceClient`.
+
+Handshake (stale-firmware check) -> for each sample: upload, infer N after W
+warm-ups, read cycles/outputs/layers -> memory -> validation against the TFLM
+host interpreter. The report is filled as the run goes, so when the device fails
+half way the figures gathered so far are kept and the report is marked partial.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import numpy as np
+
+from toolchain import __version__
+from toolchain.errors import InputError, StaleFirmwareError, ToolchainError
+from toolchain.profile import stats
+from toolchain.profile.inputs import Samples, dequantize
+
+SCHEMA_ID = "tinyship-report/1"
+
+
+class Session:
+    """Args:
+        model: the `toolchain.model.Model` the firmware should run.
+        samples: `Samples` to run.
+        n, warmup: timed inferences and warm-ups per sample.
+        tolerance: largest accepted |device - host| in quantized units (0 = bit-exact).
+        float_model: optional float .tflite for the float host accuracy (with labels).
+        progress: optional callable(stage, done, total).
+    """
+
+    def __init__(self, model, samples: Samples, *, n: int = 10, warmup: int = 1, tolerance: int = 0,
+                 float_model=None, progress=None, url: str = "", context: dict | None = None):
+        if n < 1 or warmup < 0:
+            raise InputError(f"need -n >= 1 and --warmup >= 0, got {n} and {warmup}", "e.g. -n 10 --warmup 1")
+        self.model, self.samples = model, samples
+        self.n, self.warmup, self.tolerance = n, warmup, tolerance
+        self.float_model = float_model
+        self.progress = progress or (lambda stage, done, total: None)
+        self.reference: list[list[np.ndarray]] = []
+        self.report = {
+            "schema": SCHEMA_ID,
+            "tool": {"name": "tinyship", "version": __version__},
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "status": "running",
+            "error": None,
+            "context": context or {},
+            "device": {"url": url},
+            "model": {"path": str(model.path) if model.path else None, "name": model.name,
+                      "crc32": model.crc32, "bytes": model.size},
+            "run": {"n": n, "warmup": warmup, "inputs": len(samples.names), "source": samples.source},
+            "samples": [],
+            "latency": None,
+            "layers": [],
+            "memory": {"static": None},
+            "validation": None,
+        }
+
+    # -- the plan --------------------------------------------------------------------
+    def run(self, client) -> dict:
+        """Run the whole plan; on a ToolchainError the report is marked partial and the error re-raised."""
+        try:
+            self.reference = self._host_reference()
+            self._handshake(client)
+            total = len(self.samples.names)
+            for j, name in enumerate(self.samples.names):
+                self.progress("infer", j, total)
+                self._run_sample(client, j, name)
+            self.progress("infer", total, total)
+            self.report["memory"].update(client.mem())
+            self.report["status"] = "complete"
+        except ToolchainError as e:
+            self.fail(e)
+            raise
+        except KeyboardInterrupt:
+            self.report["status"] = "partial"
+            self.report["error"] = {"type": "KeyboardInterrupt", "message": "interrupted", "exit_code": 130}
+            raise
+        finally:
+            self._summarize()
+        return self.report
+
+    def fail(self, error: ToolchainError) -> None:
+        self.report["status"] = "partial"
+        self.report["error"] = {"type": type(error).__name__, "message": str(error), "exit_code": error.exit_code}
+
+    def _host_reference(self) -> list[list[np.ndarray]]:
+        from toolchain.reference import tflm_run
+
+        self.progress("reference", 0, 1)
+        return tflm_run(self.model, self.samples.arrays)
+
+    def _handshake(self, client) -> None:
+        info = client.info()
+        dev = self.report["device"]
+        dev.update({k: info.get(k) for k in ("board", "engine", "model", "model_crc32", "cpu_hz", "timer",
+                                             "emulated", "arena_size", "arena_used", "layers")})
+        dev["inputs"], dev["outputs"] = info.get("inputs", []), info.get("outputs", [])
+        if info.get("model_crc32") != self.model.crc32:
+            raise StaleFirmwareError(
+                f"the device runs model '{info.get('model')}' (crc32 0x{info.get('model_crc32') or 0:08x}), "
+                f"not {self.model.name} (crc32 0x{self.model.crc32:08x})",
+                "rebuild and flash the firmware for this model (tinyship deploy MODEL --board ID)")
+        want = sum(t.nbytes for t in self.model.main.input_tensors())
+        got = sum(i.get("bytes", 0) for i in dev["inputs"])
+        if got != want:
+            raise StaleFirmwareError(f"the device expects {got} input bytes, the model {want}",
+                                     "rebuild and flash the firmware for this model")
+
+    def _run_sample(self, client, j: int, name: str) -> None:
+        sample = self.samples.arrays[j]
+        client.load_input(b"".join(np.ascontiguousarray(x).tobytes() for x in sample))
+        reply = client.infer(self.n, self.warmup)
+        entry = {"index": j, "name": name, "cycles": client.cycles(),
+                 "lap_us": reply.elapsed_us / self.n, "results": reply.results}
+        outputs = self._split_outputs(client.outputs())
+        entry.update(stats.compare(outputs, self.reference[j]))
+        if self.samples.labels is not None:
+            entry["label"] = int(self.samples.labels[j])
+        entry["layers"] = client.layers()
+        self.report["samples"].append(entry)
+
+    def _split_outputs(self, raw: bytes) -> list[np.ndarray]:
+        tensors, out, offset = self.model.main.output_tensors(), [], 0
+        if len(raw) != sum(t.nbytes for t in tensors):
+            raise StaleFirmwareError(f"the device returned {len(raw)} output bytes, the model has "
+                                     f"{sum(t.nbytes for t in tensors)}", "rebuild and flash the firmware for this model")
+        for t in tensors:
+            out.append(np.frombuffer(raw[offset:offset + t.nbytes], dtype=t.dtype).reshape(t.shape))
+            offset += t.nbytes
+        return out
+
+    # -- summary ---------------------------------------------------------------------
+    def _summarize(self) -> None:
+        r, samples = self.report, self.report["samples"]
+        dev = r["device"]
+        cycles = [c for s in samples for c in s["cycles"]]
+        hz = dev.get("cpu_hz") or 0
+        to_us = (lambda c: c * 1e6 / hz) if hz else (lambda c: c / 1e3)  # the host counts ns
+        r["latency"] = None if not cycles else {
+            "label": "emulated" if dev.get("emulated") else "measured",
+            "cycles_are": "instructions" if dev.get("emulated") else ("ns" if dev.get("timer") == "host" else "cycles"),
+            "cpu_hz": hz,
+            "cycles": stats.summarize(cycles),
+            "us": stats.summarize([to_us(c) for c in cycles]),
+            "lap_us": stats.summarize([s["lap_us"] for s in samples]),
+        }
+        r["layers"] = _layer_table(samples)
+        r["memory"].setdefault("arena_size", dev.get("arena_size"))
+        r["memory"].setdefault("arena_used", dev.get("arena_used"))
+        r["validation"] = self._validation(samples)
+
+    def _validation(self, samples: list[dict]) -> dict | None:
+        if not samples:
+            return None
+        exact = sum(s["bit_exact"] for s in samples)
+        max_diff = max(s["max_abs_diff"] for s in samples)
+        v = {
+            "reference": "tflm",
+            "compared": len(samples),
+            "bit_exact": exact,
+            "max_abs_diff": max_diff,
+            "top1_agree": sum(s["top1_device"] == s["top1_host"] for s in samples),
+            "tolerance": self.tolerance,
+            "passed": max_diff <= self.tolerance and self.report["status"] == "complete",
+            "first_divergence": next(({"sample": s["index"], "output_index": s["first_mismatch"],
+                                       "layer": s.get("diverging_layer")}
+                                      for s in samples if not s["bit_exact"]), None),
+            "accuracy": None,
+        }
+        if self.samples.labels is not None:
+            v["accuracy"] = self._accuracy(samples)
+        return v
+
+    def _accuracy(self, samples: list[dict]) -> dict:
+        labels = self.samples.labels[: len(samples)]
+        acc = {
+            "device": float(np.mean([s["top1_device"] == y for s, y in zip(samples, labels)])),
+            "int8_host": float(np.mean([np.argmax(o[0]) == y for o, y in zip(self.reference, labels)])),
+            "float_host": None,
+        }
+        if self.float_model is not None:
+            from toolchain.reference import litert_run
+
+            floats = self.samples.floats or [[dequantize(x, t) for x, t in zip(s, self.model.main.input_tensors())]
+                                             for s in self.samples.arrays]
+            out = litert_run(Path(self.float_model), floats[: len(samples)])
+            acc["float_host"] = float(np.mean([np.argmax(o[0]) == y for o, y in zip(out, labels)]))
+        return acc
+
+
+def _layer_table(samples: list[dict]) -> list[dict]:
+    """Per-layer cycles, median over the samples, with each layer's share of the total."""
+    per = [s["layers"] for s in samples if s.get("layers")]
+    if not per:
+        return []
+    rows = []
+    for i, layer in enumerate(per[0]):
+        cycles = float(np.median([p[i]["cycles"] for p in per if i < len(p)]))
+        rows.append({"i": layer.get("i", i), "name": layer.get("name", ""), "cycles": cycles})
+    total = sum(r["cycles"] for r in rows) or 1
+    for r in rows:
+        r["share"] = r["cycles"] / total
+    return rows
