@@ -122,7 +122,7 @@ def _labels(labels, count: int) -> np.ndarray:
 
 
 def _evaluate(int8_model: Model, float_model: Model, eval_set, labels, progress) -> list[dict]:
-    from toolchain.reference import litert_run, tflm_run
+    from toolchain.reference import capture_c_output, litert_run, tflm_run
 
     n = len(eval_set)
     int8_inputs = int8_model.main.input_tensors()
@@ -132,8 +132,9 @@ def _evaluate(int8_model: Model, float_model: Model, eval_set, labels, progress)
             yield [quality.quantize(x, t) for x, t in zip(sample, int8_inputs)]
             progress("evaluate", i + 1, n)
 
+    with capture_c_output(2):  # LiteRT announces its CPU delegate
+        float_outs = litert_run(float_model, eval_set.samples)
     int8_outs = tflm_run(int8_model, quantized())
-    float_outs = litert_run(float_model, eval_set.samples)
     return quality.compare(int8_model, float_outs, int8_outs, labels)
 
 

@@ -12,11 +12,14 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from toolchain.convert.data import InputSpec  # noqa: E402
 from toolchain.errors import ConvertError, ModelError  # noqa: E402
 from toolchain.reference import capture_c_output  # noqa: E402
+
+with capture_c_output(2):  # TensorFlow and Keras log start-up chatter from C++
+    import keras
+    import tensorflow as tf
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
@@ -59,8 +62,6 @@ def load(model) -> Source:
 
 
 def _load_keras_file(path: Path) -> Source:
-    import keras
-
     try:
         with capture_c_output(2):
             m = keras.models.load_model(path, compile=False)
@@ -69,9 +70,9 @@ def _load_keras_file(path: Path) -> Source:
         first = e
     if path.suffix.lower() != ".keras":
         try:
-            import tf_keras
-
             with capture_c_output(2):
+                import tf_keras
+
                 m = tf_keras.models.load_model(path, compile=False)
             note = f"{path.name}: Keras 3 cannot load this legacy .h5 ({type(first).__name__}); loaded it with tf-keras"
             return Source("tf_keras", m, _keras_specs(m), [note])
