@@ -1,0 +1,36 @@
+/* ts_depthwise_conv2d_s8.h - DEPTHWISE_CONV_2D, int8, per-channel requantization. */
+#ifndef TS_DEPTHWISE_CONV2D_S8_H
+#define TS_DEPTHWISE_CONV2D_S8_H
+
+#include "ts_kernels.h"
+
+typedef struct {
+    int32_t batches;
+    int32_t input_h, input_w, input_c;       /**< input [N, H, W, C] */
+    int32_t filter_h, filter_w;              /**< filter [1, H, W, output_c] */
+    int32_t output_h, output_w, output_c;    /**< output_c = input_c * depth_multiplier */
+    int32_t depth_multiplier;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_h, pad_w;
+    int32_t input_offset;                    /**< -input zero point */
+    int32_t output_offset;                   /**< +output zero point */
+    int32_t act_min, act_max;
+    const int32_t *multiplier;               /**< [output_c] */
+    const int32_t *shift;                    /**< [output_c] */
+} ts_depthwise_conv2d_params_t;
+
+/**
+ * Depthwise convolution as TFLM's reference DepthwiseConvPerChannel: output channel
+ * c * depth_multiplier + m filters input channel c.
+ * @param[in]  params  shapes, window and quantization (generated)
+ * @param[in]  input   [batches, input_h, input_w, input_c]
+ * @param[in]  filter  [1, filter_h, filter_w, output_c]
+ * @param[in]  bias    [output_c] int32 or NULL
+ * @param[out] output  [batches, output_h, output_w, output_c]; must not overlap input
+ * @return TS_OK, or TS_ERR_ARG for NULL pointers
+ */
+int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
+                               const int8_t *filter, const int32_t *bias, int8_t *output);
+
+#endif /* TS_DEPTHWISE_CONV2D_S8_H */

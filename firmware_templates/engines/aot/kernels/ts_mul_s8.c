@@ -1,0 +1,21 @@
+/* ts_mul_s8.c - portable MUL. */
+#include "ts_mul_s8.h"
+
+int32_t ts_mul_s8(const ts_mul_params_t *params, const int8_t *input1, const int8_t *input2, int8_t *output)
+{
+    if (params == NULL || input1 == NULL || input2 == NULL || output == NULL) {
+        return TS_ERR_ARG;
+    }
+    const ts_mul_params_t *p = params;
+    for (int32_t i = 0; i < p->shape.size; ++i) {
+        int32_t o1 = i;
+        int32_t o2 = i;
+        if (p->shape.broadcast) {
+            ts_broadcast_offsets(&p->shape, i, &o1, &o2);
+        }
+        const int32_t prod = (input1[o1] + p->input1_offset) * (input2[o2] + p->input2_offset);
+        const int32_t y = ts_mbqm(prod, p->output_multiplier, p->output_shift) + p->output_offset;
+        output[i] = ts_clamp_s8(y, p->act_min, p->act_max);
+    }
+    return TS_OK;
+}

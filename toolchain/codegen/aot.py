@@ -1,0 +1,180 @@
+"""Ahead-of-time C code generator: a parsed int8 .tflite -> model.c / model.h + kernels.
+
+Prepare happens here (quantization parameters, shapes, the arena plan); the C
+kernels under firmware_templates/engines/aot only evaluate. The generated API is
+fixed in docs/contracts.md.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from toolchain.codegen.aot_ops import CTYPES, ConstArray, LowerContext, Lowering, find_lowering
+from toolchain.codegen.aot_plan import Step, ascii_layout, plan_arena
+from toolchain.errors import NotSupportedError
+from toolchain.files import staged_dir
+from toolchain.model import Model, Tensor, keras_layer, load_model
+
+ENGINE_DIR = Path(__file__).resolve().parents[2] / "firmware_templates" / "engines" / "aot"
+_PER_LINE = {"int8_t": 24, "uint8_t": 24, "int16_t": 16, "int32_t": 8, "float": 6}
+
+
+@dataclass
+class AotResult:
+    out_dir: Path
+    files: list[Path]  # everything written: model.c, model.h and the kernel sources
+    arena_size: int
+    layers: list[str]
+    kernels: list[str]
+    sources: list[Path] = field(default_factory=list)  # kernel files copied from firmware_templates
+
+
+@dataclass
+class _Layer:
+    index: int
+    name: str
+    op: str
+    lowering: Lowering
+    output: Tensor
+
+
+def _cvalue(v, indent: int = 0) -> str:
+    """A Python value as a C initializer (dicts become designated initializers)."""
+    if isinstance(v, dict):
+        pad = "    " * (indent + 1)
+        items = ",\n".join(f"{pad}.{k} = {_cvalue(x, indent + 1)}" for k, x in v.items())
+        return "{\n" + items + ",\n" + "    " * indent + "}"
+    if isinstance(v, (list, tuple)):
+        return "{ " + ", ".join(_cvalue(x) for x in v) + " }"
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, float):
+        text = f"{v:.9g}"  # 9 significant digits round-trip a float32
+        return text + ("f" if "." in text or "e" in text else ".0f")
+    return str(v)
+
+
+def _lower(model: Model) -> tuple[list[_Layer], list[ConstArray]]:
+    """Lower every operator, collecting all refusals before failing."""
+    sg = model.main
+    layers, consts, problems = [], [], {}
+    for i, op in enumerate(sg.operators):
+        fn = find_lowering(op.op)
+        if fn is None:
+            problems.setdefault(op.op, "not implemented")
+            continue
+        try:
+            low = fn(LowerContext(model, op, i, consts))
+        except NotSupportedError as e:
+            problems.setdefault(op.op, e.message)
+            continue
+        out = sg.tensors[op.outputs[0]]
+        layers.append(_Layer(i, f"{op.op} {keras_layer(out.name) or out.name}", op.op, low, out))
+    for t in sg.input_tensors() + sg.output_tensors():
+        if t.dtype not in CTYPES:
+            problems.setdefault(f"{t.dtype} model input/output", f"tensor '{t.name}' is {t.dtype}")
+    if problems:
+        detail = "; ".join(f"{op}: {why}" if why != "not implemented" else op for op, why in problems.items())
+        raise NotSupportedError(f"the aot engine does not support {detail}",
+                                "use `--engine tflm`, which interprets any TFLM-supported model")
+    return layers, consts
+
+
+def _activation_tensors(model: Model) -> dict[int, int]:
+    sg = model.main
+    used = set(sg.inputs) | set(sg.outputs)
+    for op in sg.operators:
+        used.update(i for i in op.inputs if i >= 0)
+        used.update(op.outputs)
+    return {i: sg.tensors[i].nbytes for i in sorted(used) if not sg.tensors[i].is_constant}
+
+
+def _steps(model: Model, layers: list[_Layer], nbytes: dict[int, int]) -> list[Step]:
+    ops = model.main.operators
+    return [Step([i for i in ops[l.index].inputs if i in nbytes], [o for o in ops[l.index].outputs if o in nbytes],
+                 alias=l.lowering.kernel is None, inplace=l.lowering.inplace) for l in layers]
+
+
+def _arg(a, outputs: set[int], offsets: dict[int, int]) -> str:
+    if isinstance(a, Tensor):
+        ctype = CTYPES[a.dtype]
+        const = "" if a.index in outputs else "const "
+        return f"ARENA({const}{ctype}, {offsets[a.index]})"
+    if isinstance(a, list):
+        return "(const int8_t *const[]){ " + ", ".join(_arg(t, outputs, offsets) for t in a) + " }"
+    return str(a)
+
+
+def _tensor_view(t: Tensor, offset: int) -> dict:
+    q = t.quantization
+    return {"name": t.name, "offset": offset, "bytes": t.nbytes, "dims": list(t.shape) or [1], "dtype": t.dtype,
+            "scale": float(q.scale[0]) if q and t.dtype != "float32" else 0.0,
+            "zero_point": q.zero_point[0] if q and t.dtype != "float32" else 0}
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(ENGINE_DIR), trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters["cvalue"] = _cvalue
+    return env
+
+
+def kernel_files(kernels: list[str], headers: list[str]) -> list[Path]:
+    """The kernel sources (and headers) a project needs for these kernels."""
+    files = [ENGINE_DIR / "include" / "ts_kernels.h"]
+    files += [ENGINE_DIR / "include" / h for h in headers]
+    files += [ENGINE_DIR / "kernels" / f"{k}.c" for k in kernels]
+    return files
+
+
+def aot_sources(model) -> list[Path]:
+    """Kernel .c/.h files under firmware_templates a project must copy to run `model`."""
+    model = model if isinstance(model, Model) else load_model(model)
+    layers, _ = _lower(model)
+    lows = [l.lowering for l in layers if l.lowering.kernel]
+    return kernel_files(sorted({l.kernel for l in lows}), sorted({l.header_name for l in lows}))
+
+
+def generate_aot(model, out_dir) -> AotResult:
+    """Write model.c, model.h and the kernels `model` uses into `out_dir`.
+
+    Raises:
+        NotSupportedError: an op or tensor type the engine lacks (nothing is written).
+    """
+    model = model if isinstance(model, Model) else load_model(model)
+    sg = model.main
+    layers, consts = _lower(model)
+    nbytes = _activation_tensors(model)
+    plan = plan_arena(_steps(model, layers, nbytes), nbytes, list(sg.inputs), list(sg.outputs))
+    lows = [l.lowering for l in layers if l.lowering.kernel]
+    kernels = sorted({l.kernel for l in lows})
+    headers = sorted({l.header_name for l in lows})
+    views = []
+    for l in layers:
+        outputs = set(sg.operators[l.index].outputs)
+        views.append({"index": l.index, "name": l.name, "kernel": l.lowering.kernel, "inplace": l.lowering.inplace,
+                      "params_type": l.lowering.params_type, "params": l.lowering.params,
+                      "args": [_arg(a, outputs, plan.offsets) for a in l.lowering.args],
+                      "output": _tensor_view(l.output, plan.offsets[l.output.index])})
+    names = {t: f"t{t} {sg.tensors[t].name.split(';')[0][:40]}" for t in nbytes}
+    ctx = {
+        "name": model.name, "source": model.path.name if model.path else "<bytes>", "crc32": model.crc32,
+        "arena_size": plan.arena_size, "layout": ascii_layout(plan, names, len(layers)),
+        "headers": headers, "consts": consts, "per_line": _PER_LINE, "layers": views,
+        "inputs": [_tensor_view(t, plan.offsets[t.index]) for t in sg.input_tensors()],
+        "outputs": [_tensor_view(t, plan.offsets[t.index]) for t in sg.output_tensors()],
+    }
+    env = _env()
+    sources = kernel_files(kernels, headers)
+    out_dir = Path(out_dir)
+    with staged_dir(out_dir) as stage:
+        (stage / "model.h").write_text(env.get_template("model.h.j2").render(ctx))
+        (stage / "model.c").write_text(env.get_template("model.c.j2").render(ctx))
+        for src in sources:
+            shutil.copyfile(src, stage / src.name)
+    files = [out_dir / "model.c", out_dir / "model.h"] + [out_dir / s.name for s in sources]
+    return AotResult(out_dir, files, plan.arena_size, [l.name for l in layers], kernels, sources)
