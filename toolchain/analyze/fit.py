@@ -1,0 +1,73 @@
+"""Does the model fit a board? Flash: model + engine; RAM: arena + engine.
+
+The engine overheads are estimates (toolchain/engines.py); the arena is the
+planned one: head + 32-bit tail for TFLM, the head alone for the aot engine,
+which has no interpreter state in its arena.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from toolchain.errors import DoesNotFitError
+
+
+@dataclass
+class BoardFit:
+    board: str
+    engine: str
+    flash_budget: int
+    ram_budget: int
+    flash_needed: int
+    ram_needed: int
+    model_bytes: int
+    arena_bytes: int
+    engine_flash: int
+    engine_ram: int
+    engine_allowed: bool  # the board lists the engine in its catalog entry
+
+    @property
+    def flash_short(self) -> int:
+        return max(0, self.flash_needed - self.flash_budget)
+
+    @property
+    def ram_short(self) -> int:
+        return max(0, self.ram_needed - self.ram_budget)
+
+    @property
+    def fits(self) -> bool:
+        return not self.flash_short and not self.ram_short
+
+    def check(self) -> None:
+        if self.fits:
+            return
+        parts = []
+        if self.flash_short:
+            parts.append(f"flash by {self.flash_short:,} bytes (needs {self.flash_needed:,} of {self.flash_budget:,}: "
+                         f"model {self.model_bytes:,} + {self.engine} ~{self.engine_flash:,})")
+        if self.ram_short:
+            parts.append(f"RAM by {self.ram_short:,} bytes (needs {self.ram_needed:,} of {self.ram_budget:,}: "
+                         f"arena {self.arena_bytes:,} + {self.engine} ~{self.engine_ram:,})")
+        raise DoesNotFitError(f"the model does not fit {self.board}: over " + " and ".join(parts),
+                              "pick a bigger board, a smaller model, or the aot engine")
+
+    def to_dict(self) -> dict:
+        return {"id": self.board, "engine": self.engine, "fits": self.fits, "engine_listed": self.engine_allowed,
+                "flash": {"budget": self.flash_budget, "needed": self.flash_needed, "short": self.flash_short,
+                          "model": self.model_bytes, "engine_estimate": self.engine_flash},
+                "ram": {"budget": self.ram_budget, "needed": self.ram_needed, "short": self.ram_short,
+                        "arena": self.arena_bytes, "engine_estimate": self.engine_ram}}
+
+
+def board_fit(analysis, board_id: str) -> BoardFit:
+    """Flash and RAM needs of `analysis` (an Analysis) against the catalog entry `board_id`."""
+    from toolchain.boards import load_board
+    from toolchain.engines import get_engine
+
+    board = load_board(board_id)
+    engine = get_engine(analysis.engine)
+    arena = analysis.arena_32 if engine.name == "tflm" else analysis.plan.head
+    model_bytes = analysis.model.size
+    return BoardFit(board.id, engine.name, board.flash_bytes, board.ram_bytes,
+                    model_bytes + engine.flash_overhead, arena + engine.ram_overhead, model_bytes, arena,
+                    engine.flash_overhead, engine.ram_overhead, engine.name in board.engines)
