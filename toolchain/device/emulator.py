@@ -13,10 +13,11 @@ and QEMU drops it (measured: the banner never arrives).
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 from toolchain.device.runner import ProcessRunner
-from toolchain.errors import InputError, ToolMissingError
+from toolchain.errors import DeviceError, InputError, ToolMissingError
 
 QEMU = "qemu-system-arm"
 
@@ -50,3 +51,86 @@ class QemuRunner(ProcessRunner):
                 "-icount", "shift=0", "-nographic", "-monitor", "none",
                 "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on",
                 "-kernel", str(self.elf.resolve())]
+
+
+def runner_for(board, firmware: str | Path, emulator: str = "qemu", **kw):
+    """The runner that executes `firmware` for `board`: the host binary, QEMU or Renode."""
+    from toolchain.device.runner import HostRunner
+
+    if emulator == "renode":
+        from toolchain.device import renode
+
+        files = renode.generate_renode(firmware, board, kw["run_dir"])
+        tool, tester = renode.renode_tools(kw["run_dir"])
+        renode.run_robot(files[renode.ROBOT], tester)
+        return renode.RenodeRunner(firmware, board, renode=tool, **kw)
+    if emulator != "qemu":
+        raise InputError(f"unknown emulator '{emulator}'", "use --emulator qemu or --emulator renode")
+    if board.platform == "host":
+        return HostRunner(firmware, **kw)
+    if board.qemu:
+        return QemuRunner(firmware, board, **kw)
+    raise InputError(f"board '{board.id}' cannot be emulated with QEMU",
+                     "use --emulator renode if it has a Renode platform, or tinyship flash DIR then tinyship profile --port URL")
+
+
+def resolve_firmware(target: str | Path, model=None) -> tuple[Path, Path, dict | None]:
+    """(firmware binary, model .tflite, static sizes) for a built project DIR or an ELF.
+
+    A project DIR is built first (incremental) and its .tflite found inside unless `model` is given.
+    """
+    target = Path(target)
+    sizes = None
+    if target.is_dir():
+        from toolchain import build
+
+        result = build(target)
+        firmware, sizes = Path(result.elf), getattr(result, "sizes", None)
+        where = target
+    elif target.is_file():
+        firmware, where = target, target.parent
+    else:
+        raise InputError(f"no project folder or firmware file at {target}", "give the DIR from tinyship generate, or its ELF")
+    if model is None:
+        found = sorted(where.glob("*.tflite"))
+        if len(found) != 1:
+            raise InputError(f"cannot tell which model {target} runs ({len(found)} .tflite files next to it)",
+                             "give it with --model M.tflite")
+        model = found[0]
+    return firmware, Path(model), sizes
+
+
+def emulate(target, *, board, model=None, emulator: str = "qemu", run_dir=None, inputs=None, random=None,
+            seed: int = 0, labels=None, out_dir=None, junit=None, timeout: float = 5.0,
+            infer_timeout: float = 10.0, progress=None, **options) -> dict:
+    """Boot the firmware of `target` (project DIR or ELF) for `board` and profile it.
+
+    `emulator`: "qemu" (the qemu-* boards; the `host` board runs natively) or "renode" (the
+    .resc/.robot files are written to `run_dir` first, then ToolMissingError if Renode is absent).
+    Other keyword options are those of `toolchain.profile`. Returns the report dict.
+
+    Raises:
+        DeviceError: the firmware faulted, hung, reset or the emulator died (exit 4);
+            the report in `out_dir` then holds the results so far, marked partial.
+        ToolMissingError: QEMU or Renode is not installed (exit 4).
+    """
+    from toolchain.boards import load_board
+    from toolchain.model import load_model
+    from toolchain.profile import run_session, select_samples
+
+    board = load_board(board) if isinstance(board, str) else board
+    firmware, model_path, sizes = resolve_firmware(target, model)
+    model = load_model(model_path)
+    samples = select_samples(model, inputs=inputs, random=random, seed=seed, labels=labels)
+    run_dir = Path(run_dir or out_dir or tempfile.mkdtemp(prefix="tinyship-run-"))
+    runner = runner_for(board, firmware, emulator, run_dir=run_dir, timeout=timeout, infer_timeout=infer_timeout)
+    with runner:
+        context = {"command": runner.cmd, "run_dir": str(runner.run_dir), "firmware": str(firmware)}
+        try:
+            return run_session(runner.client, model, samples, out_dir=out_dir, junit=junit, progress=progress,
+                               url=runner.url, context=context, static=sizes, **options)
+        except DeviceError as e:
+            exit_note = runner.exit_note()
+            if exit_note:
+                raise type(e)(f"{e.message}; {exit_note}", e.fix) from None
+            raise

@@ -46,6 +46,7 @@ class ProcessRunner:
     """
 
     what = "process"
+    expect_banner = True  # False: check the device with `name` (the banner may be gone before we connect)
 
     def __init__(self, *, run_dir: str | Path | None = None, env: dict | None = None,
                  boot_timeout: float = 10.0, timeout: float = 5.0, infer_timeout: float = 10.0):
@@ -88,7 +89,10 @@ class ProcessRunner:
         try:
             self.transport = self._connect()
             self.client = DeviceClient(self.transport, timeout=self.timeout, infer_timeout=self.infer_timeout)
-            self.client.wait_boot(self.boot_timeout)
+            if self.expect_banner:
+                self.client.wait_boot(self.boot_timeout)
+            else:
+                self.client.name()
         except BaseException:
             self.stop()
             raise
@@ -106,9 +110,15 @@ class ProcessRunner:
                                       f"see {self.stderr_path}") from None
 
     def _check_alive(self, when: str) -> None:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise DeviceError(f"the {self.what} exited with code {self.proc.returncode} {when}: {self.stderr_tail()}",
-                              f"command line in {self.run_dir / 'cmdline.txt'}")
+        note = self.exit_note()
+        if note:
+            raise DeviceError(f"{note} ({when})", f"command line in {self.run_dir / 'cmdline.txt'}")
+
+    def exit_note(self) -> str | None:
+        """'the X exited with code N: <stderr>' when the process has ended, else None."""
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        return f"the {self.what} exited with code {self.proc.returncode}: {self.stderr_tail()}"
 
     def stderr_tail(self, lines: int = 5) -> str:
         with contextlib.suppress(OSError):

@@ -28,11 +28,13 @@ class Session:
         n, warmup: timed inferences and warm-ups per sample.
         tolerance: largest accepted |device - host| in quantized units (0 = bit-exact).
         float_model: optional float .tflite for the float host accuracy (with labels).
+        static: the build's flash/RAM split (bytes per section), when known.
         progress: optional callable(stage, done, total).
     """
 
     def __init__(self, model, samples: Samples, *, n: int = 10, warmup: int = 1, tolerance: int = 0,
-                 float_model=None, progress=None, url: str = "", context: dict | None = None):
+                 float_model=None, progress=None, url: str = "", context: dict | None = None,
+                 static: dict | None = None):
         if n < 1 or warmup < 0:
             raise InputError(f"need -n >= 1 and --warmup >= 0, got {n} and {warmup}", "e.g. -n 10 --warmup 1")
         self.model, self.samples = model, samples
@@ -54,7 +56,7 @@ class Session:
             "samples": [],
             "latency": None,
             "layers": [],
-            "memory": {"static": None},
+            "memory": {"static": static},
             "validation": None,
         }
 
