@@ -1,0 +1,157 @@
+"""The course labs: their helpers offline, and every lab end to end in --quick mode on QEMU."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labs.common import data
+from labs.common.samples import person_input, read_ad_sample, read_bmp
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+NAME = "tflm/person.bmp"
+
+
+# -- data files: shared folder, checksummed cache, download --------------------------------
+def _fake_download(payload: bytes, calls: list):
+    def download(url):
+        calls.append(url)
+        return payload
+    return download
+
+
+def test_data_file_prefers_the_shared_folder():
+    assert data.data_file(NAME) == SHARED / NAME
+
+
+def test_data_file_downloads_from_the_pinned_commit_checks_and_caches(tmp_path):
+    payload, calls = (SHARED / NAME).read_bytes(), []
+    got = data.data_file(NAME, shared=tmp_path / "none", cache=tmp_path / "cache", download=_fake_download(payload, calls))
+    assert got == tmp_path / "cache" / NAME and got.read_bytes() == payload
+    assert calls == ["https://raw.githubusercontent.com/tensorflow/tflite-micro/90b983c2b3f1480642e040bbd2ddb37b998f3424/"
+                     "tensorflow/lite/micro/examples/person_detection/testdata/person.bmp"]
+    again = data.data_file(NAME, shared=tmp_path / "none", cache=tmp_path / "cache", download=_fake_download(b"", calls))
+    assert again == got and len(calls) == 1  # served from the cache, not downloaded again
+
+
+def test_data_file_refuses_a_wrong_checksum_and_caches_nothing(tmp_path):
+    with pytest.raises(data.DataError, match="sha256"):
+        data.data_file(NAME, shared=tmp_path, cache=tmp_path / "cache", download=_fake_download(b"not a bmp", []))
+    assert not (tmp_path / "cache" / NAME).exists()
+
+
+def test_data_file_replaces_a_corrupt_cached_copy(tmp_path):
+    cached = tmp_path / "cache" / NAME
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"truncated")
+    payload, calls = (SHARED / NAME).read_bytes(), []
+    data.data_file(NAME, shared=tmp_path, cache=tmp_path / "cache", download=_fake_download(payload, calls))
+    assert len(calls) == 1 and hashlib.sha256(cached.read_bytes()).hexdigest() == data.catalog()[NAME]["sha256"]
+
+
+def test_data_file_offline_failure_names_the_url_and_the_cache(tmp_path):
+    def offline(url):
+        raise OSError("network unreachable")
+
+    with pytest.raises(data.DataError, match="raw.githubusercontent.com.*copy it to"):
+        data.data_file(NAME, shared=tmp_path, cache=tmp_path / "cache", download=offline)
+
+
+def test_every_shared_file_has_an_upstream_url():
+    names = {line.split()[1] for line in (SHARED / "SHA256SUMS").read_text().splitlines() if line.strip()}
+    assert set(data.catalog()) == names
+
+
+# -- sample readers --------------------------------------------------------------------
+def _bmp(pixels: np.ndarray, top_down: bool) -> bytes:
+    h, w = pixels.shape
+    stride = (w + 3) // 4 * 4
+    rows = pixels if top_down else pixels[::-1]
+    body = b"".join(r.tobytes() + b"\0" * (stride - w) for r in rows)
+    palette = b"".join(bytes([i, i, i, 0]) for i in range(256))
+    offset = 14 + 40 + len(palette)
+    header = struct.pack("<2sIHHI", b"BM", offset + len(body), 0, 0, offset)
+    info = struct.pack("<IiiHHIIiiII", 40, w, -h if top_down else h, 1, 8, 0, len(body), 2835, 2835, 256, 0)
+    return header + info + palette + body
+
+
+@pytest.mark.parametrize("top_down", [False, True])
+def test_read_bmp_handles_row_order_and_padding(tmp_path, top_down):
+    pixels = np.arange(5 * 7, dtype=np.uint8).reshape(5, 7) * 7  # width 7: 1 byte of padding per row
+    (tmp_path / "x.bmp").write_bytes(_bmp(pixels, top_down))
+    assert np.array_equal(read_bmp(tmp_path / "x.bmp"), pixels)
+
+
+def test_person_samples_decode_to_the_model_input_tflm_uses():
+    from toolchain.reference import tflm_run
+
+    model = SHARED / "tflm" / "person_detect.tflite"
+    images = [read_bmp(SHARED / "tflm" / n) for n in ("person.bmp", "no_person.bmp")]
+    assert all(im.shape == (96, 96) for im in images)
+    (person,), (no_person,) = tflm_run(model, [[person_input(im)] for im in images])
+    # output = (not person, person) scores; TFLM's person_detection_test expects these verdicts
+    assert person[0, 1] > person[0, 0] and no_person[0, 0] > no_person[0, 1]
+
+
+def test_read_ad_sample_gives_40_windows_of_640_values():
+    windows = read_ad_sample(SHARED / "mlperf_tiny" / "normal_id_01_00000000_hist_librosa.bin")
+    assert windows.shape == (40, 640) and windows.dtype == np.float32
+    raw = np.frombuffer((SHARED / "mlperf_tiny" / "normal_id_01_00000000_hist_librosa.bin").read_bytes(), "<f4")
+    assert np.array_equal(windows[1], raw[640:1280])
+
+
+# -- the labs, end to end in --quick mode on QEMU --------------------------------------------
+def run_lab(name: str, out: Path, *extra: str) -> dict:
+    proc = subprocess.run([sys.executable, str(ROOT / "labs" / name / "lab.py"), "--quick", "--board",
+                           "qemu-cortex-m4", "--out", str(out), *extra], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["figures"] and all((out / f).stat().st_size > 1000 for f in report["figures"])
+    return report
+
+
+def assert_device_matches_host(device: dict, count: int):
+    v = device["validation"]
+    assert device["status"] == "complete" and v["reference"] == "tflm"
+    assert v["compared"] == count and v["bit_exact"] == count and v["max_abs_diff"] == 0 and v["passed"]
+    assert device["device"]["engine"] == "aot" and device["latency"]["cycles"]["median"] > 0
+
+
+@pytest.mark.slow
+def test_lab01_hello_world(tmp_path):
+    report = run_lab("01_hello_world", tmp_path)
+    assert_device_matches_host(report["device"], 24)
+    assert report["accuracy"]["mae_float_vs_sin"] < 0.15
+    assert report["accuracy"]["mae_device_vs_int8"] < 1e-5  # same int8 bytes, dequantized at %.6f
+    assert {"predictions.png"} <= set(report["figures"])
+
+
+@pytest.mark.slow
+def test_lab02_device_accuracy_equals_host_int8_exactly(tmp_path):
+    report = run_lab("02_image_classification", tmp_path)
+    acc, device = report["accuracy"], report["device"]
+    assert_device_matches_host(device, acc["test_images"])
+    assert device["validation"]["top1_agree"] == acc["test_images"]
+    assert acc["device"] == acc["int8"] == device["validation"]["accuracy"]["int8_host"]
+    assert abs(acc["float"] - acc["int8"]) <= 0.02
+    assert np.sum(report["confusion"]) == acc["test_images"]
+    assert {"confusion.png", "layers.png"} <= set(report["figures"])
+
+
+@pytest.mark.slow
+def test_lab04_anomaly_detection(tmp_path):
+    report = run_lab("04_anomaly_detection", tmp_path)
+    assert_device_matches_host(report["device"], report["windows"])
+    scores = report["anomaly_score"]
+    device = next(v for k, v in scores.items() if "qemu" in k)
+    host = scores["int8 tinyship (host TFLM)"]
+    assert device == pytest.approx(host, rel=1e-4)
+    assert host == pytest.approx(scores["float (host)"], rel=0.1)
