@@ -1,0 +1,173 @@
+"""`generate`: a model + a board + an engine -> a self-contained firmware project.
+
+Layout (every builder):
+    src/app/        the protocol shell (firmware_templates/app)
+    src/platform/   board glue (firmware_templates/platform/<board.platform>)
+    src/engine/     the engine adapter (tflm, or aot on the generated model)
+    src/model/      the model: generated aot model.c/.h + kernels, or the exported TFLite array
+    src/tinyship_config.h, tinyship.json (what `build` needs to know)
+Host and QEMU boards get a Makefile (+ linker.ld on Cortex-M); PlatformIO boards get platformio.ini.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from toolchain.boards import Board, resolve_board
+from toolchain.errors import InputError, NotSupportedError
+from toolchain.files import staged_dir
+from toolchain.model import Model, load_model
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
+ENGINES = ("aot", "tflm")
+MANIFEST = "tinyship.json"
+ARENA_MARGIN = 0.10   # on top of the analyzer's plan, for the tflm engine
+TFLM_TREE_HELP = ("give a TFLM source tree with --tflm-dir or TFLM_DIR: in a tflite-micro checkout run "
+                  "`python3 tensorflow/lite/micro/tools/project_generation/create_tflm_tree.py /path/to/tflm-tree`")
+
+
+@dataclass
+class Project:
+    dir: Path
+    board: Board
+    engine: str
+    model_name: str
+    crc32: int
+    builder: str  # "make" or "platformio"
+    files: list[Path]
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+
+
+def _model_name(model: Model) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", model.name)
+
+
+def _tflm_dir(tflm_dir, board: Board) -> str | None:
+    if board.platformio:
+        return None  # PlatformIO brings TFLM through lib_deps
+    tflm_dir = tflm_dir or os.environ.get("TFLM_DIR")
+    if not tflm_dir:
+        raise InputError(f"the tflm engine on {board.id} needs a TFLM source tree", TFLM_TREE_HELP)
+    path = Path(tflm_dir).resolve()
+    if not (path / "tensorflow" / "lite" / "micro" / "micro_interpreter.h").is_file():
+        raise InputError(f"{path} is not a TFLM source tree (no tensorflow/lite/micro/micro_interpreter.h)",
+                         TFLM_TREE_HELP)
+    return str(path)
+
+
+def _tflm_arena(model: Model, board: Board) -> tuple[int, int, int]:
+    """(arena size, planned bytes, margin): the analyzer's plan (head + tail) plus ARENA_MARGIN."""
+    from toolchain.analyze.arena import plan_arena
+    from toolchain.analyze.tail import HOST_64, TARGET_32, estimate_tail
+
+    target = HOST_64 if board.platform == "host" else TARGET_32
+    planned = plan_arena(model).head + estimate_tail(model, target).total
+    margin = max(1024, int(planned * ARENA_MARGIN)) + 15 & ~15
+    return planned + margin, planned, margin
+
+
+def _copy(src_dir: Path, dst_dir: Path, names: list[str] | None = None) -> list[Path]:
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    files = sorted(p for p in src_dir.iterdir() if p.is_file() and not p.name.endswith(".j2")
+                   and (names is None or p.name in names))
+    for f in files:
+        shutil.copyfile(f, dst_dir / f.name)
+    return [dst_dir / f.name for f in files]
+
+
+def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str | None = None,
+             tflm_dir=None) -> Project:
+    """Write a firmware project for `model` on `board` into `out_dir` (all or nothing).
+
+    Raises:
+        InputError: unknown board/engine, missing TFLM tree. NotSupportedError: the board
+        does not run the engine, or the aot engine lacks an op of the model.
+    """
+    model = model if isinstance(model, Model) else load_model(model)
+    b = resolve_board(board, memory_of)
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine '{engine}'", f"use one of: {', '.join(ENGINES)}")
+    if engine not in b.engines:
+        raise NotSupportedError(f"board {b.id} does not run the {engine} engine",
+                                f"use one of: {', '.join(b.engines)}")
+    if memory_of and not b.qemu and b.platform != "host":
+        raise InputError("--memory-of applies to emulated boards", "flash a real board with its own memory")
+    tflm_path = _tflm_dir(tflm_dir, b) if engine == "tflm" else None
+    builder = "platformio" if b.platformio else "make"
+    out_dir = Path(out_dir)
+    name = _model_name(model)
+    ctx = {"board": b, "engine": engine, "model_name": name, "model_file": model.path.name if model.path else name,
+           "crc32": model.crc32, "input_bytes": sum(t.nbytes for t in model.main.input_tensors()),
+           "tflm_dir": tflm_path, "cxx": b.compiler["cc"].replace("gcc", "g++")}
+    env = _env()
+    with staged_dir(out_dir) as stage:
+        src = stage / "src"
+        _copy(TEMPLATES / "app", src / "app")
+        _copy(TEMPLATES / "platform" / b.platform, src / "platform")
+        if engine == "aot":
+            from toolchain.codegen.aot import generate_aot
+
+            generate_aot(model, src / "model")
+            _copy(TEMPLATES / "engines" / "aot_adapter", src / "engine")
+        else:
+            from toolchain.export import export
+
+            exported = export(model.path, src / "model", name=re.sub(r"\W", "_", name))
+            arena, planned, margin = _tflm_arena(model, b)
+            ctx.update(export_name=exported.name, arena_size=arena, arena_plan=planned, arena_margin=margin,
+                       resolver=_resolver(model))
+            (src / "engine").mkdir()
+            (src / "engine" / "engine_tflm.cc").write_text(env.get_template("engines/tflm/engine_tflm.cc.j2").render(ctx))
+        (src / "tinyship_config.h").write_text(env.get_template("project/tinyship_config.h.j2").render(ctx))
+        sources = sorted(str(p.relative_to(stage)) for p in src.rglob("*") if p.suffix in (".c", ".cc", ".cpp"))
+        ctx["include_dirs"] = ["src", "src/app", "src/platform", "src/engine", "src/model"]
+        ctx["sources"] = sources
+        if builder == "platformio":
+            (stage / "platformio.ini").write_text(env.get_template("project/platformio.ini.j2").render(ctx))
+        else:
+            (stage / "Makefile").write_text(env.get_template("project/Makefile.j2").render(ctx))
+            if b.platform == "cortex-m":
+                ctx.update(memory=b.qemu["memory"], **_stack_heap(b))
+                (stage / "linker.ld").write_text(env.get_template("platform/cortex-m/linker.ld.j2").render(ctx))
+        manifest = {"board": board, "memory_of": memory_of, "engine": engine, "model": name, "crc32": model.crc32,
+                    "builder": builder, "platform": b.platform, "flash_bytes": b.flash_bytes,
+                    "ram_bytes": b.ram_bytes, "elf": "build/firmware.elf", "map": "build/firmware.map"}
+        (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
+    return Project(out_dir, b, engine, name, model.crc32, builder, [out_dir / f for f in files])
+
+
+def _stack_heap(board: Board) -> dict:
+    """Stack and C-library heap reserved in RAM: generous where RAM is plentiful, small otherwise."""
+    big = board.ram_bytes >= 256 * 1024
+    return {"stack_size": 16384 if big else 4096, "heap_size": 8192 if big else 2048}
+
+
+def _resolver(model: Model) -> list[str]:
+    """The MicroMutableOpResolver calls registering the model's ops."""
+    from toolchain.engines import TFLM_RESOLVER_METHODS
+
+    missing = [op for op in model.op_names() if op not in TFLM_RESOLVER_METHODS]
+    if missing:
+        raise NotSupportedError(f"TFLM has no kernel for {', '.join(missing)}",
+                                "change the model to use builtin ops TFLM supports (tinyship analyze lists them)")
+    return [TFLM_RESOLVER_METHODS[op] for op in model.op_names()]
+
+
+def load_manifest(project_dir) -> dict:
+    path = Path(project_dir) / MANIFEST
+    if not path.is_file():
+        raise InputError(f"{project_dir} is not a tinyship project (no {MANIFEST})",
+                         "generate one first: tinyship generate MODEL.tflite --board ID -o DIR")
+    return json.loads(path.read_text())
