@@ -7,6 +7,7 @@ fixed in docs/contracts.md.
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from toolchain.files import staged_dir
 from toolchain.model import Model, Tensor, keras_layer, load_model
 
 ENGINE_DIR = Path(__file__).resolve().parents[2] / "firmware_templates" / "engines" / "aot"
+_INCLUDE = re.compile(r'^#include "([^"]+)"', re.M)
 _PER_LINE = {"int8_t": 24, "uint8_t": 24, "int16_t": 16, "int32_t": 8, "float": 6}
 
 
@@ -124,11 +126,20 @@ def _env() -> jinja2.Environment:
 
 
 def kernel_files(kernels: list[str], headers: list[str]) -> list[Path]:
-    """The kernel sources (and headers) a project needs for these kernels."""
-    files = [ENGINE_DIR / "include" / "ts_kernels.h"]
-    files += [ENGINE_DIR / "include" / h for h in headers]
-    files += [ENGINE_DIR / "kernels" / f"{k}.c" for k in kernels]
-    return files
+    """The kernel sources of `kernels` plus every engine header they include, transitively."""
+    include = ENGINE_DIR / "include"
+    sources = [ENGINE_DIR / "kernels" / f"{k}.c" for k in kernels]
+    needed: dict[str, Path] = {}
+    todo = [include / "ts_kernels.h"] + [include / h for h in headers] + sources
+    while todo:
+        path = todo.pop()
+        if path.name in needed:
+            continue
+        needed[path.name] = path
+        for name in _INCLUDE.findall(path.read_text()):
+            if (include / name).is_file():
+                todo.append(include / name)
+    return sorted((p for p in needed.values() if p.suffix == ".h"), key=lambda p: p.name) + sources
 
 
 def aot_sources(model) -> list[Path]:

@@ -1,0 +1,94 @@
+"""The aot engine on the shared models: bit-exact with TFLM, arena no larger than TFLM's head,
+unsupported models refused before anything is written, sources clean for a Cortex-M4F."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from aot_rig import check_model, cross_compile, random_samples
+
+from toolchain.codegen.aot import aot_sources, generate_aot
+from toolchain.errors import NotSupportedError
+from toolchain.model import load_model
+from toolchain.reference import capture_c_output, tflm_interpreter
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = {
+    "hello_world_int8": DATA / "tflm" / "hello_world_int8.tflite",
+    "micro_speech_quantized": DATA / "tflm" / "micro_speech_quantized.tflite",
+    "person_detect": DATA / "tflm" / "person_detect.tflite",
+    "kws_ref_model": DATA / "mlperf_tiny" / "kws_ref_model.tflite",
+    "ad01_int8": DATA / "mlperf_tiny" / "ad01_int8.tflite",
+}
+
+
+def tflm_head(model) -> int:
+    """The activation-arena head TFLM plans for `model`, from its allocation report."""
+    it = tflm_interpreter(model)
+    with capture_c_output(2) as box:
+        it.print_allocations()
+    match = re.search(r"Arena allocation head (\d+) bytes", box[0])
+    assert match, f"no head in TFLM's allocation report:\n{box[0][:500]}"
+    return int(match.group(1))
+
+
+def ad01_windows(model) -> list[list[np.ndarray]]:
+    """The 40 windows of the shared AD sample, quantized with the model's input parameters."""
+    x = np.fromfile(DATA / "mlperf_tiny" / "normal_id_01_00000000_hist_librosa.bin", dtype="<f4").reshape(40, 640)
+    t = model.main.input_tensors()[0]
+    scale, zp = t.quantization.scale[0], t.quantization.zero_point[0]
+    q = np.clip(np.round(x / scale) + zp, -128, 127).astype(np.int8)
+    return [[row.reshape(t.shape)] for row in q]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SHARED))
+def test_shared_model_bit_exact_and_smaller_arena(name, tmp_path):
+    model = load_model(SHARED[name])
+    samples = random_samples(model, 20, seed=1)
+    if name == "ad01_int8":
+        samples += ad01_windows(model)
+    # person_detect is large: sanitizers would cost minutes, its kernels are covered by the matrix
+    report = check_model(model, tmp_path, samples=samples, sanitize=name != "person_detect")
+    head = tflm_head(model)
+    assert report.arena_size <= head, f"aot arena {report.arena_size} B > TFLM head {head} B"
+    print(f"{name}: aot arena {report.arena_size} B, TFLM head {head} B, saved {head - report.arena_size} B")
+
+
+@pytest.mark.slow
+def test_sources_compile_for_cortex_m4(tmp_path):
+    generate_aot(load_model(SHARED["kws_ref_model"]), tmp_path)
+    cross_compile(tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.o")) == sorted(p.stem + ".o" for p in tmp_path.glob("*.c"))
+
+
+def test_sources_are_only_the_kernels_used():
+    sources = aot_sources(SHARED["micro_speech_quantized"])
+    assert sorted(p.name for p in sources) == [
+        "ts_depthwise_conv2d_s8.c", "ts_depthwise_conv2d_s8.h", "ts_fixedpoint.h",  # softmax includes it
+        "ts_fully_connected_s8.c", "ts_fully_connected_s8.h", "ts_kernels.h", "ts_softmax_s8.c", "ts_softmax_s8.h"]
+    assert all(p.is_file() for p in sources)
+    assert "ts_fixedpoint.h" not in {p.name for p in aot_sources(SHARED["ad01_int8"])}
+
+
+def test_float_model_refused_before_writing(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(NotSupportedError) as err:
+        generate_aot(DATA / "tflm" / "hello_world_float.tflite", out)
+    assert err.value.exit_code == 3
+    assert "FULLY_CONNECTED" in err.value.message and "--engine tflm" in str(err.value)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_generated_code_names_layers_and_draws_the_arena(tmp_path):
+    result = generate_aot(SHARED["kws_ref_model"], tmp_path)
+    source = (tmp_path / "model.c").read_text()
+    assert result.layers[0] == "CONV_2D " + result.layers[0].split(" ", 1)[1]
+    for i, layer in enumerate(result.layers):
+        assert f"/* {i}: {layer}" in source
+    assert f"Activation arena ({result.arena_size} bytes" in source
+    assert "RESHAPE" in source and "alias" in source  # the reshape costs neither bytes nor code
+    assert f"#define MODEL_ARENA_SIZE   {result.arena_size}" in (tmp_path / "model.h").read_text()
