@@ -151,10 +151,21 @@ class Model:
 
 def keras_layer(tensor_name: str) -> str | None:
     """The Keras layer a converter-named tensor comes from, e.g.
-    'sequential/conv2d/Relu;sequential/conv2d/BiasAdd' -> 'conv2d'."""
-    first = tensor_name.split(";")[0]
-    parts = [p for p in first.split("/") if p]
-    if len(parts) >= 3 and parts[0] == "StatefulPartitionedCall":
+    'sequential/conv2d/Relu;sequential/conv2d/BiasAdd' -> 'conv2d'.
+
+    A fused tensor lists several TF ops; the one that did the computation (BiasAdd,
+    then Conv2D/depthwise/MatMul) names the layer, not a fused activation layer."""
+    names = [n for n in tensor_name.split(";") if n]
+    for suffixes in (("/BiasAdd",), ("/Conv2D", "/depthwise", "/MatMul")):
+        main = next((n for n in names if n.endswith(suffixes)), None)
+        if main:
+            return _layer_of(main)
+    return _layer_of(names[0]) if names else None
+
+
+def _layer_of(op_name: str) -> str | None:
+    parts = [p for p in op_name.split("/") if p]
+    if len(parts) >= 3 and parts[0] in ("StatefulPartitionedCall", parts[1]):  # e.g. TF-slim 'Net/Net/Conv_1/...'
         parts = parts[1:]
     if len(parts) >= 2:
         return parts[1] if parts[0] not in ("serving_default",) else parts[-1]
