@@ -1,0 +1,113 @@
+"""aot nonlinear kernels (SOFTMAX, LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, MEAN) against TFLM, byte for byte.
+
+Keras models with randomized shapes and quantization ranges are converted to int8,
+generated with the aot engine, built with gcc (plain -O2 and with ASan/UBSan) and
+run on random inputs plus one input holding every int8 value, through tests/aot_rig.
+"""
+
+import numpy as np
+import pytest
+from aot_rig import build, check_model, cross_compile, random_samples, run
+
+from toolchain.codegen.aot_ops_nonlinear import split_axes
+from toolchain.model import load_model
+from toolchain.reference import tflm_run
+
+NONLINEAR = {"SOFTMAX", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "MEAN"}
+
+
+def _calib(rng, shape, n=64):
+    """Calibration data over a random asymmetric range around 0 (so random scales and zero points).
+
+    A range far from 0 can leave HARD_SWISH an output scale TFLM itself refuses.
+    """
+    lo, hi = -rng.uniform(0.5, 6.0), rng.uniform(0.5, 6.0)
+    return rng.uniform(lo, hi, size=(n, *shape)).astype(np.float32)
+
+
+def _image_model(seed):
+    """Every op on an NHWC input; MEAN as GlobalAveragePooling2D and keras.ops.mean both ways."""
+    import keras
+    from keras import layers, ops
+
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(2, 7)), int(rng.integers(1, 6)), int(rng.integers(2, 13)))
+    alphas = rng.choice([0.01, 0.1, 0.2, 0.3, 0.5, 0.9, 1.7], 2, replace=False)
+    x = keras.Input(shape)
+    outs = [layers.Softmax()(x), layers.Activation("sigmoid")(x), layers.Activation("tanh")(x),
+            layers.Activation("hard_swish")(x), layers.LeakyReLU(negative_slope=float(alphas[0]))(x),
+            layers.LeakyReLU(negative_slope=float(alphas[1]))(x), layers.GlobalAveragePooling2D()(x),
+            layers.Lambda(lambda t: ops.mean(t, axis=[1, 2], keepdims=True))(x),
+            layers.Lambda(lambda t: ops.mean(t, axis=-1))(x),
+            layers.Lambda(lambda t: ops.mean(t, axis=[1, 3], keepdims=True))(x)]
+    return keras.Model(x, outs), _calib(rng, shape)
+
+
+def _sequence_model(seed):
+    """The ops behind FULLY_CONNECTED layers (other scales and zero points), on a [T, F] input."""
+    import keras
+    from keras import layers, ops
+
+    rng = np.random.default_rng(seed)
+    steps, features = int(rng.integers(2, 9)), int(rng.integers(2, 17))
+    x = keras.Input((steps, features))
+
+    def dense(t):
+        return layers.Dense(int(rng.integers(2, 12)))(t)
+
+    flat = layers.Flatten()(x)
+    outs = [layers.Softmax()(dense(flat)), layers.Activation("sigmoid")(dense(flat)),
+            layers.Activation("tanh")(dense(flat)), layers.Activation("hard_swish")(dense(flat)),
+            layers.LeakyReLU(negative_slope=0.25)(dense(flat)), layers.Softmax()(x),
+            layers.Lambda(lambda t: ops.mean(t, axis=1))(x)]
+    return keras.Model(x, outs), _calib(rng, (steps, features))
+
+
+def _every_value(model):
+    """One input in which each int8 value occurs (the whole domain of the element-wise ops)."""
+    t = model.main.input_tensors()[0]
+    return [np.resize(np.arange(-128, 128, dtype=np.int8), t.shape)]
+
+
+@pytest.fixture(scope="module")
+def image_tflite(convert_keras):
+    return convert_keras(*_image_model(seed=11))
+
+
+@pytest.fixture(scope="module")
+def sequence_tflite(convert_keras):
+    return convert_keras(*_sequence_model(seed=23))
+
+
+@pytest.mark.slow
+def test_image_model_matches_tflm(image_tflite, tmp_path):
+    model = load_model(image_tflite)
+    ops = model.main.operators
+    assert NONLINEAR <= {op.op for op in ops}
+    assert {op.options["keep_dims"] for op in ops if op.op == "MEAN"} == {True, False}
+    samples = random_samples(model, 24, seed=1) + [_every_value(model)]
+    report = check_model(model, tmp_path, samples=samples, sanitize=True)
+    assert report.samples == 25
+    # the same sources built without sanitizers (plain -O2) agree too
+    plain = run(build(report.gen_dir, sanitize=False), model, samples)
+    for got, want in zip(plain, tflm_run(model, samples)):
+        assert all(g.tobytes() == np.asarray(w).reshape(g.shape).tobytes() for g, w in zip(got, want))
+    cross_compile(report.gen_dir)  # Cortex-M4F, -Wall -Wextra -Werror
+    assert all((report.gen_dir / f"ts_{k}_s8.o").is_file()
+               for k in ("softmax", "logistic", "tanh", "hard_swish", "leaky_relu", "mean"))
+
+
+@pytest.mark.slow
+def test_sequence_model_matches_tflm(sequence_tflite, tmp_path):
+    model = load_model(sequence_tflite)
+    assert NONLINEAR <= {op.op for op in model.main.operators}
+    samples = random_samples(model, 24, seed=2) + [_every_value(model)]
+    check_model(model, tmp_path, samples=samples, sanitize=True)
+
+
+def test_mean_axis_split_merges_neighbours_and_drops_unit_axes():
+    # global average pool over H, W of [1, 5, 4, 6]: one reduced run of 20 with stride 6
+    assert split_axes((1, 5, 4, 6), {1, 2}) == ([(6, 1)], [(20, 6)])
+    assert split_axes((1, 5, 4, 6), {1, 3}) == ([(4, 6)], [(5, 24), (6, 1)])
+    assert split_axes((1, 5, 1, 6), {3}) == ([(5, 6)], [(6, 1)])
+    assert split_axes((2, 3), {0, 1}) == ([], [(6, 1)])
