@@ -12,6 +12,9 @@ import collections
 import time
 from pathlib import Path
 
+import serial
+from serial.urlhandler.protocol_socket import Serial as SocketSerial
+
 from toolchain.device.protocol import LineSplitter, encode_command
 from toolchain.errors import DeviceError
 
@@ -45,11 +48,11 @@ class Transport:
         self._port = self._open(baudrate, connect_timeout)
 
     def _open(self, baudrate: int, connect_timeout: float):
-        import serial
-
         deadline = self._clock() + connect_timeout
         while True:
             try:
+                if self.url.startswith("socket://"):
+                    return _open_socket(self.url)
                 return serial.serial_for_url(self.url, baudrate=baudrate, timeout=0.05, write_timeout=5)
             except (serial.SerialException, OSError, ValueError) as e:
                 if self._clock() >= deadline or isinstance(e, ValueError):
@@ -59,8 +62,6 @@ class Transport:
                 time.sleep(0.05)
 
     def send(self, command: str) -> None:
-        import serial
-
         self._record(f"> {command}")
         try:
             self._port.write(encode_command(command))
@@ -70,8 +71,6 @@ class Transport:
 
     def read_line(self, timeout: float) -> str | None:
         """The next complete line, or None when none arrives within `timeout` seconds."""
-        import serial
-
         deadline = self._clock() + timeout
         while not self._lines:
             if self._clock() >= deadline:
@@ -116,3 +115,29 @@ class Transport:
 
     def __exit__(self, *exc):
         self.close()
+
+
+
+class _KeepGreetingSocket(SocketSerial):
+    """pyserial's socket:// port, minus the input flush it does right after connecting.
+
+    QEMU (wait=on) and the host firmware greet as soon as the connection is accepted;
+    pyserial's `open` would discard that boot banner (measured: lost on every host run).
+    """
+
+    _opened = False
+
+    def open(self):
+        super().open()
+        self._opened = True
+
+    def reset_input_buffer(self):
+        if self._opened:
+            super().reset_input_buffer()
+
+
+def _open_socket(url: str):
+    port = _KeepGreetingSocket(None, timeout=0.05, write_timeout=5)
+    port.port = url
+    port.open()
+    return port
