@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 
 import flatbuffers
+from flatbuffers import number_types as _N
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
@@ -224,9 +225,15 @@ class _Reader:
             raise ModelError("a vector runs past the end of the file (truncated or corrupt)")
         return length
 
-    def _ints(self, table, slot: int, getter, size: int = 4) -> tuple[int, ...]:
-        n = self._check_vec(table, slot, size)
-        return tuple(int(getter(i)) for i in range(n))
+    def _array(self, table, slot: int, flags) -> np.ndarray:
+        """The scalar vector at vtable `slot` as a numpy array (empty if absent), bounds-checked."""
+        if not self._check_vec(table, slot, flags.bytewidth):
+            return np.zeros(0)
+        tab = table._tab
+        return tab.GetVectorAsNumpy(flags, tab.Offset(slot))
+
+    def _ints(self, table, slot: int) -> tuple[int, ...]:
+        return tuple(self._array(table, slot, _N.Int32Flags).tolist())
 
     def _str(self, raw) -> str:
         return raw.decode("utf-8", "replace") if raw else ""
@@ -266,8 +273,8 @@ class _Reader:
                     raise ModelError(f"subgraph {index}: {what} refers to tensor {v} of {nt}")
             return values
 
-        inputs = idx(self._ints(sg, 6, sg.Inputs), "an input")
-        outputs = idx(self._ints(sg, 8, sg.Outputs), "an output")
+        inputs = idx(self._ints(sg, 6), "an input")
+        outputs = idx(self._ints(sg, 8), "an output")
         ops = []
         for i in range(self._check_vec(sg, 10, 4)):
             o = sg.Operators(i)
@@ -276,15 +283,15 @@ class _Reader:
             name, version = opcodes[o.OpcodeIndex()]
             ops.append(Operator(
                 index=i, op=name, version=version,
-                inputs=idx(self._ints(o, 6, o.Inputs), f"operator {i} ({name})", optional=True),
-                outputs=idx(self._ints(o, 8, o.Outputs), f"operator {i} ({name})"),
-                intermediates=idx(self._ints(o, 20, o.Intermediates), f"operator {i} ({name})", optional=True),
+                inputs=idx(self._ints(o, 6), f"operator {i} ({name})", optional=True),
+                outputs=idx(self._ints(o, 8), f"operator {i} ({name})"),
+                intermediates=idx(self._ints(o, 20), f"operator {i} ({name})", optional=True),
                 options=self.options(o),
             ))
         return Subgraph(index, self._str(sg.Name()), tensors, ops, inputs, outputs)
 
     def tensor(self, t, index, buffers) -> Tensor:
-        shape = self._ints(t, 4, t.Shape)
+        shape = self._ints(t, 4)
         count = 1
         for d in shape:
             if d < 0 or d > _MAX_ELEMENTS:
@@ -297,8 +304,8 @@ class _Reader:
         q = None
         qp = t.Quantization()
         if qp is not None:
-            scales = tuple(float(qp.Scale(i)) for i in range(self._check_vec(qp, 8, 4)))
-            zps = tuple(int(qp.ZeroPoint(i)) for i in range(self._check_vec(qp, 10, 8)))
+            scales = tuple(self._array(qp, 8, _N.Float32Flags).tolist())
+            zps = tuple(self._array(qp, 10, _N.Int64Flags).tolist())
             if scales:
                 q = Quantization(scales, zps or (0,) * len(scales), qp.QuantizedDimension())
         data = buffers.data(t.Buffer()) or None
