@@ -52,3 +52,75 @@ from pathlib import Path as _Path
 # labs/ and models/ are script folders, not installed packages: make `labs.common` and
 # `models.digits.train` importable from the repo root.
 _sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+
+
+# --- analyze / model reader (issue 3) ---------------------------------------------------
+@_pytest.fixture
+def make_tflite():
+    """Factory fixture: build a small .tflite flatbuffer (bytes) from a plain spec, for reader edge cases.
+
+    `make_tflite(tensors, ops, inputs, outputs, opcodes=None, buffers=None, subgraphs=None, metadata=None)`:
+    tensors: list of dicts {shape, type ("int8"...), buffer (index), scale, zero_point, name, variable};
+    ops: list of (opcode index, [inputs], [outputs]) or (opcode index, [inputs], [outputs], options_type, options);
+    opcodes: list of (builtin_code, deprecated_builtin_code, version), default [(FULLY_CONNECTED, 9, 1)];
+    buffers: list of bytes (buffer 0 is the empty sentinel; default just that);
+    subgraphs: extra subgraphs as (tensors, ops, inputs, outputs); metadata: {name: buffer index}.
+    """
+    import flatbuffers
+    import numpy as np
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
+
+    types = {k.lower(): v for k, v in vars(s.TensorType).items() if k.isupper()}
+
+    def subgraph(tensors, ops, inputs, outputs):
+        sg = s.SubGraphT()
+        sg.tensors = []
+        for i, spec in enumerate(tensors):
+            t = s.TensorT()
+            t.shape = list(spec.get("shape", [1]))
+            t.type = types[spec.get("type", "int8")]
+            t.buffer = spec.get("buffer", 0)
+            t.name = spec.get("name", f"t{i}")
+            t.isVariable = spec.get("variable", False)
+            if "scale" in spec:
+                q = s.QuantizationParametersT()
+                q.scale = list(np.atleast_1d(spec["scale"]).astype(float))
+                q.zeroPoint = list(np.atleast_1d(spec.get("zero_point", 0)).astype(int))
+                q.quantizedDimension = spec.get("quantized_dimension", 0)
+                t.quantization = q
+            sg.tensors.append(t)
+        sg.operators = []
+        for op_spec in ops:
+            op = s.OperatorT()
+            op.opcodeIndex, op.inputs, op.outputs = op_spec[0], list(op_spec[1]), list(op_spec[2])
+            if len(op_spec) > 3:
+                op.builtinOptionsType, op.builtinOptions = op_spec[3], op_spec[4]
+            sg.operators.append(op)
+        sg.inputs, sg.outputs = list(inputs), list(outputs)
+        return sg
+
+    def make(tensors, ops, inputs, outputs, opcodes=None, buffers=None, subgraphs=(), metadata=None):
+        m = s.ModelT()
+        m.version = 3
+        m.operatorCodes = []
+        for builtin, deprecated, version in opcodes or [(s.BuiltinOperator.FULLY_CONNECTED, 9, 1)]:
+            oc = s.OperatorCodeT()
+            oc.builtinCode, oc.deprecatedBuiltinCode, oc.version = builtin, deprecated, version
+            m.operatorCodes.append(oc)
+        m.subgraphs = [subgraph(tensors, ops, inputs, outputs)] + [subgraph(*extra) for extra in subgraphs]
+        m.buffers = []
+        for data in [b""] + list(buffers or []):
+            b = s.BufferT()
+            b.data = list(data) if data else None
+            m.buffers.append(b)
+        if metadata:
+            m.metadata = []
+            for name, index in metadata.items():
+                md = s.MetadataT()
+                md.name, md.buffer = name, index
+                m.metadata.append(md)
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+    return make
