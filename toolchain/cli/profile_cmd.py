@@ -72,8 +72,9 @@ def render(report: dict, as_json: bool) -> None:
         table.add_row("arena", f"{mem.get('arena_used') or 0:,} / {mem['arena_size']:,} bytes used")
     if mem.get("stack_size"):
         table.add_row("stack", f"{mem.get('stack_used') or 0:,} / {mem['stack_size']:,} bytes (high-water mark)")
-    for key, value in (mem.get("static") or {}).items():
-        table.add_row(key, f"{value:,} bytes")
+    for region, split in (mem.get("static") or {}).items():
+        parts = ", ".join(f"{k} {v:,}" for k, v in split.items() if k not in ("total", "budget") and v)
+        table.add_row(f"{region} (build)", f"{split['total']:,} / {split['budget']:,} bytes ({parts})")
     if report["layers"]:
         top = max(report["layers"], key=lambda l: l["cycles"])
         table.add_row("slowest layer", f"{top['i']} {top['name']}: {100 * top['share']:.1f} %")

@@ -75,17 +75,18 @@ def runner_for(board, firmware: str | Path, emulator: str = "qemu", **kw):
 
 
 def resolve_firmware(target: str | Path, model=None) -> tuple[Path, Path, dict | None]:
-    """(firmware binary, model .tflite, static sizes) for a built project DIR or an ELF.
+    """(firmware binary, model .tflite, static flash/RAM split) for a project DIR or an ELF.
 
     A project DIR is built first (incremental) and its .tflite found inside unless `model` is given.
     """
     target = Path(target)
     sizes = None
     if target.is_dir():
-        from toolchain import build
+        from toolchain.build import build
+        from toolchain.profile import static_split
 
         result = build(target)
-        firmware, sizes = Path(result.elf), getattr(result, "sizes", None)
+        firmware, sizes = Path(result.elf), static_split(result)
         where = target
     elif target.is_file():
         firmware, where = target, target.parent
@@ -102,12 +103,15 @@ def resolve_firmware(target: str | Path, model=None) -> tuple[Path, Path, dict |
 
 def emulate(target, *, board, model=None, emulator: str = "qemu", run_dir=None, inputs=None, random=None,
             seed: int = 0, labels=None, out_dir=None, junit=None, timeout: float = 5.0,
-            infer_timeout: float = 10.0, progress=None, **options) -> dict:
+            infer_timeout: float = 10.0, progress=None, context: dict | None = None, static: dict | None = None,
+            **options) -> dict:
     """Boot the firmware of `target` (project DIR or ELF) for `board` and profile it.
 
     `emulator`: "qemu" (the qemu-* boards; the `host` board runs natively) or "renode" (the
     .resc/.robot files are written to `run_dir` first, then ToolMissingError if Renode is absent).
-    Other keyword options are those of `toolchain.profile`. Returns the report dict.
+    Other keyword options are those of `toolchain.profile`; `context` is merged into the
+    report's context, `static` (the build's section sizes) is used when `target` is an ELF.
+    Returns the report dict.
 
     Raises:
         DeviceError: the firmware faulted, hung, reset or the emulator died (exit 4);
@@ -125,10 +129,10 @@ def emulate(target, *, board, model=None, emulator: str = "qemu", run_dir=None, 
     run_dir = Path(run_dir or out_dir or tempfile.mkdtemp(prefix="tinyship-run-"))
     runner = runner_for(board, firmware, emulator, run_dir=run_dir, timeout=timeout, infer_timeout=infer_timeout)
     with runner:
-        context = {"command": runner.cmd, "run_dir": str(runner.run_dir), "firmware": str(firmware)}
+        context = {"command": runner.cmd, "run_dir": str(runner.run_dir), "firmware": str(firmware), **(context or {})}
         try:
             return run_session(runner.client, model, samples, out_dir=out_dir, junit=junit, progress=progress,
-                               url=runner.url, context=context, static=sizes, **options)
+                               url=runner.url, context=context, static=sizes or static, **options)
         except DeviceError as e:
             exit_note = runner.exit_note()
             if exit_note:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from toolchain import api_module
 from toolchain.profile.inputs import Samples, load_labels, load_samples, random_samples
 from toolchain.profile.session import Session
 
-__all__ = ["profile", "run_session", "select_samples", "Session", "Samples"]
+__all__ = ["profile", "run_session", "select_samples", "static_split", "Session", "Samples"]
 
 
 def select_samples(model, *, inputs=None, random: int | None = None, seed: int = 0, labels=None) -> Samples:
@@ -26,6 +27,12 @@ def select_samples(model, *, inputs=None, random: int | None = None, seed: int =
     if labels is not None:
         samples.labels = load_labels(labels)
     return samples
+
+
+def static_split(built) -> dict:
+    """The report's `memory.static` from a `BuildResult`: flash and RAM totals, budgets, components."""
+    d = built.to_dict()
+    return {"flash": d["flash"], "ram": d["ram"]}
 
 
 def run_session(client, model, samples: Samples, *, out_dir=None, junit=None, **options) -> dict:
@@ -47,7 +54,7 @@ def run_session(client, model, samples: Samples, *, out_dir=None, junit=None, **
 def profile(port: str, model, *, inputs=None, random: int | None = None, seed: int = 0, labels=None,
             n: int = 10, warmup: int = 1, out_dir=None, project_dir=None, float_model=None,
             tolerance: int = 0, junit=None, board=None, timeout: float = 5.0, infer_timeout: float = 10.0,
-            progress=None) -> dict:
+            progress=None, context: dict | None = None) -> dict:
     """Profile `model` on the device at `port` (a pyserial URL or 'auto') and return the report dict.
 
     Raises:
@@ -64,12 +71,19 @@ def profile(port: str, model, *, inputs=None, random: int | None = None, seed: i
     samples = select_samples(model, inputs=inputs, random=random, seed=seed, labels=labels)
     url, note = resolve_port(port, board)
     log = Path(out_dir) / "device.log" if out_dir else None
-    context = {"port_note": note} if note else {}
+    context = {**({"port_note": note} if note else {}), **(context or {})}
+    static = None
     if project_dir:
+        from toolchain.build import build
+
         context["project"] = str(project_dir)
+        static = static_split(build(project_dir))
     with Transport(url, log_path=log) as transport:
         client = DeviceClient(transport, timeout=timeout, infer_timeout=infer_timeout)
         report = run_session(client, model, samples, out_dir=out_dir, junit=junit, n=n, warmup=warmup,
                              tolerance=tolerance, float_model=float_model, progress=progress, url=url,
-                             context=context)
+                             context=context, static=static)
     return report
+
+
+api_module(__name__)

@@ -1,0 +1,31 @@
+"""`tinyship deploy MODEL --board ID`: the whole pipeline with one progress display and a summary."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from toolchain.cli.common import port_option
+from toolchain.cli.profile_cmd import profile_options, run_with_display
+
+
+@click.command("deploy")
+@click.argument("model", type=click.Path(exists=True))
+@click.option("--board", required=True, metavar="ID", help="Board id from the catalog (see `tinyship boards`).")
+@click.option("--engine", type=click.Choice(["aot", "tflm"]), default="aot", show_default=True)
+@click.option("--calib", help="Calibration data for a Keras model (.npy/.npz, folder of .npy, or 'random').")
+@click.option("--emulate/--flash", "emulate", default=None,
+              help="Run in the emulator (default for host and qemu-* boards) or flash a real board and profile it.")
+@port_option
+@click.option("--tflm-dir", type=click.Path(exists=True, file_okay=False), help="TFLM source tree for --engine tflm on Makefile boards.")
+@profile_options
+def command(model, board, engine, calib, emulate, port, tflm_dir, as_json, **options):
+    """convert (Keras) -> analyze -> generate -> build -> flash or emulate -> profile MODEL on --board.
+
+    Writes -o DIR (default tinyship-MODEL-BOARD): model/, firmware/, report/.
+    """
+    from toolchain.deploy import deploy
+
+    run_with_display(as_json, functools.partial(deploy, model), board=board, engine=engine, calib=calib,
+                     emulate=emulate, port=port, tflm_dir=tflm_dir, **options)
