@@ -5,7 +5,7 @@ Layout (every builder):
     src/platform/   board glue (firmware_templates/platform/<board.platform>)
     src/engine/     the engine adapter (tflm, or aot on the generated model)
     src/model/      the model: generated aot model.c/.h + kernels, or the exported TFLite array
-    src/tinyship_config.h, tinyship.json (what `build` needs to know)
+    src/tinyship_config.h, tinyship.json (what `build` needs to know), NAME.tflite (the model it runs)
 Host and QEMU boards get a Makefile (+ linker.ld on Cortex-M); PlatformIO boards get platformio.ini.
 """
 
@@ -23,7 +23,7 @@ import jinja2
 from toolchain.boards import Board, resolve_board
 from toolchain.errors import InputError, NotSupportedError
 from toolchain.files import staged_dir
-from toolchain.model import Model, load_model
+from toolchain.model import Model, keras_layer, load_model
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
 ENGINES = ("aot", "tflm")
@@ -113,6 +113,7 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
     env = _env()
     with staged_dir(out_dir) as stage:
         src = stage / "src"
+        (stage / f"{name}.tflite").write_bytes(model.raw)  # what the firmware runs, for profile/validate
         _copy(TEMPLATES / "app", src / "app")
         _copy(TEMPLATES / "platform" / b.platform, src / "platform")
         if engine == "aot":
@@ -123,10 +124,11 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
         else:
             from toolchain.export import export
 
-            exported = export(model.path, src / "model", name=re.sub(r"\W", "_", name))
+            exported = export(stage / f"{name}.tflite", src / "model", name=re.sub(r"\W", "_", name))
             arena, planned, margin = _tflm_arena(model, b)
             ctx.update(export_name=exported.name, arena_size=arena, arena_plan=planned, arena_margin=margin,
-                       resolver=_resolver(model))
+                       resolver=_resolver(model), layer_names=_layer_names(model),
+                       num_inputs=len(model.main.inputs), num_outputs=len(model.main.outputs))
             (src / "engine").mkdir()
             (src / "engine" / "engine_tflm.cc").write_text(env.get_template("engines/tflm/engine_tflm.cc.j2").render(ctx))
         (src / "tinyship_config.h").write_text(env.get_template("project/tinyship_config.h.j2").render(ctx))
@@ -163,6 +165,16 @@ def _resolver(model: Model) -> list[str]:
         raise NotSupportedError(f"TFLM has no kernel for {', '.join(missing)}",
                                 "change the model to use builtin ops TFLM supports (tinyship analyze lists them)")
     return [TFLM_RESOLVER_METHODS[op] for op in model.op_names()]
+
+
+def _layer_names(model: Model) -> list[str]:
+    """'OP layer' per operator, as the aot engine names them; safe inside a C string."""
+    names = []
+    for op in model.main.operators:
+        out = model.main.tensors[op.outputs[0]].name if op.outputs else ""
+        label = keras_layer(out) or out.split(";")[0]
+        names.append(re.sub(r'[^A-Za-z0-9_ .:/-]', "_", f"{op.op} {label}".strip())[:64])
+    return names
 
 
 def load_manifest(project_dir) -> dict:
