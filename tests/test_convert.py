@@ -237,3 +237,37 @@ def test_calibration_shape_and_dtype_mismatch(tmp_path, capsys, ad_samples):
     assert "cannot read" in _fails(capsys, tmp_path / "o", ad, "--calib", tmp_path / "junk.npy")
     np.savez(tmp_path / "c.npz", a=np.zeros((2, 640), np.float32))
     assert "no array 'b'" in _fails(capsys, tmp_path / "o", ad, "--calib", tmp_path / "c.npz", "--calib-key", "b")
+
+
+@pytest.mark.slow
+def test_legacy_h5_keras3_cannot_read_falls_back_to_tf_keras(tmp_path):
+    import tensorflow as tf
+    import tf_keras
+
+    from toolchain.convert import convert
+
+    tf_keras.utils.set_random_seed(3)
+    inp = tf_keras.Input((6,))
+    hidden = tf.nn.relu(tf_keras.layers.Dense(8)(inp))  # stored as a TFOpLambda layer, unknown to Keras 3
+    tf_keras.Model(inp, tf_keras.layers.Dense(3, activation="softmax")(hidden)).save(tmp_path / "old.h5")
+    result = convert(tmp_path / "old.h5", tmp_path / "out", calib=np.random.default_rng(0).random((16, 6), np.float32))
+    assert result.report["loader"] == "tf_keras"
+    assert len(result.notes) == 1 and "tf-keras" in result.notes[0] and "\n" not in result.notes[0]
+    assert set(assert_clean_int8(result.tflite_path).op_names()) == {"FULLY_CONNECTED", "SOFTMAX"}
+    assert result.report["metrics"][0]["cosine"] > 0.99
+
+
+@pytest.mark.slow
+def test_sine_training_script_is_deterministic_and_converts(tmp_path):
+    from models.sine.train import train
+    from toolchain.convert import convert
+
+    files = train(tmp_path / "a", epochs=50)
+    again = train(tmp_path / "b", epochs=50)
+    assert files["train_loss"] == again["train_loss"] and np.array_equal(np.load(files["calib"]),
+                                                                         np.load(again["calib"]))
+    assert files["eval_mse"] < 0.1  # far better than predicting 0 (MSE 0.5)
+    result = convert(files["model"], tmp_path / "out", calib=files["calib"], eval_data=files["eval_x"])
+    assert result.tflite_path.name == "sine.tflite"
+    assert set(assert_clean_int8(result.tflite_path).op_names()) == {"FULLY_CONNECTED"}
+    assert result.report["metrics"][0]["cosine"] > 0.99
