@@ -9,6 +9,7 @@ Used by tests/test_aot_*.py (core and nonlinear kernels alike).
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 
 from toolchain.codegen.aot import generate_aot
 from toolchain.model import Model, load_model
-from toolchain.reference import tflm_run
+from toolchain.reference import capture_c_output, tflm_interpreter, tflm_run
 
 RIG_DIR = Path(__file__).resolve().parent
 WARNINGS = ["-Wall", "-Wextra", "-Werror"]
@@ -29,9 +30,20 @@ ARM_FLAGS = ["-std=c99", "-O2", *WARNINGS, "-mcpu=cortex-m4", "-mthumb", "-mfloa
 @dataclass
 class RigReport:
     samples: int
-    arena_size: int
+    arena_size: int  # the aot arena
+    tflm_head: int  # TFLM's planned head for the same model
     gen_dir: Path
     exe: Path
+
+
+def tflm_head(model) -> int:
+    """The activation-arena head TFLM plans for `model`, from its allocation report."""
+    it = tflm_interpreter(model)
+    with capture_c_output(2) as box:
+        it.print_allocations()
+    match = re.search(r"Arena allocation head (\d+) bytes", box[0])
+    assert match, f"no head in TFLM's allocation report:\n{box[0][:500]}"
+    return int(match.group(1))
 
 
 def _run(cmd, **kw) -> subprocess.CompletedProcess:
@@ -92,7 +104,8 @@ def random_samples(model: Model, n: int, seed: int = 0) -> list[list[np.ndarray]
 
 def check_model(tflite, work_dir: Path, *, samples=None, n: int = 20, sanitize: bool = True,
                 seed: int = 0) -> RigReport:
-    """Generate, build and run `tflite` (path, bytes or Model); assert outputs equal TFLM's."""
+    """Generate, build and run `tflite` (path, bytes or Model); assert outputs equal TFLM's
+    and the aot arena is no larger than TFLM's head."""
     model = tflite if isinstance(tflite, Model) else load_model(tflite)
     samples = samples if samples is not None else random_samples(model, n, seed)
     gen_dir = Path(work_dir)
@@ -107,4 +120,6 @@ def check_model(tflite, work_dir: Path, *, samples=None, n: int = 20, sanitize: 
                 bad = np.flatnonzero(a.reshape(-1) != b.reshape(-1))
                 raise AssertionError(f"sample {k} output {j}: {bad.size} of {a.size} values differ, first at "
                                      f"{bad[0]}: aot {a.reshape(-1)[bad[0]]} vs TFLM {b.reshape(-1)[bad[0]]}")
-    return RigReport(len(samples), result.arena_size, gen_dir, exe)
+    head = tflm_head(model)
+    assert result.arena_size <= head, f"aot arena {result.arena_size} B > TFLM head {head} B"
+    return RigReport(len(samples), result.arena_size, head, gen_dir, exe)

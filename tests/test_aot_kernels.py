@@ -1,0 +1,150 @@
+"""Per-kernel matrix of the aot engine: small Keras models with randomized layer
+configurations (shapes, strides, paddings, dilations, depth multipliers, activations),
+converted to int8, generated, built with gcc under ASan/UBSan and compared byte for byte
+with TFLM on 24 random inputs. Many configurations share one model (one branch each) so
+that a handful of conversions covers the matrix."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from aot_rig import check_model, cross_compile
+
+from toolchain.codegen import quant
+from toolchain.model import load_model
+
+SEED = 20261127
+N_INPUTS = 24
+
+
+def _act(rng: random.Random):
+    return rng.choice([None, "relu", "relu6"])
+
+
+def _window(rng: random.Random) -> dict:
+    """Strides or a dilation (Keras allows one or the other); dilated convolutions only with
+    SAME padding, since the converter rewrites VALID ones into SPACE_TO_BATCH_ND."""
+    if rng.random() < 0.6:
+        return dict(strides=rng.randint(1, 3), dilation_rate=1, padding=rng.choice(["same", "valid"]))
+    return dict(strides=1, dilation_rate=rng.randint(2, 3), padding="same")
+
+
+def conv_model(seed: int):
+    """CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, MAX_POOL_2D in random configurations."""
+    import keras
+
+    rng = random.Random(seed)
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((13, 11, 6), batch_size=1)
+    outs, configs = [], []
+    for _ in range(5):
+        k = (rng.randint(1, 4), rng.randint(1, 4))
+        cfg = dict(kernel_size=k, **_window(rng), activation=_act(rng), use_bias=rng.random() < 0.8)
+        outs.append(keras.layers.Conv2D(rng.randint(1, 9), **cfg)(x))
+        configs.append(("conv", cfg))
+    for _ in range(5):
+        cfg = dict(kernel_size=(rng.randint(1, 4), rng.randint(1, 4)), **_window(rng),
+                   depth_multiplier=rng.randint(1, 3), activation=_act(rng))
+        outs.append(keras.layers.DepthwiseConv2D(**cfg)(x))
+        configs.append(("depthwise", cfg))
+    for layer in (keras.layers.AveragePooling2D, keras.layers.MaxPooling2D) * 3:
+        cfg = dict(pool_size=(rng.randint(1, 4), rng.randint(1, 4)), strides=(rng.randint(1, 3), rng.randint(1, 3)),
+                   padding=rng.choice(["same", "valid"]))
+        outs.append(layer(**cfg)(x))
+        configs.append((layer.__name__, cfg))
+    return keras.Model(x, outs), configs
+
+
+def elementwise_model(seed: int):
+    """ADD, MUL (same shapes, broadcast, constants, fused activations), RELU, RELU6, PAD,
+    CONCATENATION, RESHAPE, FULLY_CONNECTED."""
+    import keras
+
+    rng = random.Random(seed)
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((6, 7, 8), batch_size=1)
+    a = keras.layers.Conv2D(8, 1)(x)
+    b = keras.layers.Conv2D(8, 3, padding="same")(x)
+    pooled = keras.layers.GlobalAveragePooling2D(keepdims=True)(b)
+    scale = np.array([rng.uniform(-2, 2) for _ in range(8)], np.float32)
+    shift = np.array([rng.uniform(-1, 1) for _ in range(8)], np.float32)
+    outs = [
+        keras.layers.Add()([a, b]),
+        keras.layers.ReLU()(keras.layers.Add()([a, x])),
+        keras.layers.Multiply()([a, b]),
+        keras.layers.Multiply()([b, pooled]),                       # broadcast of [1, 1, 1, 8]
+        keras.layers.Add()([a, pooled]),
+        keras.layers.Lambda(lambda t: t * scale + shift)(x),      # constant operands
+        keras.layers.ReLU()(x),
+        keras.layers.ReLU(max_value=6.0)(x),
+        keras.layers.ZeroPadding2D(((rng.randint(0, 2), rng.randint(0, 2)), (rng.randint(0, 3), 1)))(a),
+        keras.layers.Concatenate(axis=rng.choice([1, 2, 3]))([a, b]),
+        keras.layers.Concatenate()([keras.layers.ReLU()(x), a, b]),
+        keras.layers.Dense(10, activation="relu")(keras.layers.Flatten()(b)),
+        keras.layers.Reshape((42, 8))(keras.layers.Dense(8)(keras.layers.Reshape((42, 8))(x))),
+    ]
+    return keras.Model(x, outs), []
+
+
+def _calib(model, n: int = 64, seed: int = 0) -> np.ndarray:
+    shape = model.inputs[0].shape[1:]
+    return np.random.default_rng(seed).normal(0, 1, (n, *shape)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def matrix_models(convert_keras):
+    built = {
+        "conv": conv_model(SEED),
+        "conv2": conv_model(SEED + 1),
+        "elementwise": elementwise_model(SEED),
+    }
+    return {name: (convert_keras(m, _calib(m)), cfg) for name, (m, cfg) in built.items()}
+
+
+def _ops(path) -> set[str]:
+    return set(load_model(path).op_names())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["conv", "conv2", "elementwise"])
+def test_kernel_matrix_bit_exact(matrix_models, name, tmp_path):
+    path, configs = matrix_models[name]
+    try:
+        r = check_model(path, tmp_path, n=N_INPUTS, seed=SEED)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nlayer configurations: {configs}") from None
+    print(f"{name}: aot arena {r.arena_size} B, TFLM head {r.tflm_head} B, saved {r.tflm_head - r.arena_size} B")
+    cross_compile(tmp_path)  # the same sources, clean for a Cortex-M4F
+
+
+@pytest.mark.slow
+def test_matrix_covers_the_core_kernels(matrix_models):
+    ops = set().union(*(_ops(p) for p, _ in matrix_models.values()))
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "MUL", "RELU", "RELU6", "PAD",
+            "CONCATENATION", "RESHAPE", "FULLY_CONNECTED"} <= ops
+
+
+@pytest.mark.slow
+def test_float_io_quantize_dequantize(convert_keras, tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    x = keras.Input((9, 5, 3), batch_size=1)
+    y = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(x)
+    model = keras.Model(x, keras.layers.Dense(3)(keras.layers.Flatten()(y)))
+    path = convert_keras(model, _calib(model), io="float")
+    assert {"QUANTIZE", "DEQUANTIZE"} <= _ops(path)
+    check_model(path, tmp_path, n=N_INPUTS, seed=SEED)
+
+
+def test_quantize_multiplier_matches_tflm_definition():
+    assert quant.quantize_multiplier(0.0) == (0, 0)
+    assert quant.quantize_multiplier(0.5) == (1 << 30, 0)
+    assert quant.quantize_multiplier(1.0) == (1 << 30, 1)
+    # q * 2^31 rounds up to 2^31: TFLM halves the multiplier and bumps the shift
+    assert quant.quantize_multiplier(1 - 2.0 ** -40) == (1 << 30, 1)
+    assert quant.quantize_multiplier(2.0 ** -40) == (0, 0)  # below 2^-31: flushed to zero
+    m, s = quant.quantize_multiplier(0.0123)
+    assert 1 << 30 <= m < 1 << 31 and abs(m * 2.0 ** (s - 31) - 0.0123) < 1e-9
