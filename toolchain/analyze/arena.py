@@ -67,8 +67,11 @@ class ArenaPlan:
 
     @property
     def peak_scope(self) -> int:
-        extents = [self.extent_at(s) for s in range(self.scopes)]
-        return max(range(self.scopes), key=lambda s: (extents[s], -s)) if self.scopes else 0
+        """The first operator scope at which the planned buffers reach furthest into the arena.
+
+        Scope 0 (only the inputs exist) never exceeds scope 1, so it is not a candidate."""
+        scopes = range(1, self.scopes) if self.scopes > 1 else range(self.scopes)
+        return max(scopes, key=lambda s: (self.extent_at(s), -s), default=0)
 
 
 def eval_tensor_bytes(t: Tensor) -> int:

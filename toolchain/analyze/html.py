@@ -14,7 +14,7 @@ _TEMPLATES = Path(__file__).parent / "templates"
 
 def _svg(fig) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})  # same input, same page
     text = buf.getvalue()
     return text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG sits inside HTML
 

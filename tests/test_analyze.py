@@ -1,0 +1,242 @@
+"""`tinyship analyze`: layers, arena plan vs the real TFLM interpreter, resolver, engines, board fit, hostile input."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from toolchain.analyze import analyze
+from toolchain.analyze.measure import measure_arena
+from toolchain.analyze.resolver import render_resolver
+from toolchain.errors import ModelError, NotSupportedError
+from toolchain.model import load_model
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+PERSON = DATA / "tflm" / "person_detect.tflite"
+KWS = DATA / "mlperf_tiny" / "kws_ref_model.tflite"
+KWS_FLOAT = DATA / "mlperf_tiny" / "kws_ref_model_float32.tflite"
+HELLO = DATA / "tflm" / "hello_world_int8.tflite"
+HELLO_FLOAT = DATA / "tflm" / "hello_world_float.tflite"
+AD01 = DATA / "mlperf_tiny" / "ad01_int8.tflite"
+SHARED = sorted(DATA.glob("*/*.tflite"))
+RUNNABLE = [p for p in SHARED if p != KWS_FLOAT]  # TFLM refuses the hybrid float kws model (checked below)
+
+# arena_used_bytes() measured on the device: TFLM 90b983c, reference kernels, arm-none-eabi-gcc, Cortex-M4.
+DEVICE_ARENA = {KWS: 22_772, AD01: 2_260, HELLO: 676}
+
+
+def tinyship(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "toolchain", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+
+
+def test_shared_models_are_found():  # guards the parametrizations below against an empty data folder
+    assert {PERSON, KWS, KWS_FLOAT, HELLO, HELLO_FLOAT, AD01} <= set(SHARED)
+
+
+@pytest.mark.parametrize("path", RUNNABLE, ids=lambda p: p.stem)
+def test_planned_head_equals_tflm_measured_head(path):
+    a = analyze(path, measure=True)
+    m = a.measured
+    assert a.plan.head == m.head  # exact: the plan reproduces TFLM's greedy planner
+    assert m.min_arena >= m.head + m.tail  # the binary search found a working arena that holds both
+    assert a.peak_layer is not None and 0 <= a.peak_layer < len(a.layers)
+    peak = a.timeline()[a.peak_layer]
+    assert peak["extent"] == a.plan.head  # the arena is fullest at the reported peak op
+    # the 64-bit tail model replays TFLM's persistent allocations (within 6%; exact for conv-only models)
+    assert abs(a.tail_64.total - m.tail) <= 0.06 * m.tail
+    assert a.tail_64.categories["TfLiteEvalTensor"] == m.categories["TfLiteEvalTensor data"]["used"]
+    assert a.tail_64.categories["NodeAndRegistration"] == m.categories["NodeAndRegistration struct"]["used"]
+    if path == PERSON:
+        assert a.tail_64.total == m.tail
+
+
+def test_tflm_refuses_hybrid_model_cleanly():
+    with pytest.raises(ModelError, match="Hybrid models are not supported"):
+        measure_arena(load_model(KWS_FLOAT))
+    a = analyze(KWS_FLOAT)  # the static analysis still works
+    assert not a.fully_int8 and a.plan.head > 0
+
+
+@pytest.mark.parametrize("path", list(DEVICE_ARENA), ids=lambda p: p.stem)
+def test_32bit_total_matches_device_within_5_percent(path):
+    a = analyze(path)
+    assert a.arena_32 % 16 == 0
+    assert abs(a.arena_32 - DEVICE_ARENA[path]) <= 0.05 * DEVICE_ARENA[path]
+
+
+def _keras_zoo():
+    import tensorflow as tf
+
+    k = tf.keras
+    rng = np.random.default_rng(0)
+    x = k.Input((16, 16, 3))
+    a = k.layers.Conv2D(8, 3, padding="same", activation="relu6")(x)
+    b = k.layers.DepthwiseConv2D(3, padding="same")(a)
+    c = k.layers.Add()([a, b])
+    d = k.layers.MaxPooling2D()(c)
+    e = k.layers.ZeroPadding2D(1)(d)
+    f = k.layers.Conv2D(8, 3, activation="relu")(e)
+    g = k.layers.Concatenate()([f, d])
+    h = k.layers.GlobalAveragePooling2D()(g)  # MEAN: reference kernel requests scratch buffers
+    out = k.layers.Dense(4, activation="softmax")(h)
+    branchy = k.Model(x, out)
+    y = k.Input((20,))
+    z = k.layers.Dense(32, activation="relu")(y)
+    z = k.layers.Dense(16, activation="tanh")(z)
+    z = k.layers.Dense(3, activation="sigmoid")(z)
+    dense = k.Model(y, z)
+    return [(branchy, rng.random((32, 16, 16, 3), dtype=np.float32)),
+            (dense, rng.random((32, 20), dtype=np.float32))]
+
+
+@pytest.mark.slow
+def test_plan_matches_tflm_on_converted_models(convert_keras):
+    for model, calib in _keras_zoo():
+        path = convert_keras(model, calib)
+        a = analyze(path, measure=True)
+        assert a.fully_int8
+        assert a.plan.head == a.measured.head, model.name
+        if "MEAN" in a.model.op_names():
+            assert any(b.tensor is None for b in a.plan.buffers)  # the scratch buffers are in the plan
+        assert abs(a.tail_64.total - a.measured.tail) <= 0.06 * a.measured.tail
+
+
+def test_person_detect_json_fast_without_tensorflow():
+    code = ("import sys, time, io, contextlib\n"
+            "from toolchain.cli import cli\n"
+            "out = io.StringIO()\n"
+            "t = time.perf_counter()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            f"    cli.main(args=['analyze', r'{PERSON}', '--json'], standalone_mode=False)\n"
+            "sys.stderr.write(f'{time.perf_counter() - t} {\"tensorflow\" in sys.modules}')\n"
+            "print(out.getvalue())\n")
+    start = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+    wall = time.perf_counter() - start
+    assert r.returncode == 0, r.stderr
+    analysis_s, tf_imported = r.stderr.split()
+    assert tf_imported == "False"
+    assert float(analysis_s) < 1.0 and wall < 3.0  # wall includes interpreter start-up on a shared machine
+    d = json.loads(r.stdout)
+    convs = [layer for layer in d["layers"] if layer["op"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    assert len(convs) == 28
+    # MACs and params recomputed here from the model's own shapes
+    m = load_model(PERSON)
+    macs = 0
+    for op in m.main.operators:
+        if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            out, w = m.main.tensors[op.outputs[0]], m.main.tensors[op.inputs[1]]
+            cin = m.main.tensors[op.inputs[0]].shape[3] if op.op == "CONV_2D" else 1
+            macs += int(np.prod(out.shape)) * w.shape[1] * w.shape[2] * cin
+    assert d["totals"]["macs"] == macs == sum(layer["macs"] for layer in convs)
+    weights = {t.buffer: t.size for t in m.main.tensors if t.data is not None}
+    assert d["totals"]["params"] == sum(weights.values())
+    assert d["totals"]["fully_int8"] is True and d["totals"]["flatbuffer_bytes"] == PERSON.stat().st_size
+    assert d["arena"]["peak_layer"] is not None
+
+
+def test_emitted_resolver_for_kws(tmp_path):
+    out = tmp_path / "ops.h"
+    r = tinyship("analyze", KWS, "--emit-resolver", out, "--json")
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    methods = re.findall(r"resolver\.(Add\w+)\(\)", text)
+    assert methods == ["AddConv2D", "AddDepthwiseConv2D", "AddAveragePool2D", "AddReshape", "AddFullyConnected",
+                       "AddSoftmax"]
+    assert "constexpr int kNumOps = 6;" in text and "MicroMutableOpResolver<kNumOps>" in text
+
+
+def test_resolver_counts_ops_shared_by_subgraphs_once(make_tflite):
+    t = [{"shape": [1, 4]}, {"shape": [2, 4], "buffer": 1}, {"shape": [1, 2]}, {"shape": [1, 2]}]
+    ops = [(0, [0, 1, -1], [2]), (1, [2], [3])]
+    raw = make_tflite(t, ops, [0], [3], opcodes=[(9, 9, 1), (25, 25, 1)], buffers=[bytes(8)],
+                      subgraphs=[(t, ops[::-1], [0], [3])])
+    text = render_resolver(load_model(raw))
+    assert "kNumOps = 2;" in text and text.count("AddFullyConnected") == 1 and text.count("AddSoftmax") == 1
+    custom = make_tflite(t[:1], [(0, [0], [0])], [0], [0], opcodes=[(32, 32, 1)])
+    with pytest.raises(NotSupportedError):
+        render_resolver(load_model(custom))
+
+
+def test_engine_support_lists_layers(make_tflite):
+    a = analyze(HELLO_FLOAT)
+    assert a.support["tflm"].supported
+    (u,) = a.support["aot"].unsupported
+    assert u["op"] == "FULLY_CONNECTED" and "int8" in u["reason"] and [x["index"] for x in u["layers"]] == [0, 1, 2]
+    t = [{"shape": [1, 4]}, {"shape": [1, 4]}, {"shape": [1, 4]}]
+    raw = make_tflite(t, [(0, [0, 1], [2])], [0, 1], [2], opcodes=[(99, 99, 1)])  # SQUARED_DIFFERENCE
+    d = analyze(raw).to_dict()["engines"]
+    assert d["tflm"]["supported"] and not d["aot"]["supported"]
+    assert d["aot"]["unsupported"][0]["op"] == "SQUARED_DIFFERENCE"
+
+
+def test_board_too_small_exits_3_with_shortfall(tmp_path):
+    r = tinyship("analyze", KWS, "--board", "stm32f103-bluepill", "--json")
+    assert r.returncode == 3 and "Traceback" not in r.stderr
+    board = json.loads(r.stdout)["board"]
+    assert not board["fits"] and board["ram"]["short"] == board["ram"]["needed"] - board["ram"]["budget"] > 0
+    assert f"RAM by {board['ram']['short']:,} bytes" in r.stderr
+    ok = tinyship("analyze", KWS, "--board", "nucleo-l4r5zi", "--engine", "aot")
+    assert ok.returncode == 0, ok.stderr
+    assert "nucleo-l4r5zi" in ok.stdout
+
+
+def test_html_report(tmp_path):
+    page = tmp_path / "kws.html"
+    r = tinyship("analyze", KWS, "--html", page, "--measure")
+    assert r.returncode == 0, r.stderr
+    text = page.read_text()
+    assert text.count("<svg") == 2 and "kws_ref_model" in text and "16,000" in text
+    assert not re.search(r"<(script|link|img)\b|(src|href)=\"https?:", text)  # self-contained: nothing fetched
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["analyze", "/nonexistent.tflite"], 2, "not found"),
+    (["analyze", __file__], 2, "not a TFLite flatbuffer"),
+    (["analyze", KWS, "--board", "no-such-board"], 2, "no-such-board"),
+])
+def test_cli_errors(args, code, message, tmp_path):
+    page = tmp_path / "out.html"
+    r = tinyship(*args, "--html", page)
+    assert r.returncode == code and message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not page.exists()  # no partial output
+
+
+def test_fuzzed_models_end_in_analysis_or_clean_error(tmp_path):
+    """500 random truncations and byte mutations of the shared models: each is analyzed or refused
+    with a one-line ModelError, within a second."""
+    rng = random.Random(20261127)
+    originals = [p.read_bytes() for p in SHARED]
+    outcomes = {"ok": 0, "error": 0}
+    for _ in range(500):
+        data = bytearray(rng.choice(originals))
+        if rng.random() < 0.3:
+            data = data[:rng.randrange(len(data))]
+        else:
+            for _ in range(rng.choice((1, 2, 4, 16))):
+                span = 4096 if rng.random() < 0.7 else len(data)  # the tables sit near the start
+                data[rng.randrange(min(span, len(data)))] = rng.randrange(256)
+        start = time.perf_counter()
+        try:
+            analyze(bytes(data)).to_dict()
+            outcomes["ok"] += 1
+        except ModelError as e:
+            assert "\n" not in str(e) and e.exit_code == 2
+            outcomes["error"] += 1
+        assert time.perf_counter() - start < 1.0
+    assert outcomes["ok"] > 50 and outcomes["error"] > 50
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(PERSON.read_bytes()[:30000])
+    r = tinyship("analyze", truncated, "--json")
+    assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
