@@ -124,3 +124,36 @@ def make_tflite():
         return bytes(builder.Output())
 
     return make
+
+
+# --- device, profile, deploy (issues 5-6) -------------------------------------------------
+@_pytest.fixture(scope="session")
+def shared_data():
+    """The read-only shared data folder (../shared/data); `built_firmware` is defined below."""
+    return _Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+# --- firmware (issue 5) ------------------------------------------------------------
+SHARED_DATA = _Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@_pytest.fixture(scope="session")
+def built_firmware(tmp_path_factory):
+    """Factory fixture: `built_firmware(model_path, board, engine="aot") -> (project dir, BuildResult)`.
+
+    Generates and builds each (model, board, engine) once per session (per xdist worker).
+    """
+    from toolchain import build, generate
+
+    root = tmp_path_factory.mktemp("firmware")
+    cache = {}
+
+    def _built(model, board, engine="aot"):
+        key = (str(model), board, engine)
+        if key not in cache:
+            out = root / f"{_Path(model).stem}-{board}-{engine}"
+            generate(model, board=board, engine=engine, out_dir=out)
+            cache[key] = (out, build(out))
+        return cache[key]
+
+    return _built
