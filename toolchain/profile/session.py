@@ -19,6 +19,8 @@ from toolchain.profile import stats
 from toolchain.profile.inputs import Samples, dequantize
 
 SCHEMA_ID = "tinyship-report/1"
+DEVICE_KEYS = ("board", "engine", "model", "model_crc32", "cpu_hz", "timer", "emulated", "arena_size", "arena_used",
+               "layers")  # taken from the `info` reply
 
 
 class Session:
@@ -49,14 +51,14 @@ class Session:
             "status": "running",
             "error": None,
             "context": context or {},
-            "device": {"url": url},
+            "device": {"url": url, **dict.fromkeys(DEVICE_KEYS), "inputs": [], "outputs": []},
             "model": {"path": str(model.path) if model.path else None, "name": model.name,
                       "crc32": model.crc32, "bytes": model.size},
             "run": {"n": n, "warmup": warmup, "inputs": len(samples.names), "source": samples.source},
             "samples": [],
             "latency": None,
             "layers": [],
-            "memory": {"static": static},
+            "memory": {**dict.fromkeys(("arena_size", "arena_used", "stack_size", "stack_used")), "static": static},
             "validation": None,
         }
 
@@ -97,8 +99,7 @@ class Session:
     def _handshake(self, client) -> None:
         info = client.info()
         dev = self.report["device"]
-        dev.update({k: info.get(k) for k in ("board", "engine", "model", "model_crc32", "cpu_hz", "timer",
-                                             "emulated", "arena_size", "arena_used", "layers")})
+        dev.update({k: info.get(k) for k in DEVICE_KEYS})
         dev["inputs"], dev["outputs"] = info.get("inputs", []), info.get("outputs", [])
         if info.get("model_crc32") != self.model.crc32:
             raise StaleFirmwareError(
@@ -150,8 +151,9 @@ class Session:
             "lap_us": stats.summarize([s["lap_us"] for s in samples]),
         }
         r["layers"] = _layer_table(samples)
-        r["memory"].setdefault("arena_size", dev.get("arena_size"))
-        r["memory"].setdefault("arena_used", dev.get("arena_used"))
+        for key in ("arena_size", "arena_used"):  # from `info` when `mem` was not reached
+            if r["memory"][key] is None:
+                r["memory"][key] = dev[key]
         r["validation"] = self._validation(samples)
 
     def _validation(self, samples: list[dict]) -> dict | None:
