@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 
 from labs.common import plots  # noqa: E402
-from labs.common.device import run_on_device  # noqa: E402
-from labs.common.lab import Lab, run  # noqa: E402
+from labs.common.device import profile_rows, run_on_device  # noqa: E402
+from labs.common.lab import Lab, quant_text, quiet_tensorflow, run  # noqa: E402
 
 
 def main(argv=None):
@@ -29,6 +29,7 @@ def main(argv=None):
     with lab.step("Train the sine model in Keras (models/sine/train.py, fixed seed)"):
         from models.sine.train import train
 
+        quiet_tensorflow()
         train(lab.out, epochs=100 if quick else 500)
         lab.say(f"wrote {lab.out / 'sine.keras'} and {lab.out / 'calib.npy'} (calibration inputs)")
 
@@ -38,8 +39,8 @@ def main(argv=None):
         lab.say(f"float {size['float_bytes']:,} B -> int8 {size['int8_bytes']:,} B (x{size['ratio']})")
         model = load_model(result.tflite_path)
         inp, out = model.main.input_tensors()[0], model.main.output_tensors()[0]
-        lab.say(f"input  int8: real = {inp.quantization.scale[0]:.6f} * (q - {inp.quantization.zero_point[0]})")
-        lab.say(f"output int8: real = {out.quantization.scale[0]:.6f} * (q - {out.quantization.zero_point[0]})")
+        lab.say(f"input  int8: {quant_text(inp)}")
+        lab.say(f"output int8: {quant_text(out)}")
 
     x = np.linspace(0, 2 * np.pi, 24 if quick else 100, dtype=np.float32)
     with lab.step(f"Predict {len(x)} points of [0, 2pi] on the host: float (LiteRT) and int8 (TFLM)"):
@@ -62,14 +63,7 @@ def main(argv=None):
                                                     f"int8 ({lab.args.board})": y_device},
                                      "sine: float vs int8 vs device"), "predictions")
 
-    lat, mem = device["latency"], device["memory"]
-    lab.table("Profile", ["figure", "value"], [
-        ["latency (median)", f"{lat['us']['median']:.1f} us ({lat['label']}, {lat['cycles']['median']:,.0f} {lat['cycles_are']})"],
-        ["arena", f"{mem.get('arena_used') or mem.get('arena_size')} B"],
-        ["stack used", f"{mem.get('stack_used')} B"],
-        ["flash / RAM", f"{device['build']['flash']:,} B / {device['build']['ram']:,} B"],
-        ["bit-exact vs TFLM", f"{exact}/{len(x)}"],
-    ])
+    lab.table(f"Profile on {lab.args.board}", ["figure", "value"], profile_rows(device))
     lab.finish({
         "model": {"int8": result.tflite_path.name, "float": result.float_path.name, "bytes": size},
         "accuracy": {"mae_float_vs_sin": float(np.mean(np.abs(y_float - np.sin(x)))),

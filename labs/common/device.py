@@ -1,36 +1,47 @@
-"""Put a model on the lab's board and run inputs through it: generate -> build -> emulate."""
+"""Put a model on the lab's board and run inputs through it with `toolchain.deploy`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from toolchain.errors import InputError
-
 
 def run_on_device(lab, tflite: Path, inputs: Path, *, engine: str = "aot", n: int = 3, warmup: int = 1,
                   float_model: Path | None = None, labels=None) -> dict:
-    """Generate and build the firmware for `lab.args.board`, boot it, run every sample of `inputs`.
+    """analyze (fit check) -> generate -> build -> boot in QEMU (or flash `--port`) -> run every sample.
 
-    Returns the harness report (docs/report.md) with the static sizes of the build added
-    as `report["build"]`; the report files go to `<lab out>/device_<engine>/`.
+    Returns the harness report (docs/report.md); its files go to `<lab out>/device_<engine>/`.
     """
-    from toolchain import build, emulate, generate, load_board
+    from toolchain import deploy
 
-    board = load_board(lab.args.board)
-    if not (board.emulated or board.id == "host"):
-        raise InputError(f"the labs run the firmware in an emulator; board '{board.id}' has none",
-                         "pick a qemu-* board, or flash it with `tinyship deploy MODEL --board ID --port URL`")
-    project_dir = lab.out / f"firmware_{engine}"
-    generate(tflite, board=board.id, engine=engine, out_dir=project_dir)
-    built = build(project_dir)
-    sizes = _sizes(built.sizes)
-    lab.say(f"generated and built {built.elf} ({engine} engine): "
-            f"flash {sizes['flash']:,} B, RAM {sizes['ram']:,} B")
-    report = emulate(project_dir, board=board.id, model=tflite, inputs=inputs, labels=labels, n=n, warmup=warmup,
-                     float_model=float_model, out_dir=lab.out / f"device_{engine}")
-    report["build"] = sizes
+    out = lab.out / f"device_{engine}"
+    report = deploy(tflite, board=lab.args.board, engine=engine, port=lab.args.port, inputs=inputs, labels=labels,
+                    n=n, warmup=warmup, float_model=float_model, out_dir=out, progress=_Progress(lab))
+    static = report["memory"]["static"]
+    lab.say(f"firmware {report['context']['deploy']['build']['elf']} ({engine} engine): "
+            f"flash {static['flash']['total']:,} B, RAM {static['ram']['total']:,} B; reports in {out / 'report'}")
     return report
 
 
-def _sizes(sizes) -> dict:
-    return sizes.to_dict() if hasattr(sizes, "to_dict") else dict(sizes)
+def profile_rows(report: dict) -> list[list[str]]:
+    """The headline figures of a harness report, as rows for `Lab.table`."""
+    lat, mem, v = report["latency"], report["memory"], report["validation"]
+    static = mem["static"]
+    return [
+        ["latency per inference (median)", f"{lat['cycles']['median']:,.0f} {lat['cycles_are']} ({lat['label']})"],
+        ["arena used / stack used", f"{mem['arena_used']:,} B / {mem['stack_used']:,} B"],
+        ["firmware flash / RAM", f"{static['flash']['total']:,} B / {static['ram']['total']:,} B"],
+        ["  of which model (flash)", f"{static['flash']['model']:,} B"],
+        ["bit-exact vs host TFLM", f"{v['bit_exact']}/{v['compared']} (max diff {v['max_abs_diff']})"],
+    ]
+
+
+class _Progress:
+    """Print each pipeline stage of `deploy` once, when it completes."""
+
+    def __init__(self, lab):
+        self.lab, self.done = lab, set()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if done == total and total and stage not in self.done:
+            self.done.add(stage)
+            self.lab.say(f"[green]ok[/] {stage}" + (f" ({total})" if total > 1 else ""))

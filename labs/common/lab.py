@@ -38,6 +38,8 @@ class Lab:
         parser.add_argument("--quick", action="store_true", help="fewer epochs and inputs (what the tests run)")
         parser.add_argument("--out", type=Path, default=LABS_DIR / name / "output",
                             help="folder for figures, models and report.json (default labs/<lab>/output)")
+        parser.add_argument("--port", metavar="URL",
+                            help="serial port of a real board (flashed with PlatformIO) instead of the emulator")
         if extra_options:
             extra_options(parser)
         self.args = parser.parse_args(argv)
@@ -45,7 +47,7 @@ class Lab:
         self.title = doc.strip().splitlines()[0]
         self.out: Path = self.args.out
         self.out.mkdir(parents=True, exist_ok=True)
-        self.console = Console(highlight=False)
+        self.console = Console(highlight=False, soft_wrap=True)
         self.figures: list[Path] = []
         self._steps = 0
         self._start = time.monotonic()
@@ -112,6 +114,22 @@ def _jsonable(obj):
     if hasattr(obj, "to_dict"):
         return obj.to_dict()
     raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow and Keras with their C++ start-up logging swallowed."""
+    from toolchain.reference import capture_c_output
+
+    with capture_c_output(2):
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+
+def quant_text(tensor) -> str:
+    """`real = scale * (q - zero_point)` for a per-tensor quantized tensor."""
+    q = tensor.quantization
+    zp = q.zero_point[0]
+    return f"real = {q.scale[0]:.6f} * (q {'-' if zp >= 0 else '+'} {abs(zp)})"
 
 
 def run(main) -> None:
