@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -58,6 +59,23 @@ def test_planned_head_equals_tflm_measured_head(path):
     assert a.tail_64.categories["NodeAndRegistration"] == m.categories["NodeAndRegistration struct"]["used"]
     if path == PERSON:
         assert a.tail_64.total == m.tail
+
+
+@pytest.mark.parametrize("offsets", [None, [0, 512, 0, 256], [-1, 1024, -1, -1]], ids=["online", "offline", "mixed"])
+def test_offline_plan_metadata_is_followed_like_tflm(offsets, make_tflite):
+    tensors = [{"shape": [1, 64], "type": "float32"} for _ in range(4)]
+    ops = [(0, [0], [1]), (0, [1], [2]), (0, [2], [3])]  # RELU -> RELU -> RELU
+    buffers, metadata = [], None
+    if offsets:
+        buffers = [struct.pack(f"<3I{len(offsets)}i", 1, 0, len(offsets), *offsets)]
+        metadata = {"OfflineMemoryAllocation": 1}
+    raw = make_tflite(tensors, ops, [0], [3], opcodes=[(19, 19, 1)], buffers=buffers, metadata=metadata)
+    a = analyze(raw, measure=True)
+    assert a.plan.offline == bool(offsets)
+    assert a.plan.head == a.measured.head
+    for b in a.plan.buffers:
+        if offsets and offsets[b.tensor] >= 0:
+            assert b.offset == offsets[b.tensor]
 
 
 def test_tflm_refuses_hybrid_model_cleanly():
