@@ -138,6 +138,8 @@ def analyze(model, *, board: str | None = None, engine: str = "tflm", measure: b
         result.notes.append(f"{len(m.subgraphs)} subgraphs: layers list the main one, the arena plan covers all")
     if board is not None:
         result.fit = board_fit(result, board)
+        if not result.fit.engine_allowed:
+            result.notes.append(f"the catalog does not list engine {engine} for board {board}")
     if measure:
         result.measured = measure_arena(m)
     return result

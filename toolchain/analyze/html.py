@@ -42,7 +42,7 @@ def _plots(analysis) -> tuple[str, str]:
         ax.add_patch(plt.Rectangle((b.first - 0.45, b.offset), b.last - b.first + 0.9, b.size,
                                    facecolor=colors(k % 20), edgecolor="black", linewidth=0.3))
     peak = plan.peak_scope
-    ax.axvline(peak, color="#b00020", linestyle="--", linewidth=1, label=f"peak (scope {peak})")
+    ax.axvline(peak, color="#b00020", linestyle="--", linewidth=1, label=f"peak: layer {analysis.peak_layer}")
     ax.set_xlim(-0.5, max(plan.scopes - 0.5, 0.5))
     ax.set_ylim(0, max(plan.head, 1))
     ax.set_xlabel("allocation scope (0: inputs, i + 1: layer i)")
