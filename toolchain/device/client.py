@@ -75,6 +75,16 @@ class DeviceClient:
             elif self.boot is not None and line.kind == "ready":
                 return self.boot
 
+    def greet(self, timeout: float = 1.0) -> p.Boot | None:
+        """Take the boot banner a device prints when its port opens (host firmware, boards that
+        reset on open), so that it is not mistaken for a reset later; None if it stays quiet."""
+        if self.boot is not None:
+            return self.boot
+        try:
+            return self.wait_boot(timeout)
+        except DeviceTimeout:
+            return None
+
     def command(self, cmd: str, timeout: float | None = None) -> list[p.Line]:
         """Send `cmd`, return the message lines up to `m-ready`; raise on `e-[...]`."""
         timeout = self.timeout if timeout is None else timeout

@@ -78,7 +78,7 @@ def profile(port: str, model, *, inputs=None, random: int | None = None, seed: i
 
         context["project"] = str(project_dir)
         static = static_split(build(project_dir))
-    with Transport(url, log_path=log) as transport:
+    with Transport(url, log_path=log, connect_timeout=timeout) as transport:
         client = DeviceClient(transport, timeout=timeout, infer_timeout=infer_timeout)
         report = run_session(client, model, samples, out_dir=out_dir, junit=junit, n=n, warmup=warmup,
                              tolerance=tolerance, float_model=float_model, progress=progress, url=url,

@@ -97,6 +97,7 @@ class Session:
         return tflm_run(self.model, self.samples.arrays)
 
     def _handshake(self, client) -> None:
+        client.greet()
         info = client.info()
         dev = self.report["device"]
         dev.update({k: info.get(k) for k in DEVICE_KEYS})

@@ -6,13 +6,13 @@ import io
 
 
 def plots(report: dict) -> dict[str, str]:
-    """{'latency': svg, 'layers': svg, 'memory': svg}; a plot without data is left out."""
+    """{'latency': svg, 'layers': svg, 'memory': svg}; None for a plot without data."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = {}
+    out = dict.fromkeys(("latency", "layers", "memory"))
     unit = "instructions" if (report.get("latency") or {}).get("cycles_are") == "instructions" else "cycles"
     cycles = [c for s in report["samples"] for c in s["cycles"]]
     if cycles:

@@ -1,0 +1,120 @@
+"""`profile` against the real host firmware on a socket:// port, and input handling."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from toolchain import profile
+from toolchain.device.runner import free_port
+from toolchain.errors import DeviceError, InputError
+from toolchain.model import load_model
+from toolchain.profile.inputs import load_samples, quantize
+from toolchain.reference import tflm_run
+
+TINYSHIP = [sys.executable, "-m", "toolchain"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def kws(shared_data):
+    return shared_data / "mlperf_tiny" / "kws_ref_model.tflite"
+
+
+@pytest.fixture
+def host_device(built_firmware, kws):
+    """The kws host firmware on a free port, as a user's device would be: yields its URL.
+
+    Not probed: it serves one connection; the transport retries until it listens."""
+    port = free_port()
+    proc = subprocess.Popen([str(built_firmware(kws, "host")[1].elf), "--serial", f"tcp:{port}"])
+    yield f"socket://127.0.0.1:{port}"
+    proc.kill()
+    proc.wait()
+
+
+@pytest.mark.slow
+def test_profile_over_a_socket_url(host_device, kws, tmp_path):
+    report = profile(host_device, kws, random=4, seed=3, n=2, warmup=1, out_dir=tmp_path, junit=tmp_path / "j.xml")
+    assert report["status"] == "complete"
+    v = report["validation"]
+    assert (v["bit_exact"], v["compared"], v["max_abs_diff"], v["passed"]) == (4, 4, 0, True)
+    assert report["latency"]["cycles"]["count"] == 8 and report["latency"]["cycles"]["min"] > 0
+    assert report["latency"]["label"] == "measured" and report["latency"]["cycles_are"] == "ns"
+    assert len(report["layers"]) == 13 and abs(sum(l["share"] for l in report["layers"]) - 1) < 1e-9
+    assert report["memory"]["arena_used"] > 0
+    assert json.loads((tmp_path / "report.json").read_text())["validation"]["bit_exact"] == 4
+    assert "<testsuite" in (tmp_path / "j.xml").read_text()
+    s = report["samples"][0]  # the MLPerf-style float results agree with the raw int8 outputs
+    assert len(s["results"]) == 12 and s["results"][s["top1_device"]] == max(s["results"])
+
+
+@pytest.mark.slow
+def test_stale_firmware_exits_5(host_device, shared_data, tmp_path):
+    other = shared_data / "mlperf_tiny" / "ad01_int8.tflite"
+    r = subprocess.run(TINYSHIP + ["profile", "--port", host_device, "--model", str(other), "--random", "1",
+                                   "-o", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 5, r.stderr
+    assert "runs model 'kws_ref_model'" in r.stderr and "rebuild and flash" in r.stderr
+    assert json.loads((tmp_path / "report.json").read_text())["status"] == "partial"
+
+
+@pytest.mark.slow
+def test_accuracy_with_labels_and_float_inputs(host_device, kws, shared_data, tmp_path):
+    m = load_model(kws)
+    t = m.main.input_tensors()[0]
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-20, 40, size=(6, *t.shape[1:])).astype(np.float32)  # float data, quantized on the way
+    np.save(tmp_path / "x.npy", x)
+    labels = tflm_run(m, [[quantize(xi.reshape(t.shape), t)] for xi in x])
+    y = np.array([int(np.argmax(o[0])) for o in labels])
+    y[0] = (y[0] + 1) % 12  # one wrong label: accuracies are 5/6, not trivially 1
+    np.save(tmp_path / "y.npy", y)
+    report = profile(host_device, kws, inputs=tmp_path / "x.npy", labels=tmp_path / "y.npy", n=1, warmup=0,
+                     float_model=shared_data / "mlperf_tiny" / "kws_ref_model_float32.tflite")
+    acc = report["validation"]["accuracy"]
+    assert acc["device"] == acc["int8_host"] == pytest.approx(5 / 6)
+    assert 0 <= acc["float_host"] <= 1
+    assert [s["name"] for s in report["samples"]] == [f"x[{i}]" for i in range(6)]
+
+
+def test_port_auto_without_a_board_exits_4(kws):
+    # No USB board is attached to the build machines: --port auto must say so, not guess.
+    r = subprocess.run(TINYSHIP + ["profile", "--port", "auto", "--model", str(kws), "--random", "1"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 4
+    assert "--port auto found no known board" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unreachable_port_exits_4(kws):
+    with pytest.raises(DeviceError, match="cannot open port socket://127.0.0.1:"):
+        profile(f"socket://127.0.0.1:{free_port()}", kws, random=1, timeout=0.5)
+
+
+def test_inputs_from_files(kws, shared_data, tmp_path):
+    m = load_model(kws)
+    t = m.main.input_tensors()[0]
+    ints = np.arange(490, dtype=np.int8).reshape(t.shape)
+    np.save(tmp_path / "a.npy", ints)
+    np.savez(tmp_path / "b.npz", x=np.stack([ints, ints]).astype(np.float32) * 0.5)
+    s = load_samples(tmp_path, m)
+    assert s.names == ["a", "b[0]", "b[1]"]
+    assert np.array_equal(s.arrays[0][0], ints)
+    assert np.array_equal(s.arrays[1][0], quantize(ints.astype(np.float32) * 0.5, t))
+    ad = load_model(shared_data / "mlperf_tiny" / "ad01_int8.tflite")
+    samples = load_samples(shared_data / "mlperf_tiny" / "normal_id_01_00000000_hist_librosa.bin", ad)
+    assert len(samples.names) == 40 and samples.arrays[0][0].shape == (1, 640)
+
+
+@pytest.mark.parametrize("content,match", [
+    (np.zeros(7, np.float32), "do not make whole samples"),
+    (np.zeros(490, np.int16), "integer data of dtype int16"),
+])
+def test_bad_inputs_are_input_errors(kws, tmp_path, content, match):
+    np.save(tmp_path / "bad.npy", content)
+    with pytest.raises(InputError, match=match) as e:
+        load_samples(tmp_path / "bad.npy", load_model(kws))
+    assert e.value.exit_code == 2
