@@ -1,7 +1,6 @@
 """Generated firmware running for real: the host binary and QEMU boards answer the protocol,
 and their outputs equal the TFLM Python interpreter's, bit for bit."""
 
-
 import numpy as np
 import pytest
 

@@ -58,8 +58,10 @@ def _run(cmd: list[str], cwd: Path, log: Path) -> str:
         return text
     if _OVERFLOW.search(text):
         raise DoesNotFitError(f"the firmware does not fit: {_overflow(text)}", "use a bigger board or a smaller model")
-    errors = [ln for ln in text.splitlines() if "error" in ln.lower()] or text.splitlines()
-    raise BuildError(f"build failed: {(errors[-1] if errors else 'no output').strip()}", f"full log: {log}")
+    lines = text.splitlines()
+    first = next((ln for ln in lines if ": error:" in ln or ": fatal error:" in ln), None)
+    first = first or next((ln for ln in lines if "error" in ln.lower()), lines[-1] if lines else "no output")
+    raise BuildError(f"build failed: {first.strip()}", f"full log: {log}")
 
 
 def build(project_dir, *, jobs: int = 2) -> BuildResult:
@@ -126,6 +128,8 @@ def size_report(elf: Path, map_path: Path | None) -> tuple[int, int, dict]:
     ram = sum(kinds[f"size:{n}"] for n, k in kinds.items() if not n.startswith("size:") and k[1])
     split = {"flash": dict.fromkeys(COMPONENTS, 0), "ram": dict.fromkeys(COMPONENTS, 0)}
     for out, in_name, size, obj in _map_sections(map_path) if map_path else []:
+        if in_name.startswith(".rodata.str"):
+            continue  # merged across objects by the linker: left in "other"
         loaded, writable = kinds.get(out, (False, False))
         component = _component(in_name, obj)
         if loaded:
