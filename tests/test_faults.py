@@ -55,7 +55,6 @@ def test_injected_fault_exits_4_with_partial_report(host_elf, kws, tmp_path, fau
                        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert r.returncode == 4, r.stderr
     assert "Traceback" not in r.stderr
-
     assert re.search(message, r.stderr), r.stderr
     report = _partial(tmp_path, 2)
     assert re.search(message, report["error"]["message"])
