@@ -15,12 +15,9 @@
 
 #include "ts_kernels.h"
 
-/** x * 2^exponent saturating (exponent > 0) or rounding (exponent <= 0). */
-static inline int32_t ts_fx_mul_pot(int32_t x, int exponent)
+/** x * 2^exponent saturated to int32, 0 < exponent < 31 (gemmlowp SaturatingRoundingMultiplyByPOT). */
+static inline int32_t ts_fx_saturating_shift_left(int32_t x, int exponent)
 {
-    if (exponent <= 0) {
-        return ts_rounding_divide_by_pot(x, -exponent);
-    }
     const int32_t threshold = (int32_t)(((int64_t)1 << (31 - exponent)) - 1);
     if (x > threshold) {
         return INT32_MAX;
@@ -45,7 +42,7 @@ static inline int32_t ts_fx_exp_quarter(int32_t a)
     return exp_minus_1_8 + ts_srdhm(exp_minus_1_8, x + poly);
 }
 
-/** exp(a) for a <= 0; a in Q(integer_bits) with 0 < integer_bits <= 6, result in Q0. */
+/** exp(a) for a <= 0; a in Q(integer_bits) with 0 < integer_bits <= 5, result in Q0. */
 static inline int32_t ts_fx_exp_on_negative_values(int32_t a, int integer_bits)
 {
     /* exp(-2^k) in Q0, k = -2 .. 4 */
@@ -54,15 +51,12 @@ static inline int32_t ts_fx_exp_on_negative_values(int32_t a, int integer_bits)
     const int frac_bits = 31 - integer_bits;
     const int32_t one_quarter = (int32_t)1 << (frac_bits - 2);
     const int32_t mod_quarter_minus_quarter = (a & (one_quarter - 1)) - one_quarter;
-    int32_t result = ts_fx_exp_quarter(ts_fx_mul_pot(mod_quarter_minus_quarter, integer_bits));
+    int32_t result = ts_fx_exp_quarter(ts_fx_saturating_shift_left(mod_quarter_minus_quarter, integer_bits));
     const int32_t remainder = mod_quarter_minus_quarter - a;
     for (int k = -2; k <= 4 && k < integer_bits; ++k) {
         if (remainder & ((int32_t)1 << (frac_bits + k))) {
             result = ts_srdhm(result, k_exp_pot[k + 2]);
         }
-    }
-    if (integer_bits > 5 && a < -((int32_t)1 << (36 - integer_bits))) {
-        result = 0;
     }
     return a == 0 ? INT32_MAX : result;
 }
@@ -76,7 +70,7 @@ static inline int32_t ts_fx_reciprocal_q2(int32_t a)
     int32_t x = 1515870810 + ts_srdhm(half_denominator, -1010580540); /* 48/17 - 32/17 d */
     for (int i = 0; i < 3; ++i) {
         const int32_t one_minus_dx = one_q2 - ts_srdhm(half_denominator, x);
-        x = x + ts_fx_mul_pot(ts_srdhm(x, one_minus_dx), 2);
+        x = x + ts_fx_saturating_shift_left(ts_srdhm(x, one_minus_dx), 2);
     }
     return x;
 }
@@ -85,13 +79,13 @@ static inline int32_t ts_fx_reciprocal_q2(int32_t a)
 static inline int32_t ts_fx_one_over_one_plus_x(int32_t a)
 {
     /* the Q2 raw read as Q1 is x / 2, then rescaled to Q0 */
-    return ts_fx_mul_pot(ts_fx_reciprocal_q2(a), 1);
+    return ts_fx_saturating_shift_left(ts_fx_reciprocal_q2(a), 1);
 }
 
 /** (1 - a) / (1 + a) in Q0 for a in [0, 1) in Q0. */
 static inline int32_t ts_fx_one_minus_x_over_one_plus_x(int32_t a)
 {
-    return ts_fx_mul_pot(ts_fx_reciprocal_q2(a) - ((int32_t)1 << 29), 2);
+    return ts_fx_saturating_shift_left(ts_fx_reciprocal_q2(a) - ((int32_t)1 << 29), 2);
 }
 
 /** logistic(a) in Q0 for a in Q(integer_bits), integer_bits <= 5. */
