@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import cached_property
 
+from toolchain.errors import ModelError
 from toolchain.model import Model, Operator, Subgraph, Tensor
 
 ALIGNMENT = 16  # MicroArenaBufferAlignment()
+MAX_BUFFERS = 2048  # far more than any microcontroller model; bounds the quadratic planner on hostile files
 ONLINE = -1  # kOnlinePlannedBuffer
 OFFLINE_METADATA = "OfflineMemoryAllocation"
 _CONTROL_FLOW = {"IF": ("then_subgraph_index", "else_subgraph_index"), "WHILE": ("cond_subgraph_index", "body_subgraph_index"),
@@ -58,8 +61,16 @@ class ArenaPlan:
     offline: bool
     notes: list[str]
 
+    @cached_property
+    def _live(self) -> list[list[Buffer]]:
+        live: list[list[Buffer]] = [[] for _ in range(self.scopes)]
+        for b in self.buffers:
+            for s in range(max(b.first, 0), min(b.last, self.scopes - 1) + 1):
+                live[s].append(b)
+        return live
+
     def live_at(self, scope: int) -> list[Buffer]:
-        return [b for b in self.buffers if b.first <= scope <= b.last]
+        return self._live[scope] if 0 <= scope < self.scopes else []
 
     def extent_at(self, scope: int) -> int:
         """How far into the arena the buffers live at `scope` reach."""
@@ -179,6 +190,9 @@ def plan_arena(model: Model) -> ArenaPlan:
     for (rsg, rop, n), (f, last) in zip(requests, scratch):
         op = model.subgraphs[rsg].operators[rop]
         buffers.append(Buffer(f"scratch of {op.op} (op {rop})", align_up(n), f, last, rsg, op=rop))
+    if len(buffers) > MAX_BUFFERS:
+        raise ModelError(f"{len(buffers)} buffers to plan in the arena, more than any microcontroller model has "
+                         f"(limit {MAX_BUFFERS})", "check that this is the right model")
     head = greedy_plan(buffers)
     return ArenaPlan(buffers, head, scope[0] + 1, offline is not None, notes)
 
