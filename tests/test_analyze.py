@@ -261,3 +261,13 @@ def test_fuzzed_models_end_in_analysis_or_clean_error(tmp_path):
     truncated.write_bytes(PERSON.read_bytes()[:30000])
     r = tinyship("analyze", truncated, "--json")
     assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_implausibly_many_buffers_is_refused_quickly(make_tflite):
+    n = 2100
+    tensors = [{"shape": [1, 64], "type": "float32"} for _ in range(n + 1)]
+    raw = make_tflite(tensors, [(0, [i], [i + 1]) for i in range(n)], [0], [n], opcodes=[(19, 19, 1)])
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match="limit 2048"):
+        analyze(raw)
+    assert time.perf_counter() - start < 2.0
