@@ -105,3 +105,22 @@ def test_garbage_never_wedges_the_device(board, built_firmware, tmp_path):
         c.infer(1, 0)
         assert c.outputs() == tflm_invoke(model, [x])[0].tobytes()
         assert c.name() == f"tinyship-{board}"
+
+
+@pytest.mark.slow
+def test_hardfault_prints_one_recognizable_line(tmp_path):
+    """A bus fault inside an inference ends in `e-[HARDFAULT pc=... lr=... cfsr=...]`."""
+    from toolchain import build, generate
+    from toolchain.device.protocol import HardFaultError
+
+    out = tmp_path / "fw"
+    generate(SHARED_DATA / "tflm" / "hello_world_int8.tflite", board="qemu-cortex-m4", out_dir=out)
+    adapter = out / "src" / "engine" / "engine_aot.c"
+    text = adapter.read_text()
+    assert "int engine_invoke(void) { return model_invoke(); }" in text
+    adapter.write_text(text.replace("int engine_invoke(void) { return model_invoke(); }",
+                                    "int engine_invoke(void) { return *(volatile int *)0xF0000000u; }"))
+    result = build(out)
+    with runner_for(load_board("qemu-cortex-m4"), result.elf, run_dir=tmp_path / "run") as run:
+        with pytest.raises(HardFaultError, match=r"HARDFAULT pc=0x[0-9a-f]{8} lr=0x[0-9a-f]{8} cfsr=0x[0-9a-f]{8}"):
+            run.client.infer(1, 0)
