@@ -166,6 +166,18 @@ def test_person_detect_json_fast_without_tensorflow():
     assert d["arena"]["peak_layer"] is not None
 
 
+@pytest.mark.parametrize("path, board", [(KWS, "nucleo-l4r5zi"), (HELLO_FLOAT, None)], ids=["kws", "hello_float"])
+def test_json_follows_the_published_schema(path, board):
+    import jsonschema
+
+    schema = json.loads((REPO / "toolchain" / "analyze" / "schema.json").read_text())
+    doc = analyze(path, board=board, measure=board is not None).to_dict()
+    jsonschema.validate(doc, schema)
+    del doc["arena"]["head"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+
+
 def test_emitted_resolver_for_kws(tmp_path):
     out = tmp_path / "ops.h"
     r = tinyship("analyze", KWS, "--emit-resolver", out, "--json")
