@@ -113,3 +113,78 @@ def test_mean_axis_split_merges_neighbours_and_drops_unit_axes():
     assert split_axes((1, 5, 4, 6), {1, 3}) == ([(4, 6)], [(5, 24), (6, 1)])
     assert split_axes((1, 5, 1, 6), {3}) == ([(5, 6)], [(6, 1)])
     assert split_axes((2, 3), {0, 1}) == ([], [(6, 1)])
+
+
+# --- single-op cases with chosen quantization (built with make_tflite, no converter) ---------
+
+def _op_cases(rng):
+    """(op, input shape, (in scale, in zp), output shape, (out scale, out zp), option, axes) rows.
+
+    Reaches what Keras models do not: softmax beta != 1, negative and > 1 leaky alphas,
+    extreme scales, duplicate/negative MEAN axes, size-1 reduced axes, a full reduction.
+    """
+    def zp():
+        return int(rng.integers(-100, 100))
+
+    cases = []
+    for shape, beta, scale in [((1, 10), 1.0, 0.1), ((2, 3, 7), 0.5, 0.02), ((1, 2, 2, 5), 2.0, 0.5),
+                               ((1, 33), 1.0, 0.001)]:
+        cases.append(("SOFTMAX", shape, (scale, zp()), shape, (1 / 256, -128), beta, None))
+    for scale in (0.003, 0.05, 0.2, 1.0):
+        cases.append(("LOGISTIC", (1, 4, 64), (scale, zp()), (1, 4, 64), (1 / 256, -128), None, None))
+        cases.append(("TANH", (1, 4, 64), (scale, zp()), (1, 4, 64), (1 / 128, 0), None, None))
+    for scale in (0.004, 0.03, 0.1):
+        out = (scale * rng.uniform(0.3, 1.5), zp())
+        cases.append(("HARD_SWISH", (1, 16, 16), (scale, zp()), (1, 16, 16), out, None, None))
+    for alpha in (-0.5, 0.01, 0.3, 2.0):
+        scale = rng.uniform(0.01, 0.2)
+        cases.append(("LEAKY_RELU", (2, 128), (scale, zp()), (2, 128), (scale * rng.uniform(0.5, 2), zp()), alpha,
+                      None))
+    for shape, axes, keep, out_shape in [((1, 4, 5, 3), [1, 2], True, (1, 1, 1, 3)), ((1, 4, 5, 3), [-1], False, (1, 4, 5)),
+                                         ((2, 3, 4, 5), [0, 2, 2], False, (3, 5)), ((3, 1, 4), [1], True, (3, 1, 4)),
+                                         ((2, 3, 4), [0, 1, 2], False, (1,)), ((1, 7, 9, 40), [1, 2], False, (1, 40))]:
+        scale = rng.uniform(0.01, 0.2)
+        cases.append(("MEAN", shape, (scale, zp()), out_shape, (scale * rng.uniform(0.2, 1.2), zp()), keep, axes))
+    return cases
+
+
+def _single_op_model(make_tflite, cases) -> bytes:
+    """One model, one independent input -> op -> output chain per case."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
+
+    codes = {name: getattr(s.BuiltinOperator, name) for name in NONLINEAR}
+    opcodes = sorted(codes.values())
+    tensors, ops, inputs, outputs, buffers = [], [], [], [], []
+    for op, shape, (in_s, in_z), out_shape, (out_s, out_z), option, axes in cases:
+        x, y = len(tensors), len(tensors) + 1
+        tensors += [{"shape": shape, "scale": in_s, "zero_point": in_z},
+                    {"shape": out_shape, "scale": out_s, "zero_point": out_z}]
+        op_inputs, options = [x], ()
+        if op == "SOFTMAX":
+            o = s.SoftmaxOptionsT()
+            o.beta = option
+            options = (s.BuiltinOptions.SoftmaxOptions, o)
+        elif op == "LEAKY_RELU":
+            o = s.LeakyReluOptionsT()
+            o.alpha = option
+            options = (s.BuiltinOptions.LeakyReluOptions, o)
+        elif op == "MEAN":
+            buffers.append(np.array(axes, np.int32).tobytes())
+            op_inputs.append(len(tensors))
+            tensors.append({"shape": [len(axes)], "type": "int32", "buffer": len(buffers)})
+            o = s.ReducerOptionsT()
+            o.keepDims = option
+            options = (s.BuiltinOptions.ReducerOptions, o)
+        ops.append((opcodes.index(codes[op]), op_inputs, [y], *options))
+        inputs.append(x)
+        outputs.append(y)
+    return make_tflite(tensors, ops, inputs, outputs, opcodes=[(c, c, 1) for c in opcodes], buffers=buffers)
+
+
+@pytest.mark.slow
+def test_single_op_cases_match_tflm(make_tflite, tmp_path):
+    cases = _op_cases(np.random.default_rng(7))
+    model = load_model(_single_op_model(make_tflite, cases))
+    assert [op.op for op in model.main.operators] == [c[0] for c in cases]
+    every = [np.resize(np.arange(-128, 128, dtype=np.int8), t.shape) for t in model.main.input_tensors()]
+    check_model(model, tmp_path, samples=random_samples(model, 24, seed=3) + [every], sanitize=True)
