@@ -13,6 +13,8 @@ import pytest
 from aot_rig import check_model, cross_compile
 
 from toolchain.codegen import quant
+from toolchain.codegen.aot import generate_aot
+from toolchain.errors import NotSupportedError
 from toolchain.model import load_model
 
 SEED = 20261127
@@ -41,8 +43,9 @@ def conv_model(seed: int):
     outs, configs = [], []
     for _ in range(5):
         k = (rng.randint(1, 4), rng.randint(1, 4))
-        cfg = dict(kernel_size=k, **_window(rng), activation=_act(rng), use_bias=rng.random() < 0.8)
-        outs.append(keras.layers.Conv2D(rng.randint(1, 9), **cfg)(x))
+        groups = rng.choice([1, 1, 2, 3])  # grouped: filter depth < input depth
+        cfg = dict(kernel_size=k, **_window(rng), activation=_act(rng), use_bias=rng.random() < 0.8, groups=groups)
+        outs.append(keras.layers.Conv2D(groups * rng.randint(1, 3), **cfg)(x))
         configs.append(("conv", cfg))
     for _ in range(5):
         cfg = dict(kernel_size=(rng.randint(1, 4), rng.randint(1, 4)), **_window(rng),
@@ -99,6 +102,7 @@ def matrix_models(convert_keras):
         "conv": conv_model(SEED),
         "conv2": conv_model(SEED + 1),
         "elementwise": elementwise_model(SEED),
+        "elementwise2": elementwise_model(SEED + 1),
     }
     return {name: (convert_keras(m, _calib(m)), cfg) for name, (m, cfg) in built.items()}
 
@@ -108,7 +112,7 @@ def _ops(path) -> set[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["conv", "conv2", "elementwise"])
+@pytest.mark.parametrize("name", ["conv", "conv2", "elementwise", "elementwise2"])
 def test_kernel_matrix_bit_exact(matrix_models, name, tmp_path):
     path, configs = matrix_models[name]
     try:
@@ -148,3 +152,38 @@ def test_quantize_multiplier_matches_tflm_definition():
     assert quant.quantize_multiplier(2.0 ** -40) == (0, 0)  # below 2^-31: flushed to zero
     m, s = quant.quantize_multiplier(0.0123)
     assert 1 << 30 <= m < 1 << 31 and abs(m * 2.0 ** (s - 31) - 0.0123) < 1e-9
+
+
+@pytest.mark.slow
+def test_in_place_residual_beats_tflm_arena(convert_keras, tmp_path):
+    """Element-wise ops written over their dying input: a residual chain needs fewer bytes than TFLM plans."""
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    x = keras.Input((16, 16, 8), batch_size=1)
+    y = keras.layers.DepthwiseConv2D(3, padding="same")(x)
+    y = keras.layers.Add()([keras.layers.Conv2D(8, 1)(y), y])
+    y = keras.layers.ReLU()(keras.layers.Multiply()([y, y]))
+    model = keras.Model(x, keras.layers.Conv2D(4, 1)(y))
+    r = check_model(convert_keras(model, _calib(model)), tmp_path, n=N_INPUTS, seed=SEED)
+    print(f"residual: aot arena {r.arena_size} B, TFLM head {r.tflm_head} B, saved {r.tflm_head - r.arena_size} B")
+    assert r.arena_size < r.tflm_head
+
+
+@pytest.mark.slow
+def test_unsupported_ops_are_named_and_nothing_is_written(convert_keras, tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    x = keras.Input((12, 12, 3), batch_size=1)
+    y = keras.layers.Permute((2, 1, 3))(x)  # TRANSPOSE: TFLM has it, the aot engine not
+    model = keras.Model(x, keras.layers.Conv2D(4, 3)(y))
+    path = convert_keras(model, _calib(model))
+    out = tmp_path / "gen"
+    with pytest.raises(NotSupportedError) as err:
+        generate_aot(path, out)
+    assert err.value.exit_code == 3
+    unsupported = set(load_model(path).op_names()) - {"CONV_2D"}
+    assert unsupported and all(op in err.value.message for op in unsupported)
+    assert "--engine tflm" in err.value.fix
+    assert list(tmp_path.iterdir()) == []

@@ -67,7 +67,8 @@ def plan_arena(steps: list[Step], nbytes: dict[int, int], inputs: list[int], out
             owner[dst] = root(src)
         elif s.inplace and nbytes[dst] <= nbytes[root(src)]:
             group = [t for t in nbytes if root(t) == root(src)]
-            if all(t not in pinned and last_use.get(t, -1) <= s_index for t in group) and src not in s.inputs[1:]:
+            others_safe = all(t == src or root(t) != root(src) for t in s.inputs[1:])  # x*x is fine, x*view(x) not
+            if others_safe and all(t not in pinned and last_use.get(t, -1) <= s_index for t in group):
                 owner[dst] = root(src)
 
     groups: dict[int, Buffer] = {}
