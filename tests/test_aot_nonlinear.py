@@ -188,3 +188,18 @@ def test_single_op_cases_match_tflm(make_tflite, tmp_path):
     assert [op.op for op in model.main.operators] == [c[0] for c in cases]
     every = [np.resize(np.arange(-128, 128, dtype=np.int8), t.shape) for t in model.main.input_tensors()]
     check_model(model, tmp_path, samples=random_samples(model, 24, seed=3) + [every], sanitize=True)
+
+
+@pytest.mark.parametrize("case, reason", [
+    (("SOFTMAX", (1, 8), (0.1, 0), (1, 8), (0.1, 0), 1.0, None), "not the 1/256, -128"),
+    (("LOGISTIC", (1, 8), (0.1, 0), (1, 8), (1 / 256, 0), None, None), "zero point 0 is not -128"),
+    (("HARD_SWISH", (1, 8), (0.5, 0), (1, 8), (0.001, 0), None, None), "exponent"),
+])
+def test_unsupported_quantization_is_refused_before_writing(make_tflite, tmp_path, case, reason):
+    from toolchain.codegen.aot import generate_aot
+    from toolchain.errors import NotSupportedError
+
+    with pytest.raises(NotSupportedError, match=reason) as e:
+        generate_aot(_single_op_model(make_tflite, [case]), tmp_path / "gen")
+    assert case[0] in e.value.message and e.value.exit_code == 3
+    assert not (tmp_path / "gen").exists()

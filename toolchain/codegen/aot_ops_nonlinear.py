@@ -34,7 +34,7 @@ def _softmax(ctx: LowerContext) -> Lowering:
     ctx.int8(x, y)
     xs, _ = ctx.qparams(x)
     if ctx.qparams(y) != (1.0 / 256, -128):
-        ctx.refuse(f"output quantization {ctx.qparams(y)} is not (1/256, -128)")
+        ctx.refuse("output scale {:g}, zero point {} is not the 1/256, -128 int8 softmax requires".format(*ctx.qparams(y)))
     beta = float(ctx.options.get("beta", 1.0))
     real = min(beta * float(xs) * float(1 << 26), float((1 << 31) - 1))
     multiplier, left_shift = quant.quantize_multiplier(real)
