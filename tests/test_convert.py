@@ -271,3 +271,21 @@ def test_sine_training_script_is_deterministic_and_converts(tmp_path):
     assert result.tflite_path.name == "sine.tflite"
     assert set(assert_clean_int8(result.tflite_path).op_names()) == {"FULLY_CONNECTED"}
     assert result.report["metrics"][0]["cosine"] > 0.99
+
+
+@pytest.mark.slow
+def test_two_inputs_two_outputs_matched_by_name(tmp_path):
+    import keras
+
+    from toolchain.convert import convert
+
+    keras.utils.set_random_seed(4)
+    a, b = keras.Input((4,), name="a"), keras.Input((4,), name="b")
+    h = keras.layers.Concatenate()([keras.layers.Dense(6)(a), keras.layers.Dense(6, activation="relu")(b)])
+    model = keras.Model([a, b], [keras.layers.Dense(2)(h), keras.layers.Dense(3, activation="softmax")(h)])
+    rng = np.random.default_rng(0)
+    calib = [[rng.standard_normal(4).astype(np.float32), 5 * rng.random(4).astype(np.float32)] for _ in range(16)]
+    result = convert(model, tmp_path, calib=calib)
+    assert_clean_int8(result.tflite_path)
+    assert len(result.report["inputs"]) == 2 and len(result.report["metrics"]) == 2
+    assert min(m["cosine"] for m in result.report["metrics"]) > 0.99  # swapped inputs would not agree

@@ -56,12 +56,18 @@ def _progress(enabled: bool):
     tasks = {}
 
     def update(task, done, total):
+        if not tasks:
+            bars.start()  # only once there is something to show
         if task not in tasks:
             tasks[task] = bars.add_task(TASKS.get(task, task), total=total)
         bars.update(tasks[task], completed=done)
 
-    with stream, bars:
-        yield update
+    with stream:
+        try:
+            yield update
+        finally:
+            if tasks:
+                bars.stop()
 
 
 def _summary(result) -> None:
@@ -71,15 +77,16 @@ def _summary(result) -> None:
         out.print(f"note: {note}")
     size = r["size"]
     out.print(f"[bold]{r['name']}[/]: float {size['float_bytes']:,} B -> int8 {size['int8_bytes']:,} B "
-              f"({size['ratio']:.2f}x smaller), io {r['io']}, ops: "
-              + ", ".join(f"{op} x{n}" for op, n in r["ops"].items()))
+              f"({100 / size['ratio']:.0f}% of float), {r['io']} I/O")
+    out.print("ops: " + ", ".join(f"{op} x{n}" for op, n in r["ops"].items()))
     ev = r["evaluation"]
-    t = Table("output", "shape", "RMSE", "max |err|", "cosine", "top-1 agree", "acc float", "acc int8",
+    optional = [(key, head) for key, head in (("top1_agreement", "top-1 agree"), ("float_accuracy", "acc float"),
+                                              ("int8_accuracy", "acc int8")) if any(key in m for m in r["metrics"])]
+    t = Table("output", "shape", "RMSE", "max |err|", "cosine", *(head for _, head in optional),
               title=f"float vs int8 on {ev['samples']} samples ({ev['source']})")
     for m, o in zip(r["metrics"], r["outputs"]):
         t.add_row(str(m["output"]), "x".join(map(str, o["shape"])), f"{m['rmse']:.4g}", f"{m['max_abs_error']:.4g}",
-                  f"{m['cosine']:.5f}", _pct(m.get("top1_agreement")), _pct(m.get("float_accuracy")),
-                  _pct(m.get("int8_accuracy")))
+                  f"{m['cosine']:.5f}", *(_pct(m.get(key)) for key, _ in optional))
     out.print(t)
     for w in r["warnings"]:
         out.print(f"[yellow]warning:[/] {w}")

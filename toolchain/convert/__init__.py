@@ -91,7 +91,8 @@ def convert(model, out_dir, *, calib=None, eval_data=None, labels=None, io: str 
         raise ConvertError(f"{len(floats)} op(s) stayed in float: {check.describe(floats)}",
                            "replace those layers with int8-capable ones, or pass --allow-float-ops")
 
-    metrics = _evaluate(int8_model, float_model, eval_set, label_ids, report_progress)
+    names = tfc.signature_names(source.specs)
+    metrics = _evaluate(int8_model, float_model, eval_set, names, label_ids, report_progress)
     report = _report(name, model, source, io, calib_set, eval_set, int8_model, float_model, floats, metrics)
     out_dir = Path(out_dir)
     with staged_dir(out_dir) as stage:
@@ -121,19 +122,27 @@ def _labels(labels, count: int) -> np.ndarray:
     return labels
 
 
-def _evaluate(int8_model: Model, float_model: Model, eval_set, labels, progress) -> list[dict]:
+def _input_order(model: Model, names: list[str]) -> list[int]:
+    """For each model input, the index of its array in a sample (matched by signature name)."""
+    by_name = {f"serving_default_{n}:0": i for i, n in enumerate(names)}
+    order = [by_name.get(t.name) for t in model.main.input_tensors()]
+    return order if sorted(order, key=str) == list(range(len(names))) else list(range(len(names)))
+
+
+def _evaluate(int8_model: Model, float_model: Model, eval_set, names, labels, progress) -> list[dict]:
     from toolchain.reference import capture_c_output, litert_run, tflm_run
 
     n = len(eval_set)
     int8_inputs = int8_model.main.input_tensors()
+    int8_order, float_order = _input_order(int8_model, names), _input_order(float_model, names)
 
     def quantized():
         for i, sample in enumerate(eval_set.samples):
-            yield [quality.quantize(x, t) for x, t in zip(sample, int8_inputs)]
+            yield [quality.quantize(sample[j], t) for j, t in zip(int8_order, int8_inputs)]
             progress("evaluate", i + 1, n)
 
     with capture_c_output(2):  # LiteRT announces its CPU delegate
-        float_outs = litert_run(float_model, eval_set.samples)
+        float_outs = litert_run(float_model, [[s[j] for j in float_order] for s in eval_set.samples])
     int8_outs = tflm_run(int8_model, quantized())
     return quality.compare(int8_model, float_outs, int8_outs, labels)
 

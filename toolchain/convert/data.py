@@ -26,7 +26,8 @@ class InputSpec:
 
 @dataclass
 class Samples:
-    samples: list[list[np.ndarray]]
+    samples: list[list[np.ndarray]]  # in the order of `specs`
+    specs: list[InputSpec]
     source: str  # where they came from, for the report
     random: bool = False
 
@@ -43,12 +44,12 @@ def load_samples(source, specs: list[InputSpec], *, key: str | None = None, what
     if isinstance(source, str) and source == RANDOM:
         rng = np.random.default_rng(0)
         samples = [[rng.standard_normal(s.shape).astype(np.float32) for s in specs] for _ in range(RANDOM_SAMPLES)]
-        return Samples(samples, RANDOM, random=True)
+        return Samples(samples, specs, RANDOM, random=True)
     if isinstance(source, (str, Path)):
         path = Path(source)
-        return Samples(_split(_read_path(path, key, what), specs, f"{what} data {path}"), str(path))
+        return Samples(_split(_read_path(path, key, what), specs, f"{what} data {path}"), specs, str(path))
     if isinstance(source, np.ndarray):
-        return Samples(_split(source, specs, f"{what} array"), "array")
+        return Samples(_split(source, specs, f"{what} array"), specs, "array")
     try:
         items = list(source)
     except TypeError:
@@ -63,7 +64,7 @@ def load_samples(source, specs: list[InputSpec], *, key: str | None = None, what
         samples.append([_one(a, s, f"{what} sample {i}") for a, s in zip(arrays, specs)])
     if not samples:
         raise CalibrationError(f"the {what} iterable is empty", "give at least one sample (100-500 is typical)")
-    return Samples(samples, "iterable")
+    return Samples(samples, specs, "iterable")
 
 
 def _read_path(path: Path, key: str | None, what: str) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from toolchain.errors import CalibrationError
 from toolchain.model import Model, Tensor
 
 
@@ -43,8 +44,12 @@ def compare(model: Model, float_outs, int8_outs, labels: np.ndarray | None = Non
     `float_outs` and `int8_outs` are lists (one per sample) of lists (one per output).
     Labels, if given, score output 0.
     """
+    outputs = model.main.output_tensors()
+    if labels is not None and (not outputs[0].shape or outputs[0].shape[-1] < 2):
+        raise CalibrationError(f"labels were given but output 0 has shape {list(outputs[0].shape)}, not class scores",
+                               "give labels only for a classifier (last dimension = number of classes)")
     metrics = []
-    for k, tensor in enumerate(model.main.output_tensors()):
+    for k, tensor in enumerate(outputs):
         f = np.stack([np.asarray(s[k], np.float64).reshape(tensor.shape) for s in float_outs])
         q = np.stack([dequantize(s[k], tensor).reshape(tensor.shape) for s in int8_outs])
         diff = q - f

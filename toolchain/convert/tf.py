@@ -6,6 +6,7 @@ Imported only by `toolchain.convert.convert`, so other commands never pay for Te
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def export_fixed(source: Source, out: Path) -> Path:
     A fixed batch lets the converter fold shapes: one RESHAPE per Flatten and
     dilated CONV_2D without SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND around it.
     """
-    sig = [tf.TensorSpec(s.shape, tf.float32, name=s.name.split(":")[0]) for s in source.specs]
+    sig = [tf.TensorSpec(s.shape, tf.float32, name=n) for s, n in zip(source.specs, signature_names(source.specs))]
     with capture_c_output(2):
         if source.kind == "keras":
             source.obj.export(str(out), format="tf_saved_model", verbose=False,
@@ -137,12 +138,25 @@ def export_fixed(source: Source, out: Path) -> Path:
             tf.saved_model.save(model, str(out), signatures=fn.get_concrete_function())
             return out
         serving = source.obj.signatures["serving_default"]
-        names = [s.name for s in source.specs]
+        names = [s.name for s in source.specs]  # the loaded signature's own argument names
         fn = tf.function(lambda *x: serving(**dict(zip(names, x))), input_signature=sig)
         module = tf.Module()
         module.loaded = source.obj
         tf.saved_model.save(module, str(out), signatures=fn.get_concrete_function())
     return out
+
+
+def signature_names(specs: list[InputSpec]) -> list[str]:
+    """Unique identifier-like names for the exported signature's inputs, in `specs` order.
+
+    The converter orders the .tflite inputs by these names and calls them
+    `serving_default_<name>:0`, so samples are matched to inputs by name, not position.
+    """
+    names = []
+    for i, spec in enumerate(specs):
+        name = re.sub(r"\W", "_", spec.name.split(":")[0]) or f"input_{i}"
+        names.append(name if name not in names else f"{name}_{i}")
+    return names
 
 
 def to_tflite(saved_model: Path, *, calib=None, io: str = "int8", on_sample=None) -> bytes:
@@ -155,9 +169,11 @@ def to_tflite(saved_model: Path, *, calib=None, io: str = "int8", on_sample=None
     """
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     if calib is not None:
+        names = signature_names(calib.specs)
+
         def representative():
             for i, sample in enumerate(calib.samples):
-                yield [np.asarray(x, np.float32) for x in sample]
+                yield {n: np.asarray(x, np.float32) for n, x in zip(names, sample)}
                 if on_sample:
                     on_sample(i + 1)
 
