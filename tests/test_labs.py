@@ -138,11 +138,11 @@ def test_lab01_hello_world(tmp_path):
 def test_lab02_device_accuracy_equals_host_int8_exactly(tmp_path):
     report = run_lab("02_image_classification", tmp_path)
     acc, device = report["accuracy"], report["device"]
-    assert_device_matches_host(device, acc["test_images"])
-    assert device["validation"]["top1_agree"] == acc["test_images"]
-    assert acc["device"] == acc["int8"] == device["validation"]["accuracy"]["int8_host"]
-    assert abs(acc["float"] - acc["int8"]) <= 0.02
-    assert np.sum(report["confusion"]) == acc["test_images"]
+    assert_device_matches_host(device, acc["device_images"])
+    assert device["validation"]["top1_agree"] == acc["device_images"]
+    assert acc["device"] == acc["device_int8_host"] == device["validation"]["accuracy"]["int8_host"]
+    assert abs(acc["float"] - acc["int8"]) <= 0.02 and acc["test_images"] == 360
+    assert np.sum(report["confusion"]) == acc["device_images"]
     assert {"confusion.png", "layers.png"} <= set(report["figures"])
 
 

@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 
 from labs.common import plots  # noqa: E402
-from labs.common.device import run_on_device  # noqa: E402
-from labs.common.lab import Lab, run  # noqa: E402
+from labs.common.device import profile_rows, run_on_device  # noqa: E402
+from labs.common.lab import Lab, quiet_tensorflow, run  # noqa: E402
 
 
 def main(argv=None):
@@ -27,6 +27,7 @@ def main(argv=None):
     with lab.step("Train the digits CNN in Keras (models/digits/train.py, fixed seed)"):
         from models.digits.train import train
 
+        quiet_tensorflow()
         train(lab.out, epochs=12 if quick else 30)
         test = np.load(lab.out / "test.npz")
         x_test, y_test = test["x"], test["y"]
@@ -40,17 +41,22 @@ def main(argv=None):
                 f"top-1 agreement {m['top1_agreement']:.2%}")
         lab.say(f"ops: {', '.join(f'{k} x{v}' for k, v in result.report['ops'].items())}")
 
-    with lab.step(f"Classify all {len(x_test)} test images on {lab.args.board} (aot engine)"):
-        device = run_on_device(lab, result.tflite_path, lab.out / "test.npz", float_model=result.float_path, n=1)
+    count = 60 if quick else len(x_test)
+    with lab.step(f"Classify {'the first ' if count < len(x_test) else 'all '}{count} test images on "
+                  f"{lab.args.board} (aot engine)"):
+        np.savez(lab.out / "device_inputs.npz", x=x_test[:count], y=y_test[:count])
+        device = run_on_device(lab, result.tflite_path, lab.out / "device_inputs.npz", float_model=result.float_path,
+                               n=1, warmup=0)
         acc, v = device["validation"]["accuracy"], device["validation"]
-        lab.say(f"device accuracy {acc['device']:.2%} (host int8 {acc['int8_host']:.2%}, "
-                f"float {acc['float_host']:.2%}); {v['top1_agree']}/{v['compared']} same predictions, "
+        lab.say(f"on these {count} images: device accuracy {acc['device']:.2%}, host int8 {acc['int8_host']:.2%}, "
+                f"host float {acc['float_host']:.2%}")
+        lab.say(f"{v['top1_agree']}/{v['compared']} same predictions as the host, "
                 f"{v['bit_exact']}/{v['compared']} outputs bit-exact")
 
     with lab.step("Confusion matrix and per-layer latency"):
         predicted = np.array([s["top1_device"] for s in device["samples"]])
         matrix = np.zeros((10, 10), int)
-        np.add.at(matrix, (y_test[: len(predicted)], predicted), 1)
+        np.add.at(matrix, (y_test[:count], predicted), 1)
         lab.figure(plots.confusion(matrix, list(range(10)), f"digits on {lab.args.board}: "
                                    f"accuracy {acc['device']:.1%}"), "confusion")
         layers = device["layers"]
@@ -60,9 +66,10 @@ def main(argv=None):
         lab.table("Per-layer latency", ["layer", device["latency"]["cycles_are"], "share"],
                   [[f"{r['i']} {r['name']}", f"{r['cycles']:,.0f}", f"{r['share']:.0%}"] for r in layers])
 
+    lab.table(f"Profile on {lab.args.board}", ["figure", "value"], profile_rows(device))
     lab.finish({
-        "accuracy": {"float": m["float_accuracy"], "int8": m["int8_accuracy"], "device": acc["device"],
-                     "test_images": len(x_test)},
+        "accuracy": {"test_images": len(x_test), "float": m["float_accuracy"], "int8": m["int8_accuracy"],
+                     "device_images": count, "device": acc["device"], "device_int8_host": acc["int8_host"]},
         "confusion": matrix,
         "device": device,
     })

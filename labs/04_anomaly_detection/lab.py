@@ -17,8 +17,8 @@ import numpy as np  # noqa: E402
 
 from labs.common import plots  # noqa: E402
 from labs.common.data import data_file  # noqa: E402
-from labs.common.device import run_on_device  # noqa: E402
-from labs.common.lab import Lab, run  # noqa: E402
+from labs.common.device import profile_rows, run_on_device  # noqa: E402
+from labs.common.lab import Lab, quiet_tensorflow, run  # noqa: E402
 from labs.common.samples import read_ad_sample  # noqa: E402
 
 
@@ -35,6 +35,7 @@ def main(argv=None):
         used = windows[:8] if lab.args.quick else windows
         np.save(lab.out / "inputs.npy", used)
 
+    quiet_tensorflow()
     with lab.step("Convert ad01.h5 (legacy Keras HDF5) to INT8, calibrating on the 40 windows"):
         result = convert(data_file("mlperf_tiny/ad01.h5"), lab.out, calib=lab.out / "windows.npy", name="ad01")
         r = result.report
@@ -70,9 +71,7 @@ def main(argv=None):
                   [[k, f"{e.mean():.3f}", f"{(e.mean() / mse['float (host)'].mean() - 1):+.2%}"]
                    for k, e in mse.items()])
 
-    lat = device["latency"]
-    lab.say(f"latency {lat['us']['median']:.0f} us per window ({lat['label']}), "
-            f"flash {device['build']['flash']:,} B, RAM {device['build']['ram']:,} B")
+    lab.table(f"Profile on {lab.args.board}", ["figure", "value"], profile_rows(device))
     lab.finish({
         "windows": len(used),
         "anomaly_score": {k: float(e.mean()) for k, e in mse.items()},
