@@ -3,11 +3,13 @@ unsupported models refused before anything is written, sources clean for a Corte
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from aot_rig import check_model, cross_compile, random_samples
+from aot_rig import build, check_model, cross_compile, random_samples
+from labs.common.samples import person_input, read_ad_sample, read_bmp
 
 from toolchain.codegen.aot import aot_sources, generate_aot
 from toolchain.errors import NotSupportedError
@@ -23,22 +25,24 @@ SHARED = {
 }
 
 
-def ad01_windows(model) -> list[list[np.ndarray]]:
-    """The 40 windows of the shared AD sample, quantized with the model's input parameters."""
-    x = np.fromfile(DATA / "mlperf_tiny" / "normal_id_01_00000000_hist_librosa.bin", dtype="<f4").reshape(40, 640)
-    t = model.main.input_tensors()[0]
-    scale, zp = t.quantization.scale[0], t.quantization.zero_point[0]
-    q = np.clip(np.round(x / scale) + zp, -128, 127).astype(np.int8)
-    return [[row.reshape(t.shape)] for row in q]
+def real_samples(name: str, model) -> list[list[np.ndarray]]:
+    """The shared real inputs of a model: the 40 AD windows, the two person images."""
+    if name == "ad01_int8":
+        t = model.main.input_tensors()[0]
+        scale, zp = t.quantization.scale[0], t.quantization.zero_point[0]
+        windows = read_ad_sample(DATA / "mlperf_tiny" / "normal_id_01_00000000_hist_librosa.bin")
+        q = np.clip(np.round(windows / scale) + zp, -128, 127).astype(np.int8)
+        return [[row.reshape(t.shape)] for row in q]
+    if name == "person_detect":
+        return [[person_input(read_bmp(DATA / "tflm" / f))] for f in ("person.bmp", "no_person.bmp")]
+    return []
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SHARED))
 def test_shared_model_bit_exact_and_smaller_arena(name, tmp_path):
     model = load_model(SHARED[name])
-    samples = random_samples(model, 20, seed=1)
-    if name == "ad01_int8":
-        samples += ad01_windows(model)
+    samples = random_samples(model, 20, seed=1) + real_samples(name, model)
     # person_detect is large: sanitizers would cost minutes, its kernels are covered by the matrix
     r = check_model(model, tmp_path, samples=samples, sanitize=name != "person_detect")
     print(f"{name}: aot arena {r.arena_size} B, TFLM head {r.tflm_head} B, saved {r.tflm_head - r.arena_size} B")
@@ -78,3 +82,16 @@ def test_generated_code_names_layers_and_draws_the_arena(tmp_path):
     assert f"Activation arena ({result.arena_size} bytes" in source
     assert "RESHAPE" in source and "alias" in source  # the reshape costs neither bytes nor code
     assert f"#define MODEL_ARENA_SIZE   {result.arena_size}" in (tmp_path / "model.h").read_text()
+
+
+def test_layer_api_hooks_names_and_outputs(tmp_path):
+    result = generate_aot(SHARED["micro_speech_quantized"], tmp_path)
+    exe = build(tmp_path, sanitize=True, main="api_check.c")
+    lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert lines[-1] == "order 1 ok 1"
+    rows = [line.split("|") for line in lines[:-1]]
+    assert [r[1] for r in rows] == result.layers
+    assert [r[4:] for r in rows] == [["1", "1"]] * len(result.layers)  # one begin and one end per layer
+    model = load_model(SHARED["micro_speech_quantized"])
+    last = model.main.tensors[model.main.operators[-1].outputs[0]]
+    assert rows[-1][2:4] == [str(last.nbytes), "1"]  # the last layer's output is the model output

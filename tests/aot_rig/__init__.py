@@ -54,10 +54,10 @@ def _run(cmd, **kw) -> subprocess.CompletedProcess:
     return res
 
 
-def build(gen_dir: Path, *, sanitize: bool = False) -> Path:
-    """Compile the generated sources plus runner.c into an executable."""
-    exe = gen_dir / ("runner_asan" if sanitize else "runner")
-    sources = sorted(str(p) for p in gen_dir.glob("*.c")) + [str(RIG_DIR / "runner.c")]
+def build(gen_dir: Path, *, sanitize: bool = False, main: str = "runner.c") -> Path:
+    """Compile the generated sources plus a main program of this folder into an executable."""
+    exe = gen_dir / (Path(main).stem + ("_asan" if sanitize else ""))
+    sources = sorted(str(p) for p in gen_dir.glob("*.c")) + [str(RIG_DIR / main)]
     _run(["gcc", *HOST_FLAGS, *(SANITIZE if sanitize else []), f"-I{gen_dir}", "-o", str(exe), *sources, "-lm"])
     return exe
 
