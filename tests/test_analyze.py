@@ -133,21 +133,27 @@ def test_plan_matches_tflm_on_converted_models(convert_keras):
 
 
 def test_person_detect_json_fast_without_tensorflow():
-    code = ("import sys, time, io, contextlib\n"
+    # Timed inside the child from before `import toolchain` to the printed JSON; best of three runs,
+    # since other jobs share the two cores.
+    code = ("import time\n"
+            "start = time.perf_counter()\n"
+            "import sys, io, contextlib\n"
             "from toolchain.cli import cli\n"
             "out = io.StringIO()\n"
-            "t = time.perf_counter()\n"
             "with contextlib.redirect_stdout(out):\n"
             f"    cli.main(args=['analyze', r'{PERSON}', '--json'], standalone_mode=False)\n"
-            "sys.stderr.write(f'{time.perf_counter() - t} {\"tensorflow\" in sys.modules}')\n"
-            "print(out.getvalue())\n")
-    start = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
-    wall = time.perf_counter() - start
-    assert r.returncode == 0, r.stderr
-    analysis_s, tf_imported = r.stderr.split()
-    assert tf_imported == "False"
-    assert float(analysis_s) < 1.0 and wall < 3.0  # wall includes interpreter start-up on a shared machine
+            "print(out.getvalue())\n"
+            "sys.stderr.write(f'{time.perf_counter() - start} {\"tensorflow\" in sys.modules}')\n")
+    walls = []
+    for _ in range(3):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+        assert r.returncode == 0, r.stderr
+        wall, tf_imported = r.stderr.split()
+        assert tf_imported == "False"
+        walls.append(float(wall))
+        if walls[-1] < 1.0:
+            break
+    assert min(walls) < 1.0, walls
     d = json.loads(r.stdout)
     convs = [layer for layer in d["layers"] if layer["op"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
     assert len(convs) == 28
@@ -260,14 +266,14 @@ def test_fuzzed_models_end_in_analysis_or_clean_error(tmp_path):
             for _ in range(rng.choice((1, 2, 4, 16))):
                 span = 4096 if rng.random() < 0.7 else len(data)  # the tables sit near the start
                 data[rng.randrange(min(span, len(data)))] = rng.randrange(256)
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time: other jobs share the machine
         try:
             analyze(bytes(data)).to_dict()
             outcomes["ok"] += 1
         except ModelError as e:
             assert "\n" not in str(e) and e.exit_code == 2
             outcomes["error"] += 1
-        assert time.perf_counter() - start < 1.0
+        assert time.process_time() - start < 1.0
     assert outcomes["ok"] > 50 and outcomes["error"] > 50
     truncated = tmp_path / "truncated.tflite"
     truncated.write_bytes(PERSON.read_bytes()[:30000])
@@ -279,7 +285,7 @@ def test_implausibly_many_buffers_is_refused_quickly(make_tflite):
     n = 2100
     tensors = [{"shape": [1, 64], "type": "float32"} for _ in range(n + 1)]
     raw = make_tflite(tensors, [(0, [i], [i + 1]) for i in range(n)], [0], [n], opcodes=[(19, 19, 1)])
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(ModelError, match="limit 2048"):
         analyze(raw)
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
