@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from toolchain import api_module
 from toolchain.analyze.arena import ALIGNMENT, ArenaPlan, align_up, plan_arena
 from toolchain.analyze.fit import BoardFit, board_fit
 from toolchain.analyze.layers import Layer, constant_tensors, is_fully_int8, layers_of
@@ -95,6 +96,7 @@ class Analysis:
                 "tail_32": self.tail_32.to_dict(),
                 "tail_64": self.tail_64.to_dict(),
                 "total_32": self.arena_32,
+                "total_64": align_up(self.plan.head + self.tail_64.total, ALIGNMENT),
                 "alignment": ALIGNMENT,
                 "peak_layer": self.peak_layer,
                 "offline_plan": self.plan.offline,
@@ -143,3 +145,6 @@ def analyze(model, *, board: str | None = None, engine: str = "tflm", measure: b
     if measure:
         result.measured = measure_arena(m)
     return result
+
+
+api_module(__name__)
