@@ -159,10 +159,10 @@ def test_saved_model_folder_with_dynamic_batch(tmp_path):
     from toolchain.convert import convert
 
     model = _zoo("conv_pool_flatten")
-    model.export(str(tmp_path / "sm"), verbose=False,
+    model.export(str(tmp_path / "my sm"), verbose=False,
                  input_signature=[tf.TensorSpec((None, 12, 12, 1), tf.float32, name="image")])
-    result = convert(tmp_path / "sm", tmp_path / "out", calib=_calib(model, 8))
-    assert result.tflite_path.name == "sm.tflite" and result.report["loader"] == "saved_model"
+    result = convert(tmp_path / "my sm", tmp_path / "out", calib=_calib(model, 8))
+    assert result.tflite_path.name == "my_sm.tflite" and result.report["loader"] == "saved_model"
     assert "RESHAPE" in assert_clean_int8(result.tflite_path).op_names()
 
 

@@ -105,7 +105,7 @@ def convert(model, out_dir, *, calib=None, eval_data=None, labels=None, io: str 
 
 def _stem(path) -> str:
     p = Path(path)
-    return p.name if p.is_dir() else p.stem
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", p.name if p.is_dir() else p.stem)
 
 
 def _labels(labels, count: int) -> np.ndarray:
