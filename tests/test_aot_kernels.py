@@ -11,6 +11,7 @@ import random
 import numpy as np
 import pytest
 from aot_rig import check_model, cross_compile
+from aot_rig.tiny import one_op_model
 
 from toolchain.codegen import quant
 from toolchain.codegen.aot import generate_aot
@@ -141,6 +142,21 @@ def test_float_io_quantize_dequantize(convert_keras, tmp_path):
     path = convert_keras(model, _calib(model), io="float")
     assert {"QUANTIZE", "DEQUANTIZE"} <= _ops(path)
     check_model(path, tmp_path, n=N_INPUTS, seed=SEED)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("op", ["QUANTIZE", "RELU", "RELU6"])
+def test_requantizing_unary_ops(op, tmp_path):
+    """int8 -> int8 rescaling with random scale pairs, ratios above 1 (left shift) included."""
+    rng = random.Random(f"{SEED}{op}")
+    for k in range(4):
+        input_q = (rng.uniform(0.005, 0.5), rng.randint(-128, 127))
+        output_q = (input_q[0] * rng.choice([rng.uniform(0.05, 0.9), rng.uniform(1.1, 20)]), rng.randint(-128, 127))
+        model = one_op_model(op, (1, rng.randint(1, 300)), input_q, output_q)
+        try:
+            check_model(model, tmp_path / str(k), n=N_INPUTS, seed=k)
+        except AssertionError as e:
+            raise AssertionError(f"{op} {input_q} -> {output_q}: {e}") from None
 
 
 def test_quantize_multiplier_matches_tflm_definition():
