@@ -29,6 +29,7 @@ class Target:
     enum: int  # sizeof a C enum: 1 with arm-none-eabi-gcc's default -fshort-enums, 4 on the host
     recording: bool  # RecordingMicroAllocator (the Python interpreter) instead of MicroAllocator
     compression: bool  # built with USE_TFLM_COMPRESSION
+    builtin_data: tuple[tuple[str, str], ...] = ()  # (op, layout) where this build's parsed options differ
 
     def layout(self, fields: str) -> tuple[int, int]:
         """(sizeof, alignof) of a C struct whose fields are coded one letter each:
@@ -37,16 +38,19 @@ class Target:
         plain, _, extra = fields.partition("|")
         code = plain + (extra if self.compression else "")
         sizes = {"p": self.pointer, "e": self.enum, "d": 8, "i": 4, "h": 2, "b": 1}
-        offset = align = 1
+        offset, align = 0, 1
         for ch in code.replace(" ", ""):
             n = sizes[ch]
-            offset = _up(offset if offset > 1 or align > 1 else 0, n) + n
+            offset = _up(offset, n) + n
             align = max(align, n)
         return _up(offset, align), align
 
 
 TARGET_32 = Target("cortex-m (32-bit, arm-none-eabi-gcc)", 4, 1, recording=False, compression=False)
-HOST_64 = Target("host (64-bit, tflite_micro package)", 8, 4, recording=True, compression=True)
+# The tflite_micro wheel is newer than 90b983c: its ParseFullyConnected allocates 32 bytes, 8-aligned
+# (read from the wheel's machine code), where 90b983c's TfLiteFullyConnectedParams has 16.
+HOST_64 = Target("host (64-bit, tflite_micro package)", 8, 4, recording=True, compression=True,
+                 builtin_data=(("FULLY_CONNECTED", "eebbe pp"),))
 
 # Allocator objects (vtable pointers included).
 _SINGLE_ARENA_ALLOCATOR = "pp ppppp p i"
@@ -140,9 +144,10 @@ def estimate_tail(model: Model, target: Target) -> TailEstimate:
             t.struct("NodeAndRegistration", target, _NODE_AND_REGISTRATION, len(sg.operators))
     # Builtin options, then kernel Init, then kernel Prepare, over all subgraphs.
     ops = [(sg, op) for sg in model.subgraphs for op in sg.operators]
+    builtin_data = _BUILTIN_DATA | dict(target.builtin_data)
     for _, op in ops:
-        if _BUILTIN_DATA.get(op.op):
-            t.struct("builtin options", target, _BUILTIN_DATA[op.op])
+        if builtin_data.get(op.op):
+            t.struct("builtin options", target, builtin_data[op.op])
     for _, op in ops:
         if op.op in _OPDATA:
             t.alloc("kernel OpData", target.layout(_OPDATA[op.op])[0], ALIGNMENT)
