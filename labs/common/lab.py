@@ -47,7 +47,8 @@ class Lab:
         self.title = doc.strip().splitlines()[0]
         self.out: Path = self.args.out
         self.out.mkdir(parents=True, exist_ok=True)
-        self.console = Console(highlight=False, soft_wrap=True)
+        # a pipe or a log file gets wide lines, not tables folded at 80 columns
+        self.console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
         self.figures: list[Path] = []
         self._steps = 0
         self._start = time.monotonic()

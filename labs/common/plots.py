@@ -65,7 +65,7 @@ def arena_timeline(buffers, arena_bytes: int, title: str):
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for b in buffers:
         ax.broken_barh([(b["first"] - 0.4, b["last"] - b["first"] + 0.8)], (b["offset"], b["bytes"]),
-                       facecolors="tab:orange" if b.get("scratch") else "tab:blue", edgecolor="black", lw=0.5,
+                       facecolors="tab:orange" if b.get("op") is not None else "tab:blue", edgecolor="black", lw=0.5,
                        alpha=0.8)
     ax.axhline(arena_bytes, color="red", ls="--", lw=1, label=f"arena {arena_bytes:,} B")
     ax.set(xlabel="operator", ylabel="arena offset (bytes)", title=title)
@@ -86,7 +86,8 @@ def board_fit(rows, title: str):
         ax.axvline(100, color="black", lw=1)
         for yi, s, r in zip(y, share, rows):
             ax.text(min(s, 110), yi, f" {s:.0f}% of {r[f'{kind}_total'] / 1024:,.0f} KiB", va="center", fontsize=8)
-        ax.set(xlim=(0, 160), xlabel=f"{kind} used (% of the board)", title=f"{title}: {kind}")
+        label = {"flash": "flash", "ram": "RAM"}[kind]
+        ax.set(xlim=(0, 160), xlabel=f"{label} needed (% of the board's)", title=f"{title}: {label}")
     axes[0].set(yticks=y, yticklabels=[r["board"] for r in rows])
     axes[0].invert_yaxis()
     return fig
