@@ -5,17 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run_on_device(lab, tflite: Path, inputs: Path, *, engine: str = "aot", n: int = 3, warmup: int = 1,
-                  float_model: Path | None = None, labels=None) -> dict:
-    """analyze (fit check) -> generate -> build -> boot in QEMU (or flash `--port`) -> run every sample.
+def run_on_device(lab, tflite: Path, inputs: Path | None = None, *, random: int | None = None, engine: str = "aot",
+                  n: int = 3, warmup: int = 1, float_model: Path | None = None, labels=None, tflm_dir=None) -> dict:
+    """analyze (fit check) -> generate -> build -> boot in QEMU (or flash `--port`) -> run every sample
+    of `inputs` (or `random` seeded random inputs).
 
-    Returns the harness report (docs/report.md); its files go to `<lab out>/device_<engine>/`.
+    Returns the harness report (docs/report.md); its files go to `<lab out>/device_<model>_<engine>/`.
     """
     from toolchain import deploy
 
-    out = lab.out / f"device_{engine}"
-    report = deploy(tflite, board=lab.args.board, engine=engine, port=lab.args.port, inputs=inputs, labels=labels,
-                    n=n, warmup=warmup, float_model=float_model, out_dir=out, progress=_Progress(lab))
+    out = lab.out / f"device_{Path(tflite).stem}_{engine}"
+    report = deploy(tflite, board=lab.args.board, engine=engine, port=lab.args.port, inputs=inputs, random=random,
+                    labels=labels, n=n, warmup=warmup, float_model=float_model, tflm_dir=tflm_dir, out_dir=out,
+                    progress=_Progress(lab))
     static = report["memory"]["static"]
     lab.say(f"firmware {report['context']['deploy']['build']['elf']} ({engine} engine): "
             f"flash {static['flash']['total']:,} B, RAM {static['ram']['total']:,} B; reports in {out / 'report'}")

@@ -61,14 +61,19 @@ def grouped_bars(groups, series: dict, *, ylabel: str, title: str):
 
 
 def arena_timeline(buffers, arena_bytes: int, title: str):
-    """The arena plan: each buffer is a box from its first to its last operator, at its offset."""
+    """The arena plan: each buffer is a box from its first to its last operator, at its offset.
+
+    `buffers` as in `analyze(...).to_dict()["arena"]["buffers"]`: scope s is operator s - 1
+    running (scope 0: the inputs are written before the first operator).
+    """
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for b in buffers:
-        ax.broken_barh([(b["first"] - 0.4, b["last"] - b["first"] + 0.8)], (b["offset"], b["bytes"]),
+        ax.broken_barh([(b["first"] - 1.4, b["last"] - b["first"] + 0.8)], (b["offset"], b["bytes"]),
                        facecolors="tab:orange" if b.get("op") is not None else "tab:blue", edgecolor="black", lw=0.5,
                        alpha=0.8)
     ax.axhline(arena_bytes, color="red", ls="--", lw=1, label=f"arena {arena_bytes:,} B")
-    ax.set(xlabel="operator", ylabel="arena offset (bytes)", title=title)
+    ax.set(xlabel="operator (-1: model input written before the first one)", ylabel="arena offset (bytes)",
+           title=title)
     ax.legend(loc="upper right")
     return fig
 
