@@ -152,12 +152,6 @@ class LowerContext:
             self.refuse(str(e))
 
 
-def nhwc(shape) -> tuple[int, int, int, int]:
-    if len(shape) != 4:
-        raise ValueError(shape)
-    return tuple(shape)
-
-
 def same_padding(stride: int, dilation: int, in_size: int, filter_size: int, out_size: int) -> int:
     """TFLM ComputePaddingHeightWidth (the leading padding; VALID yields 0)."""
     effective = (filter_size - 1) * dilation + 1
@@ -232,7 +226,7 @@ def _fully_connected(ctx: LowerContext) -> Lowering:
     if w.quantization.per_channel:
         mult, shift = quant.per_channel_multipliers(xs, w.quantization.scale, ys, out_depth)
     else:
-        m, s = quant.fc_multiplier(xs, w.quantization.scale[0], ys, b is not None)
+        m, s = quant.fc_multiplier(xs, w.quantization.scale[0], ys)
         mult, shift = [m], [s]
     lo, hi = ctx.activation_range(y)
     params = {

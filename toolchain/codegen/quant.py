@@ -67,15 +67,10 @@ def per_channel_multipliers(input_scale: float, filter_scales, output_scale: flo
     return [m for m, _ in pairs], [s for _, s in pairs]
 
 
-def fc_multiplier(input_scale: float, filter_scale: float, output_scale: float, has_bias: bool) -> tuple[int, int]:
-    """Per-tensor FULLY_CONNECTED: TFLM's GetQuantizedConvolutionMultipler.
-
-    With a bias the product is taken in double, without one in float32.
-    """
-    if has_bias:
-        product = float(input_scale) * float(filter_scale)
-    else:
-        product = float(f32(input_scale) * f32(filter_scale))
+def fc_multiplier(input_scale: float, filter_scale: float, output_scale: float) -> tuple[int, int]:
+    """Per-tensor FULLY_CONNECTED: TFLM's GetQuantizedConvolutionMultipler, which takes the
+    input * filter product in float32 (even when it checks the bias scale in double)."""
+    product = float(f32(input_scale) * f32(filter_scale))
     return quantize_multiplier(product / float(output_scale))
 
 
