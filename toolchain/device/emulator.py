@@ -49,7 +49,7 @@ class QemuRunner(ProcessRunner):
     def command(self, port: int) -> list[str]:
         return [self.qemu, "-M", self.config["machine"], "-cpu", self.config["cpu"],
                 "-icount", "shift=0", "-nographic", "-monitor", "none",
-                "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on",
+                "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
                 "-kernel", str(self.elf.resolve())]
 
 

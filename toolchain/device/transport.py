@@ -76,7 +76,8 @@ class Transport:
             if self._clock() >= deadline:
                 return None
             try:
-                data = self._port.read(4096) if self._port.in_waiting else self._port.read(1)
+                waiting = self._port.in_waiting  # read() waits for its full size: ask for what is there
+                data = self._port.read(waiting or 1)
             except (serial.SerialException, OSError) as e:
                 raise PortGoneError(f"port {self.url} disappeared: {e}",
                                     f"the device or emulator went away; see the device log{self._log_hint()}") from None

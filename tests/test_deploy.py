@@ -1,0 +1,71 @@
+"""`deploy` end to end, offline: QEMU and host boards, a converted Keras model, early stops."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from toolchain import deploy
+from toolchain.errors import DoesNotFitError
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_kws_on_qemu_cli(shared_data, tmp_path):
+    kws = shared_data / "mlperf_tiny" / "kws_ref_model.tflite"
+    r = subprocess.run([sys.executable, "-m", "toolchain", "deploy", str(kws), "--board", "qemu-cortex-m4", "--emulate",
+                        "--random", "20", "-n", "1", "--warmup", "0", "-o", str(tmp_path), "--json"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    v, lat, mem = report["validation"], report["latency"], report["memory"]
+    assert (v["bit_exact"], v["compared"], v["passed"]) == (20, 20, True)
+    assert lat["label"] == "emulated" and lat["cycles"]["count"] == 20 and lat["cycles"]["std"] < 0.001 * lat["cycles"]["median"]
+    assert 0 < mem["arena_used"] <= mem["arena_size"] and 0 < mem["stack_used"] < mem["stack_size"]
+    assert mem["static"]["flash"]["model"] > 0
+    assert report["context"]["deploy"]["analyze"]["macs"] > 2_000_000
+    for name in ("report.json", "report.md", "report.html", "device.log"):
+        assert (tmp_path / "report" / name).is_file()
+
+
+def test_kws_on_host(shared_data, tmp_path):
+    report = deploy(shared_data / "mlperf_tiny" / "kws_ref_model.tflite", board="host", random=20, n=1, warmup=0,
+                    out_dir=tmp_path)
+    assert report["validation"]["bit_exact"] == 20 and report["latency"]["cycles_are"] == "ns"
+    assert report["memory"]["arena_used"] > 0
+
+
+def test_ad01_with_the_shared_sample_on_qemu(shared_data, tmp_path):
+    sample = shared_data / "mlperf_tiny" / "normal_id_01_00000000_hist_librosa.bin"
+    report = deploy(shared_data / "mlperf_tiny" / "ad01_int8.tflite", board="qemu-cortex-m4", inputs=sample,
+                    n=1, warmup=0, out_dir=tmp_path)
+    assert report["run"]["inputs"] == 40
+    assert report["validation"]["bit_exact"] == 40 and report["validation"]["passed"]
+    assert report["latency"]["cycles"]["min"] > 0 and report["memory"]["stack_used"] > 0
+
+
+def test_keras_model_with_calibration(tmp_path):
+    import keras
+
+    rng = np.random.default_rng(0)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(4, activation="softmax")])
+    model.save(tmp_path / "tiny.keras")
+    np.save(tmp_path / "calib.npy", rng.normal(size=(64, 8)).astype(np.float32))
+    report = deploy(tmp_path / "tiny.keras", board="qemu-cortex-m4", calib=str(tmp_path / "calib.npy"), random=5,
+                    n=1, warmup=0, out_dir=tmp_path / "out")
+    assert report["status"] == "complete" and report["validation"]["bit_exact"] == 5
+    assert (tmp_path / "out" / "model").is_dir() and (tmp_path / "out" / "report" / "report.html").is_file()
+    assert report["context"]["deploy"]["convert"]["tflite"].endswith(".tflite")
+
+
+def test_stops_early_when_it_does_not_fit(shared_data, tmp_path):
+    with pytest.raises(DoesNotFitError) as e:
+        deploy(shared_data / "tflm" / "person_detect.tflite", board="stm32f103-bluepill", engine="aot",
+               out_dir=tmp_path / "out")
+    assert e.value.exit_code == 3
+    assert not (tmp_path / "out" / "firmware").exists()
