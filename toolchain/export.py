@@ -5,7 +5,6 @@ No TensorFlow: the model is read with `toolchain.model`.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path

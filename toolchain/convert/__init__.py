@@ -18,7 +18,7 @@ import numpy as np
 
 from toolchain import api_module
 from toolchain.convert import check, quality
-from toolchain.convert.data import RANDOM, load_samples
+from toolchain.convert.data import load_samples
 from toolchain.errors import CalibrationError, ConvertError, InputError
 from toolchain.files import staged_dir
 from toolchain.model import Model, Tensor, load_model
