@@ -11,7 +11,7 @@ import random
 import numpy as np
 import pytest
 from aot_rig import check_model, cross_compile
-from aot_rig.tiny import one_op_model
+from aot_rig.tiny import fully_connected_model, one_op_model
 
 from toolchain.codegen import quant
 from toolchain.codegen.aot import generate_aot
@@ -157,6 +157,17 @@ def test_requantizing_unary_ops(op, tmp_path):
             check_model(model, tmp_path / str(k), n=N_INPUTS, seed=k)
         except AssertionError as e:
             raise AssertionError(f"{op} {input_q} -> {output_q}: {e}") from None
+
+
+@pytest.mark.slow
+def test_fully_connected_with_and_without_bias(tmp_path):
+    """Per-tensor FULLY_CONNECTED, 512 deep (wide accumulators), random scales and zero points."""
+    rng = random.Random(SEED)
+    for k in range(4):
+        input_q = (rng.uniform(0.01, 0.1), rng.randint(-20, 20))
+        output_q = (rng.uniform(5, 40), rng.randint(-10, 10))
+        model = fully_connected_model(512, 64, input_q, rng.uniform(0.001, 0.01), output_q, bias=k % 2 == 0, seed=k)
+        check_model(model, tmp_path / str(k), n=N_INPUTS, seed=k)
 
 
 def test_quantize_multiplier_matches_tflm_definition():
