@@ -130,9 +130,9 @@ def _op_cases(rng):
     for shape, beta, scale in [((1, 10), 1.0, 0.1), ((2, 3, 7), 0.5, 0.02), ((1, 2, 2, 5), 2.0, 0.5),
                                ((1, 33), 1.0, 0.001)]:
         cases.append(("SOFTMAX", shape, (scale, zp()), shape, (1 / 256, -128), beta, None))
-    for scale in (0.003, 0.05, 0.2, 1.0):
-        cases.append(("LOGISTIC", (1, 4, 64), (scale, zp()), (1, 4, 64), (1 / 256, -128), None, None))
-        cases.append(("TANH", (1, 4, 64), (scale, zp()), (1, 4, 64), (1 / 128, 0), None, None))
+    for scale, shape in zip((0.003, 0.05, 0.2, 1.0), [(1, 4, 64), (3, 7, 50)] * 2):  # direct and tabulated
+        cases.append(("LOGISTIC", shape, (scale, zp()), shape, (1 / 256, -128), None, None))
+        cases.append(("TANH", shape, (scale, zp()), shape, (1 / 128, 0), None, None))
     for scale in (0.004, 0.03, 0.1):
         out = (scale * rng.uniform(0.3, 1.5), zp())
         cases.append(("HARD_SWISH", (1, 16, 16), (scale, zp()), (1, 16, 16), out, None, None))

@@ -111,4 +111,29 @@ static inline int32_t ts_fx_tanh(int32_t a, int integer_bits)
     return a < 0 ? -t : t;
 }
 
+/** An element-wise int8 function: `params` is the kernel's parameter struct. */
+typedef int8_t (*ts_fx_s8_fn)(const void *params, int8_t x);
+
+/**
+ * output[i] = f(params, input[i]). Past 256 elements, f is first tabulated over
+ * every int8 value (256 bytes of stack), so each element costs a lookup.
+ * `output` may alias `input`.
+ */
+static inline void ts_fx_map_s8(const void *params, ts_fx_s8_fn f, int32_t size, const int8_t *input, int8_t *output)
+{
+    if (size <= 256) {
+        for (int32_t i = 0; i < size; ++i) {
+            output[i] = f(params, input[i]);
+        }
+        return;
+    }
+    int8_t table[256];
+    for (int32_t v = 0; v < 256; ++v) {
+        table[v] = f(params, (int8_t)(v - 128));
+    }
+    for (int32_t i = 0; i < size; ++i) {
+        output[i] = table[input[i] + 128];
+    }
+}
+
 #endif /* TS_FIXEDPOINT_H */

@@ -21,6 +21,9 @@ typedef struct {
  *
  * The output is quantized with scale 1/128 and zero point 0.
  *
+ * Past 256 elements the function is tabulated first over every int8 value (256
+ * bytes of stack), then each element is a lookup.
+ *
  * @param[in]  params  size and fixed-point parameters
  * @param[in]  input   `size` int8 values, any layout
  * @param[out] output  `size` int8 values; may alias `input`
