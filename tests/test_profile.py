@@ -1,6 +1,7 @@
 """`profile` against the real host firmware on a socket:// port, and input handling."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +10,12 @@ import numpy as np
 import pytest
 
 from toolchain import profile
+from toolchain.device.client import DeviceClient
+from toolchain.device.runner import HostRunner
 from toolchain.device.runner import free_port
 from toolchain.errors import DeviceError, InputError
 from toolchain.model import load_model
+from toolchain.profile import run_session, select_samples
 from toolchain.profile.inputs import load_samples, quantize
 from toolchain.reference import tflm_run
 
@@ -118,3 +122,40 @@ def test_bad_inputs_are_input_errors(kws, tmp_path, content, match):
     with pytest.raises(InputError, match=match) as e:
         load_samples(tmp_path / "bad.npy", load_model(kws))
     assert e.value.exit_code == 2
+
+
+class CorruptFrom:
+    """Wraps a real transport and flips one output byte of every layer from `layer` on.
+
+    The aot firmware is bit-exact, so it cannot diverge by itself: this stands in for a
+    faulty kernel, with the real firmware answering everything else."""
+
+    def __init__(self, transport, layer):
+        self.inner, self.layer = transport, layer
+        self.url, self.log_path = transport.url, transport.log_path
+
+    def send(self, command):
+        self.inner.send(command)
+
+    def tail(self):
+        return self.inner.tail()
+
+    def read_line(self, timeout):
+        line = self.inner.read_line(timeout)
+        m = re.match(r"m-(outputs|dump-(\d+))-([0-9a-f]{2})(.*)", line or "")
+        if m and (m.group(2) is None or int(m.group(2)) >= self.layer):
+            prefix = line[: m.start(3)]
+            line = f"{prefix}{int(m.group(3), 16) ^ 1:02x}{m.group(4)}"
+        return line
+
+
+@pytest.mark.slow
+def test_first_diverging_layer_is_found(built_firmware, kws, tmp_path):
+    model = load_model(kws)
+    with HostRunner(built_firmware(kws, "host")[1].elf, run_dir=tmp_path) as runner:
+        client = DeviceClient(CorruptFrom(runner.transport, layer=5))
+        client.boot = runner.client.boot
+        report = run_session(client, model, select_samples(model, random=2), n=1, warmup=0, tolerance=1)
+    v = report["validation"]
+    assert (v["bit_exact"], v["max_abs_diff"], v["passed"]) == (0, 1, True)
+    assert v["first_divergence"] == {"sample": 0, "output_index": 0, "layer": 5}

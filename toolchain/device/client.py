@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from toolchain.device import protocol as p
-from toolchain.errors import DeviceError, DeviceTimeout
+from toolchain.errors import DeviceTimeout
 
 
 @dataclass
@@ -103,7 +103,7 @@ class DeviceClient:
             elif line.key:
                 lines.append(line)
         if error is not None:
-            raise DeviceError(f"the device refused '{cmd[:40]}': {error}")
+            raise p.DeviceRefusedError(f"the device refused '{cmd[:40]}': {error}")
         return lines
 
     def _one(self, cmd: str, key: str, timeout: float | None = None) -> str:

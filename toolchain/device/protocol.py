@@ -21,6 +21,10 @@ class ProtocolError(DeviceError):
     """The device sent something the protocol does not allow (garbage, bad payload)."""
 
 
+class DeviceRefusedError(DeviceError):
+    """The device answered a command with `e-[...]` (unknown command, bad argument)."""
+
+
 class DeviceResetError(DeviceError):
     """The boot banner appeared again in the middle of a run."""
 

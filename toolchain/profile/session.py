@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from toolchain import __version__
+from toolchain.device.protocol import DeviceRefusedError
 from toolchain.errors import InputError, StaleFirmwareError, ToolchainError
 from toolchain.profile import stats
 from toolchain.profile.inputs import Samples, dequantize
@@ -44,6 +45,7 @@ class Session:
         self.float_model = float_model
         self.progress = progress or (lambda stage, done, total: None)
         self.reference: list[list[np.ndarray]] = []
+        self._first_divergence: int | None = None  # searched once, on the first diverging sample
         self.report = {
             "schema": SCHEMA_ID,
             "tool": {"name": "tinyship", "version": __version__},
@@ -124,7 +126,25 @@ class Session:
         if self.samples.labels is not None:
             entry["label"] = int(self.samples.labels[j])
         entry["layers"] = client.layers()
+        if not entry["bit_exact"] and self._first_divergence is None:
+            self._first_divergence = self._diverging_layer(client, sample)
+            entry["diverging_layer"] = self._first_divergence
         self.report["samples"].append(entry)
+
+    def _diverging_layer(self, client, sample) -> int | None:
+        """The first layer whose output differs from TFLM's, found with `dump L` (aot engine,
+        one layer per model operator); None where the engine cannot dump."""
+        ops = self.model.main.operators
+        if self.report["device"].get("engine") != "aot" or self.report["device"].get("layers") != len(ops):
+            return None
+        for i, expected in enumerate(_tflm_layer_outputs(self.model, sample)):
+            try:
+                got = client.dump(i)
+            except DeviceRefusedError:
+                return None
+            if got != expected.tobytes():
+                return i
+        return None
 
     def _split_outputs(self, raw: bytes) -> list[np.ndarray]:
         tensors, out, offset = self.model.main.output_tensors(), [], 0
@@ -194,6 +214,18 @@ class Session:
             out = litert_run(Path(self.float_model), floats[: len(samples)])
             acc["float_host"] = float(np.mean([np.argmax(o[0]) == y for o, y in zip(out, labels)]))
         return acc
+
+
+def _tflm_layer_outputs(model, sample) -> list[np.ndarray]:
+    """The first output of every operator when TFLM runs `sample` (all tensors preserved)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    it = runtime.Interpreter.from_bytes(model.raw, arena_size=max(len(model.raw) * 10, 1 << 20),
+                                        intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+    for i, x in enumerate(sample):
+        it.set_input(np.ascontiguousarray(x), i)
+    it.invoke()
+    return [np.array(it.GetTensor(op.outputs[0], 0)["tensor_data"], copy=True) for op in model.main.operators]
 
 
 def _layer_table(samples: list[dict]) -> list[dict]:
