@@ -111,23 +111,30 @@ def _keras_zoo():
     z = k.layers.Dense(16, activation="tanh")(z)
     z = k.layers.Dense(3, activation="sigmoid")(z)
     dense = k.Model(y, z)
-    return [(branchy, rng.random((32, 16, 16, 3), dtype=np.float32)),
-            (dense, rng.random((32, 20), dtype=np.float32))]
+    v = k.Input((12, 12, 4))
+    p = k.layers.MaxPooling2D(2)(k.layers.ZeroPadding2D(1)(v))
+    w = k.layers.Multiply()([p, k.layers.Conv2D(4, 1)(p)])
+    w = k.layers.ReLU(6.0)(k.layers.Activation("hard_swish")(k.layers.LeakyReLU(0.2)(w)))
+    elementwise = k.Model(v, k.layers.Flatten()(k.layers.AveragePooling2D(2)(w)))
+    return [(branchy, rng.random((32, 16, 16, 3), dtype=np.float32), {}),
+            (dense, rng.random((32, 20), dtype=np.float32), {}),
+            (elementwise, rng.random((32, 12, 12, 4), dtype=np.float32), {"io": "float"})]
 
 
 @pytest.mark.slow
 def test_plan_matches_tflm_on_converted_models(convert_keras):
     ops = set()
-    for model, calib in _keras_zoo():
-        path = convert_keras(model, calib)
+    for model, calib, kwargs in _keras_zoo():
+        path = convert_keras(model, calib, **kwargs)
         a = analyze(path, measure=True)
         ops.update(a.model.op_names())
-        assert a.fully_int8
+        assert a.fully_int8 == (kwargs.get("io") != "float")
         assert a.plan.head == a.measured.head, model.name
         if "MEAN" in a.model.op_names():
             assert sum(b.tensor is None for b in a.plan.buffers) == 3  # MEAN's scratch buffers are planned
         assert a.tail_64.total == a.measured.tail
-    assert {"ADD", "CONCATENATION", "MAX_POOL_2D", "MEAN", "TANH", "LOGISTIC"} <= ops
+    assert {"ADD", "CONCATENATION", "MAX_POOL_2D", "MEAN", "TANH", "LOGISTIC", "MUL", "PAD", "LEAKY_RELU",
+            "QUANTIZE", "DEQUANTIZE"} <= ops
 
 
 def test_person_detect_json_fast_without_tensorflow():

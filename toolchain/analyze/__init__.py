@@ -136,6 +136,9 @@ def analyze(model, *, board: str | None = None, engine: str = "tflm", measure: b
     m = model if isinstance(model, Model) else load_model(model)
     result = Analysis(m, engine, layers_of(m), plan_arena(m), estimate_tail(m, TARGET_32), estimate_tail(m, HOST_64),
                       engine_support(m))
+    if result.tail_32.unknown_ops:
+        result.notes.append("the tail estimate leaves out the kernel OpData of "
+                            + ", ".join(result.tail_32.unknown_ops) + " (not modeled)")
     if len(m.subgraphs) > 1:
         result.notes.append(f"{len(m.subgraphs)} subgraphs: layers list the main one, the arena plan covers all")
     if board is not None:
