@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from toolchain import deploy
-from toolchain.errors import DoesNotFitError
+from toolchain.errors import DoesNotFitError, InputError
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,3 +69,28 @@ def test_stops_early_when_it_does_not_fit(shared_data, tmp_path):
                out_dir=tmp_path / "out")
     assert e.value.exit_code == 3
     assert not (tmp_path / "out" / "firmware").exists()
+
+
+def test_flash_explains_emulated_boards_and_non_projects(built_firmware, shared_data, tmp_path):
+    project, _ = built_firmware(shared_data / "mlperf_tiny" / "kws_ref_model.tflite", "qemu-cortex-m4")
+    for target, message in ((project, "use tinyship emulate"), (tmp_path, "not a tinyship project")):
+        r = subprocess.run([sys.executable, "-m", "toolchain", "flash", str(target)], capture_output=True, text=True,
+                           cwd=ROOT)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ci_init_writes_a_workflow(tmp_path):
+    import yaml
+
+    from toolchain.ci import init_workflow
+
+    path = init_workflow("models/kws.tflite", board="stm32f4-discovery", path=tmp_path / "wf.yml")
+    steps = yaml.safe_load(path.read_text())["jobs"]["emulate"]["steps"]
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "renode" in runs and "pip install" in runs
+    assert "tinyship emulate build/tinyship-fw --board stm32f4-discovery --emulator renode" in runs
+    assert "--junit build/tinyship-junit.xml" in runs
+    qemu = yaml.safe_load(init_workflow("m.tflite", path=tmp_path / "q.yml").read_text())
+    assert "--emulator qemu" in "\n".join(s.get("run", "") for s in qemu["jobs"]["emulate"]["steps"])
+    with pytest.raises(InputError, match="exists"):
+        init_workflow("m.tflite", path=tmp_path / "q.yml")

@@ -77,7 +77,8 @@ def runner_for(board, firmware: str | Path, emulator: str = "qemu", **kw):
 def resolve_firmware(target: str | Path, model=None) -> tuple[Path, Path, dict | None]:
     """(firmware binary, model .tflite, static flash/RAM split) for a project DIR or an ELF.
 
-    A project DIR is built first (incremental) and its .tflite found inside unless `model` is given.
+    A project DIR is built first (incremental); the model is `model`, else the manifest's
+    `model_path`, else the one .tflite next to the firmware.
     """
     target = Path(target)
     sizes = None
@@ -92,6 +93,10 @@ def resolve_firmware(target: str | Path, model=None) -> tuple[Path, Path, dict |
         firmware, where = target, target.parent
     else:
         raise InputError(f"no project folder or firmware file at {target}", "give the DIR from tinyship generate, or its ELF")
+    if model is None and target.is_dir():
+        from toolchain.codegen.project import load_manifest
+
+        model = load_manifest(target).get("model_path")
     if model is None:
         found = sorted(where.glob("*.tflite"))
         if len(found) != 1:

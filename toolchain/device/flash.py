@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -30,36 +29,23 @@ def pio_executable() -> str:
     return found
 
 
-def project_board(project_dir: Path) -> str | None:
-    """The board id of a generated PlatformIO project (its default env), if it is one."""
-    ini = project_dir / "platformio.ini"
-    if not ini.is_file():
-        return None
-    m = re.search(r"^default_envs\s*=\s*(\S+)", ini.read_text(), re.M)
-    return m.group(1) if m else None
-
-
 def flash(project_dir, *, port: str | None = None, board: str | None = None, timeout: float = 600) -> FlashResult:
     """Upload `project_dir` with PlatformIO; `port` may be a device path, URL or 'auto'.
 
     Raises:
-        InputError: not a PlatformIO project, or a board without PlatformIO (emulated / host).
+        InputError: not a tinyship project, or a board without PlatformIO (emulated / host).
         ToolMissingError, DeviceError: PlatformIO missing, or the upload failed (board absent...).
     """
     from toolchain.boards import load_board
+    from toolchain.codegen.project import load_manifest
     from toolchain.device.ports import resolve_port
 
     project_dir = Path(project_dir)
-    if not project_dir.is_dir():
-        raise InputError(f"no project folder at {project_dir}", "give the DIR written by tinyship generate")
-    board_id = board or project_board(project_dir)
-    board_obj = load_board(board_id) if board_id else None
-    if board_obj is not None and board_obj.platformio is None:
+    manifest = load_manifest(project_dir)
+    board_obj = load_board(board or manifest["board"])
+    if manifest["builder"] != "platformio" or board_obj.platformio is None:
         raise InputError(f"board '{board_obj.id}' is not flashed: it runs in an emulator or natively",
                          f"use tinyship emulate {project_dir} --board {board_obj.id}")
-    if board_obj is None:
-        raise InputError(f"{project_dir} is not a PlatformIO project (no platformio.ini)",
-                         "for emulated boards use tinyship emulate DIR --board ID; else regenerate for a PlatformIO board")
     url, note = resolve_port(port, board_obj) if port else (None, None)
     cmd = [pio_executable(), "run", "-d", str(project_dir), "-t", "upload"] + (["--upload-port", url] if url else [])
     log = project_dir / "flash.log"
