@@ -70,7 +70,7 @@ def _layer_name(sg, op) -> str:
     return names[0]
 
 
-def _lower(model: Model) -> tuple[list[_Layer], list[ConstArray]]:
+def _lower(model: Model, specialize=None) -> tuple[list[_Layer], list[ConstArray]]:
     """Lower every operator, collecting all refusals before failing."""
     sg = model.main
     layers, consts, problems = [], [], {}
@@ -80,7 +80,10 @@ def _lower(model: Model) -> tuple[list[_Layer], list[ConstArray]]:
             problems.setdefault(op.op, "not implemented")
             continue
         try:
-            low = fn(LowerContext(model, op, i, consts))
+            ctx = LowerContext(model, op, i, consts)
+            low = fn(ctx)
+            if specialize is not None:
+                low = specialize(ctx, low, consts)
         except NotSupportedError as e:
             problems.setdefault(op.op, e.message)
             continue
@@ -160,15 +163,18 @@ def aot_sources(model) -> list[Path]:
     return kernel_files(sorted({l.kernel for l in lows}), sorted({l.header_name for l in lows}))
 
 
-def generate_aot(model, out_dir) -> AotResult:
+def generate_aot(model, out_dir, *, specialize=None) -> AotResult:
     """Write model.c, model.h and the kernels `model` uses into `out_dir`.
+
+    `specialize(ctx, lowering, consts) -> Lowering`, if given, may rewrite each lowering
+    for a target (weight re-layouts of the optimized kernels, toolchain.codegen.aot_opt).
 
     Raises:
         NotSupportedError: an op or tensor type the engine lacks (nothing is written).
     """
     model = model if isinstance(model, Model) else load_model(model)
     sg = model.main
-    layers, consts = _lower(model)
+    layers, consts = _lower(model, specialize)
     nbytes = _activation_tensors(model)
     plan = plan_arena(_steps(model, layers, nbytes), nbytes, list(sg.inputs), list(sg.outputs))
     lows = [l.lowering for l in layers if l.lowering.kernel]

@@ -87,8 +87,10 @@ def _copy(src_dir: Path, dst_dir: Path, names: list[str] | None = None) -> list[
 
 
 def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str | None = None,
-             tflm_dir=None) -> Project:
+             tflm_dir=None, aot_kernels: str = "optimized") -> Project:
     """Write a firmware project for `model` on `board` into `out_dir` (all or nothing).
+
+    `aot_kernels="portable"` leaves out the DSP/Helium kernel variants (toolchain.codegen.aot_opt).
 
     Raises:
         InputError: unknown board/engine, missing TFLM tree. NotSupportedError: the board
@@ -103,6 +105,10 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
                                 f"use one of: {', '.join(b.engines)}")
     if memory_of and not b.qemu and b.platform != "host":
         raise InputError("--memory-of applies to emulated boards", "flash a real board with its own memory")
+    from toolchain.codegen.aot_opt import KERNEL_CHOICES
+
+    if aot_kernels not in KERNEL_CHOICES:
+        raise InputError(f"unknown aot kernel set '{aot_kernels}'", f"use one of: {', '.join(KERNEL_CHOICES)}")
     tflm_path = _tflm_dir(tflm_dir, b) if engine == "tflm" else None
     builder = "platformio" if b.platformio else "make"
     out_dir = Path(out_dir)
@@ -118,8 +124,13 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
         _copy(TEMPLATES / "platform" / b.platform, src / "platform")
         if engine == "aot":
             from toolchain.codegen.aot import generate_aot
+            from toolchain.codegen.aot_opt import opt_sources, specializer
 
-            generate_aot(model, src / "model")
+            optimized = aot_kernels == "optimized"
+            generated = generate_aot(model, src / "model", specialize=specializer(b.features) if optimized else None)
+            if optimized:
+                for f in opt_sources(generated.kernels, b.features):
+                    shutil.copyfile(f, src / "model" / f.name)
             _copy(TEMPLATES / "engines" / "aot_adapter", src / "engine")
         else:
             from toolchain.export import export

@@ -17,6 +17,7 @@ typedef struct {
     int32_t act_min, act_max;                /**< fused activation clamp, within [-128, 127] */
     const int32_t *multiplier;               /**< [output_c] Q31 requantization multipliers */
     const int32_t *shift;                    /**< [output_c] power-of-two exponents */
+    const int16_t *filter_dsp;               /**< NULL, or the filter re-laid for the DSP kernels (kernels/opt) */
 } ts_conv2d_params_t;
 
 /**

@@ -15,6 +15,7 @@ typedef struct {
     int32_t per_channel;      /**< 0: multiplier[0]/shift[0] for all outputs */
     const int32_t *multiplier;
     const int32_t *shift;
+    const int16_t *filter_dsp;               /**< NULL, or the filter re-laid for the DSP kernels (kernels/opt) */
 } ts_fully_connected_params_t;
 
 /**

@@ -28,10 +28,10 @@
  *    kernels bit for bit: use the helpers below, never floats, in int8 paths.
  *
  * Optimized variants (Cortex-M DSP / Helium) replace Eval only: a file
- * kernels/<kernel>_dsp.c defines the same symbol inside `#if TS_USE_DSP`, and
- * the portable file wraps its definition in `#if !TS_USE_DSP`. TS_USE_DSP is
- * decided here, once; build with -DTS_PORTABLE to force the portable kernels
- * (the oracle) everywhere.
+ * kernels/opt/<kernel>_dsp.c (or _mve.c) defines the same symbol when ts_opt.h
+ * selects it (TS_OPT_<OP>), and the portable file then renames its definition
+ * <kernel>_portable, the fallback for configurations the variant does not cover.
+ * Build with -DTS_PORTABLE to force the portable kernels (the oracle) everywhere.
  */
 #ifndef TS_KERNELS_H
 #define TS_KERNELS_H
@@ -136,5 +136,12 @@ static inline void ts_broadcast_offsets(const ts_broadcast_t *shape, int32_t i, 
     *off1 = o1;
     *off2 = o2;
 }
+
+/* Optimized variants: projects for DSP/Helium cores carry ts_opt.h (see there). */
+#if defined(__has_include)
+#if __has_include("ts_opt.h")
+#include "ts_opt.h"
+#endif
+#endif
 
 #endif /* TS_KERNELS_H */

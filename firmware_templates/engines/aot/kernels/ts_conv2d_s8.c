@@ -1,6 +1,10 @@
 /* ts_conv2d_s8.c - portable CONV_2D (the oracle for optimized variants). */
 #include "ts_conv2d_s8.h"
 
+#if TS_OPT_CONV2D /* an optimized variant (kernels/opt) defines ts_conv2d_s8 and falls back to this one */
+#define ts_conv2d_s8 ts_conv2d_s8_portable
+#endif
+
 int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
                      const int32_t *bias, int8_t *output)
 {

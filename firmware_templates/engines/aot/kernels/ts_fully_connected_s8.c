@@ -1,6 +1,10 @@
 /* ts_fully_connected_s8.c - portable FULLY_CONNECTED (the oracle for optimized variants). */
 #include "ts_fully_connected_s8.h"
 
+#if TS_OPT_FULLY_CONNECTED /* an optimized variant (kernels/opt) defines ts_fully_connected_s8 and falls back to this one */
+#define ts_fully_connected_s8 ts_fully_connected_s8_portable
+#endif
+
 int32_t ts_fully_connected_s8(const ts_fully_connected_params_t *params, const int8_t *input,
                               const int8_t *filter, const int32_t *bias, int8_t *output)
 {

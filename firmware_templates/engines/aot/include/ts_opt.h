@@ -1,0 +1,151 @@
+/*
+ * ts_opt.h - compile-time selection of the optimized aot kernels (kernels/opt).
+ *
+ * The generator copies this header (and kernels/opt/<kernel>_dsp.c, _mve.c) into
+ * projects for cores with the DSP extension or Helium; ts_kernels.h includes it when
+ * present. For each op with an optimized variant it defines TS_OPT_<OP> = 1; the
+ * portable kernel then renames itself <kernel>_portable, and the optimized file
+ * defines <kernel> (calling the portable one for configurations it does not cover).
+ *
+ *   Helium (MVE, Cortex-M55)         -> TS_OPT_MVE, kernels/opt/<kernel>_mve.c
+ *   DSP extension (M4, M7, M33)      -> TS_OPT_DSP, kernels/opt/<kernel>_dsp.c
+ *   -DTS_PORTABLE, or neither         -> the portable kernels (the oracle)
+ */
+#ifndef TS_OPT_H
+#define TS_OPT_H
+
+#include "ts_kernels.h"
+
+#if !defined(TS_PORTABLE) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define TS_OPT_MVE 1
+#define TS_OPT_DSP 0
+#elif !defined(TS_PORTABLE) && defined(__ARM_FEATURE_DSP)
+#define TS_OPT_MVE 0
+#define TS_OPT_DSP 1
+#else
+#define TS_OPT_MVE 0
+#define TS_OPT_DSP 0
+#endif
+
+#define TS_OPT_ANY (TS_OPT_MVE || TS_OPT_DSP)
+#define TS_OPT_CONV2D TS_OPT_DSP
+#define TS_OPT_DEPTHWISE_CONV2D TS_OPT_DSP
+#define TS_OPT_FULLY_CONNECTED TS_OPT_DSP
+
+/*
+ * ts_requant: exactly ts_mbqm(x, multiplier, shift) (TFLM MultiplyByQuantizedMultiplier)
+ * for multiplier >= 0 (generated multipliers are Q31 values in [2^30, 2^31) or 0) and
+ * -31 <= shift, with one 32x32->64 multiply-accumulate and 32-bit rounding.
+ *
+ * With P = x * M: SaturatingRoundingDoublingHighMul is trunc((P + nudge) / 2^31), and
+ * for both signs of P that equals floor((P + 2^30) / 2^31) = Y (no saturation, M >= 0).
+ * RoundingDivideByPOT(Y, e), e >= 1, is floor((Y - [Y < 0] + 2^(e-1)) / 2^e), and
+ * Y - [Y < 0] = floor((P + 2^30 - [Y < 0] * 2^31) / 2^31). [Y < 0] may be replaced by
+ * [x < 0]: they differ only for -2^30 <= P < 0, where both forms round to 0. So with
+ * p = P + (x < 0 ? -2^30 : 2^30) the result is (floor(p / 2^31) + 2^(e-1)) >> e, and
+ * floor(p / 2^31) = floor((2P + 2^31) / 2^32) - [x < 0], one SMMULR of 2x. This holds
+ * for |x| < 2^29 (no overflow of 2x or of the rounding add): kernels check that bound once
+ * per call (ts_acc_bounded) and use the portable kernel otherwise.
+ * tests/test_aot_opt.py checks the equivalence on random and edge values.
+ */
+static inline int32_t ts_smmulr(int32_t a, int32_t b)
+{
+#if defined(__ARM_FEATURE_DSP)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/** floor(P / 2^31) + 2^(e-1) >> e of the derivation above, e = -shift >= 1, |x| < 2^29. */
+static inline int32_t ts_requant_neg(int32_t x, int32_t multiplier, int32_t round, int32_t right)
+{
+    const int32_t y = ts_smmulr(x * 2, multiplier) + (x >> 31);
+    return (y + round) >> right;
+}
+
+static inline int32_t ts_requant(int32_t x, int32_t multiplier, int32_t shift)
+{
+    if (shift >= 0) {
+        const int32_t shifted = (int32_t)((uint32_t)x << shift);
+        return (int32_t)(((int64_t)shifted * multiplier + ((int64_t)1 << 30)) >> 31);
+    }
+    return ts_requant_neg(x, multiplier, 1 << (-shift - 1), -shift);
+}
+
+/**
+ * Whether every accumulator of `k` products of int8 weights and offset inputs
+ * (|w * (x + offset)| <= 128 * 255) plus a bias stays within |acc| < 2^29 (ts_requant).
+ * @param[in] bias  [n] int32 or NULL
+ */
+static inline int ts_acc_bounded(const int32_t *bias, int32_t n, int32_t k)
+{
+    const int64_t limit = ((int64_t)1 << 29) - (int64_t)k * 128 * 255;
+    for (int32_t i = 0; bias != NULL && i < n; ++i) {
+        if (bias[i] >= limit || bias[i] <= -limit) {
+            return 0;
+        }
+    }
+    return limit > 0;
+}
+
+/** Requantize an accumulator to int8: ts_requant, output offset, activation clamp. */
+static inline int8_t ts_requant_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_offset,
+                                   int32_t act_min, int32_t act_max)
+{
+    const int32_t v = ts_requant(acc, multiplier, shift) + output_offset;
+    return (int8_t)(v < act_min ? act_min : v > act_max ? act_max : v);
+}
+
+#if defined(__GNUC__)
+#define TS_NOINLINE __attribute__((noinline, unused))
+#else
+#define TS_NOINLINE
+#endif
+
+/** One output channel's requantization for ts_requant_row: shift < 0 only. */
+typedef struct {
+    int32_t multiplier;
+    int32_t round;   /**< 2^(right - 1) */
+    int32_t right;   /**< -shift >= 1 */
+} ts_rq_t;
+
+/**
+ * Prepare `n` channels for ts_requant_row (`step` 0 repeats channel 0: per-tensor).
+ * @return 1, or 0 if a shift is >= 0 (then use ts_requant_s8 per output)
+ */
+static inline int ts_rq_prepare(const int32_t *multiplier, const int32_t *shift, int32_t step, int32_t n,
+                                ts_rq_t *rq)
+{
+    for (int32_t i = 0; i < n; ++i) {
+        const int32_t s = shift[i * step];
+        if (s >= 0) {
+            return 0;
+        }
+        rq[i].multiplier = multiplier[i * step];
+        rq[i].right = -s;
+        rq[i].round = 1 << (-s - 1);
+    }
+    return 1;
+}
+
+/**
+ * out[i] = clamp(ts_requant(acc[i] + bias[i]) + output_offset) for n outputs, |acc + bias| < 2^29.
+ * @param[in] bias  [n] or NULL
+ */
+static TS_NOINLINE void ts_requant_row(const int32_t *acc, const int32_t *bias, const ts_rq_t *rq, int32_t n,
+                                       int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out)
+{
+    static const int32_t no_bias = 0;
+    const int32_t bias_step = bias != NULL;
+    const int32_t *b = bias != NULL ? bias : &no_bias;
+    for (int32_t i = 0; i < n; ++i, b += bias_step) {
+        int32_t v = ts_requant_neg(acc[i] + *b, rq[i].multiplier, rq[i].round, rq[i].right) + output_offset;
+        v = v < act_min ? act_min : v;
+        out[i] = (int8_t)(v > act_max ? act_max : v);
+    }
+}
+
+#endif /* TS_OPT_H */

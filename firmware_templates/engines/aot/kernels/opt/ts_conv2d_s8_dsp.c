@@ -1,0 +1,86 @@
+/*
+ * ts_conv2d_s8_dsp.c - CONV_2D on the DSP extension.
+ *
+ * im2col: each output pixel's receptive field becomes an int16 column with the input
+ * offset added (out-of-bounds taps are 0, as TFLM skips them), multiplied by the
+ * generator's int16 re-layout of the filter (params->filter_dsp, ts_gemm_dsp.h), and
+ * each output is requantized once. Without a re-laid filter (grouped convolutions,
+ * accumulators that could exceed ts_requant's bound) the portable kernel runs.
+ */
+#include "ts_conv2d_s8.h"
+
+#if TS_OPT_DSP
+#include "ts_gemm_dsp.h"
+
+/* the portable kernel, renamed by ts_opt.h's selection */
+int32_t ts_conv2d_s8_portable(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
+                              const int32_t *bias, int8_t *output);
+
+/* The receptive field of output pixel `px` of one image as a column (ts_gemm_dsp.h). */
+static void im2col(const ts_conv2d_params_t *p, const int8_t *image, int32_t px, int16_t *col)
+{
+    const int32_t ic = p->input_c;
+    const int32_t y0 = px / p->output_w * p->stride_h - p->pad_h;
+    const int32_t x0 = px % p->output_w * p->stride_w - p->pad_w;
+    int32_t n = 0;
+    for (int32_t fy = 0; fy < p->filter_h; ++fy) {
+        const int32_t in_y = y0 + fy * p->dilation_h;
+        for (int32_t fx = 0; fx < p->filter_w; ++fx, n += ic) {
+            const int32_t in_x = x0 + fx * p->dilation_w;
+            const int inside = in_y >= 0 && in_y < p->input_h && in_x >= 0 && in_x < p->input_w;
+            const int8_t *x = image + ((size_t)in_y * p->input_w + in_x) * ic;
+            if ((ic & 3) == 0) {
+                if (inside) {
+                    ts_col_fill4(x, ic, p->input_offset, col + n);
+                } else {
+                    memset(col + n, 0, (size_t)ic * sizeof *col);
+                }
+            } else {
+                for (int32_t c = 0; c < ic; ++c) {
+                    col[ts_col_index(n + c)] = (int16_t)(inside ? x[c] + p->input_offset : 0);
+                }
+            }
+        }
+    }
+}
+
+int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
+                     const int32_t *bias, int8_t *output)
+{
+    if (params == NULL || input == NULL || output == NULL) {
+        return TS_ERR_ARG;
+    }
+    const ts_conv2d_params_t *p = params;
+    if (p->filter_dsp == NULL) {
+        return ts_conv2d_s8_portable(params, input, filter, bias, output);
+    }
+    const int32_t k = p->filter_h * p->filter_w * p->input_c;
+    const int32_t k8 = (k + 7) & ~7;
+    const int32_t oc = p->output_c;
+    const int32_t pixels = p->output_h * p->output_w;
+    const int32_t *mult = p->multiplier, *shift = p->shift;
+    const int32_t out_offset = p->output_offset, lo = p->act_min, hi = p->act_max;
+    int32_t col_words[k8 / 2]; /* the int16 column, word aligned */
+    int32_t acc[(oc + 3) & ~3];
+    ts_rq_t rq[oc];
+    const int fast_rq = ts_rq_prepare(mult, shift, 1, oc, rq);
+    int16_t *col = (int16_t *)(void *)col_words;
+    memset(col_words, 0, sizeof col_words); /* the k..k8 padding stays 0 */
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *image = input + (size_t)b * p->input_h * p->input_w * p->input_c;
+        int8_t *out = output + (size_t)b * pixels * oc;
+        for (int32_t px = 0; px < pixels; ++px, out += oc) {
+            im2col(p, image, px, col);
+            ts_gemv_dsp(p->filter_dsp, col, k8, (oc + 3) & ~3, acc);
+            if (fast_rq) {
+                ts_requant_row(acc, bias, rq, oc, out_offset, lo, hi, out);
+                continue;
+            }
+            for (int32_t c = 0; c < oc; ++c) {
+                out[c] = ts_requant_s8(acc[c] + (bias ? bias[c] : 0), mult[c], shift[c], out_offset, lo, hi);
+            }
+        }
+    }
+    return TS_OK;
+}
+#endif /* TS_OPT_DSP */
