@@ -16,7 +16,7 @@ from toolchain.device import protocol
 from toolchain.device.emulator import QemuRunner, emulate
 from toolchain.device.renode import generate_renode
 from toolchain.device.runner import HostRunner
-from toolchain.errors import DeviceTimeout, InputError, ToolMissingError
+from toolchain.errors import DeviceTimeout, InputError
 
 pytestmark = pytest.mark.slow
 TINYSHIP = [sys.executable, "-m", "toolchain"]
