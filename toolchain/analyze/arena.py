@@ -90,7 +90,7 @@ def eval_tensor_bytes(t: Tensor) -> int:
     return t.size * _TYPE_SIZE.get(t.dtype, 0)
 
 
-def scratch_requests(model: Model, sg: Subgraph, op: Operator) -> list[int]:
+def scratch_requests(sg: Subgraph, op: Operator) -> list[int]:
     """Bytes of each scratch buffer the TFLM reference kernel of `op` requests in Prepare."""
     t = sg.tensors
     if op.op in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD") and len(op.inputs) >= 2:
@@ -135,7 +135,7 @@ def plan_arena(model: Model) -> ArenaPlan:
         for op in sg.operators:
             if op.op in UNMODELED_SCRATCH:
                 notes.append(f"{op.op} (op {op.index}) may request scratch buffers that are not modeled")
-            requests.extend((sg.index, op.index, n) for n in scratch_requests(model, sg, op))
+            requests.extend((sg.index, op.index, n) for n in scratch_requests(sg, op))
     scratch = [[-1, -1] for _ in requests]
     scope = [0]
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from toolchain.errors import ModelError
 from toolchain.model import Model
+from toolchain.reference import capture_c_output
 
 _LINE = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
 _CATEGORY = re.compile(r"'([^']+)' used (\d+) bytes with alignment overhead \(requested (\d+) bytes for (\d+)")
@@ -39,8 +40,6 @@ def _try(model: Model, arena: int, log: list | None = None):
     """The interpreter if `model` allocates and invokes with `arena` bytes, else None."""
     from tflite_micro.python.tflite_micro import runtime
 
-    from toolchain.reference import capture_c_output
-
     it = None
     with capture_c_output(2) as box:  # TFLM logs allocation failures on stderr
         try:
@@ -63,10 +62,9 @@ def measure_arena(model: Model) -> Measurement:
         why = next((ln.strip() for ln in log[0].splitlines() if ln.strip()), "no message")
         raise ModelError(f"TFLM cannot run this model: {why}",
                          "only models TFLM runs (int8 or pure float, supported ops) can be measured")
-    hi = 1 << 12
+    lo, hi = 0, 1 << 12  # lo: known to fail (or zero), hi: known to work
     while hi < big and _try(model, hi) is None:
-        hi *= 2
-    lo = 0  # known to fail (or trivially small)
+        lo, hi = hi, hi * 2
     steps = 0
     while hi - lo > 16 and steps < MAX_STEPS:
         mid = (lo + hi) // 2 // 16 * 16
@@ -78,8 +76,6 @@ def measure_arena(model: Model) -> Measurement:
             hi = mid
         steps += 1
     it = _try(model, hi)
-    from toolchain.reference import capture_c_output
-
     with capture_c_output(2) as box:
         it.print_allocations()
     values = {k: int(v) for k, v in _LINE.findall(box[0])}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from toolchain.analyze.arena import ALIGNMENT, eval_tensor_bytes
+from toolchain.analyze.arena import ALIGNMENT, eval_tensor_bytes, scratch_requests
 from toolchain.model import Model, Operator, Subgraph
 
 
@@ -157,9 +157,7 @@ def estimate_tail(model: Model, target: Target) -> TailEstimate:
         for n in _prepare_allocations(sg, op):
             t.alloc("kernel OpData", n, ALIGNMENT)
     # FinishModelAllocation: scratch handles and variable tensors.
-    from toolchain.analyze.arena import scratch_requests
-
-    n_scratch = sum(len(scratch_requests(model, sg, op)) for sg, op in ops)
+    n_scratch = sum(len(scratch_requests(sg, op)) for sg, op in ops)
     if n_scratch:
         t.struct("scratch buffer handles", target, "p", n_scratch)
     for sg in model.subgraphs:
@@ -168,7 +166,7 @@ def estimate_tail(model: Model, target: Target) -> TailEstimate:
                 t.alloc("variable tensors", eval_tensor_bytes(tensor), ALIGNMENT)
     # The interpreter's input and output TfLiteTensors.
     for indexes in (model.main.inputs, model.main.outputs):
-        t.alloc("kernel OpData" if target.recording else "I/O tensors", target.pointer * len(indexes), ALIGNMENT)
+        t.alloc("I/O tensors", target.pointer * len(indexes), ALIGNMENT)
         for i in indexes:
             t.struct("I/O tensors", target, _TFLITE_TENSOR)
             q = model.main.tensors[i].quantization
