@@ -39,6 +39,11 @@ def opt_sources(kernels: list[str], features: dict) -> list[Path]:
 
 
 ACC_LIMIT = 1 << 29  # ts_requant's bound on |accumulator| (ts_opt.h)
+_GEMM = {"ts_conv2d_s8", "ts_fully_connected_s8"}
+
+
+def _quads(rows: int) -> int:
+    return -(-rows // 4) * 4
 
 
 def dsp_filter(w: np.ndarray) -> np.ndarray:
@@ -48,36 +53,65 @@ def dsp_filter(w: np.ndarray) -> np.ndarray:
     rows and each group of four k: row 0 (w0, w2, w1, w3), row 1 (...), row 2, row 3.
     """
     rows, k = w.shape
-    padded = np.zeros((-(-rows // 4) * 4, -(-k // 8) * 8), np.int16)
-    padded[:rows, :k] = w
+    padded = np.zeros((_quads(rows), -(-k // 8) * 8), np.int16)
+    padded[:rows, :k] = w.astype(np.int16) * 2  # doubled: the kernels requantize 2 * acc (ts_rq_t)
     quads = padded.reshape(padded.shape[0] // 4, 4, padded.shape[1] // 4, 4)[..., [0, 2, 1, 3]]
     return quads.transpose(0, 2, 1, 3).reshape(-1)
 
 
-def _bounded(bias, k: int) -> bool:
-    limit = ACC_LIMIT - k * 128 * 255
-    return limit > 0 and (bias is None or int(np.abs(bias.numpy().astype(np.int64)).max(initial=0)) < limit)
+def dsp_depthwise_filter(w: np.ndarray) -> np.ndarray:
+    """A [taps, channels] int8 depthwise filter as int16: per channel quad, per tap, (c0, c2, c1, c3)."""
+    quads = (w.astype(np.int16) * 2).reshape(w.shape[0], -1, 4)[..., [0, 2, 1, 3]]  # doubled, as dsp_filter
+    return quads.transpose(1, 0, 2).reshape(-1)
+
+
+def dsp_requant(bias, multipliers, shifts, output_offset: int, rows: int) -> list[int] | None:
+    """[quads(rows)][4] {2 * bias, multiplier, add, right} for ts_rq_t, or None when a channel
+    falls outside the fast form (shift >= 0, or the folded offset could overflow)."""
+    table = []
+    for r in range(_quads(rows)):
+        if r >= rows:
+            table += [0, 0, 0, 1]
+            continue
+        m, shift = int(multipliers[r % len(multipliers)]), int(shifts[r % len(shifts)])
+        if shift >= 0 or shift < -31:
+            return None
+        right = -shift
+        add = (1 << (right - 1)) + output_offset * (1 << right)
+        if abs(add) >= 1 << 30:
+            return None
+        table += [2 * int(bias[r]) if bias is not None else 0, m, add, right]
+    return table
 
 
 def specialize_dsp(ctx, low: Lowering, consts: list) -> Lowering:
-    """Re-lay CONV_2D / FULLY_CONNECTED filters for the DSP kernels where their fast path applies.
-
-    The int8 filter is dropped (the call passes NULL): the kernel reads `params.filter_dsp`.
-    """
-    if low.kernel not in ("ts_conv2d_s8", "ts_fully_connected_s8"):
+    """Re-lay CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED weights and requantization for
+    the DSP kernels where their fast path applies (else the lowering is left alone and the
+    portable kernel runs). The int8 filter is dropped: the call passes NULL."""
+    if low.kernel not in _GEMM | {"ts_depthwise_conv2d_s8"}:
         return low
-    w = ctx.input(1)
-    rows, k = w.shape[0], int(np.prod(w.shape[1:]))
-    if low.kernel == "ts_conv2d_s8" and low.params["filter_c"] != low.params["input_c"]:
+    p = low.params
+    w, b = ctx.input(1), ctx.input(2)
+    bias = b.numpy().reshape(-1).astype(np.int64) if b is not None else None
+    values = {c.name: c.values for c in consts}
+    if low.kernel == "ts_depthwise_conv2d_s8":
+        rows, k = w.shape[3], w.shape[1] * w.shape[2]
+        if p["depth_multiplier"] != 1 or rows % 4 or p["dilation_h"] != 1 or p["dilation_w"] != 1:
+            return low
+        filt = dsp_depthwise_filter(w.numpy().reshape(k, rows))
+    else:
+        rows, k = w.shape[0], int(np.prod(w.shape[1:]))
+        if p.get("filter_c", p.get("input_c")) != p.get("input_c") or p.get("filter_offset", 0) != 0:
+            return low
+        filt = dsp_filter(w.numpy().reshape(rows, k))
+    if k * 128 * 255 + (int(np.abs(bias).max(initial=0)) if bias is not None else 0) >= ACC_LIMIT:
         return low
-    if low.kernel == "ts_fully_connected_s8" and low.params["filter_offset"] != 0:
+    table = dsp_requant(bias, values[p["multiplier"]], values[p["shift"]], p["output_offset"], rows)
+    if table is None:
         return low
-    if not _bounded(ctx.input(2), k):
-        return low
-    name = low.args[1]
-    consts[:] = [c for c in consts if c.name != name]
-    values = dsp_filter(w.numpy().reshape(rows, k))
-    params = dict(low.params, filter_dsp=ctx.const_array("filter_dsp", "int16_t", values, f"{w.name} for SMLAD"))
+    consts[:] = [c for c in consts if c.name != low.args[1]]
+    params = dict(p, filter_dsp=ctx.const_array("filter_dsp", "int16_t", filt, f"{w.name} widened for SMLAD"),
+                  requant_dsp=ctx.const_array("requant_dsp", "int32_t", table, "{2 * bias, multiplier, add, right}"))
     return replace(low, params=params, args=[low.args[0], "NULL", *low.args[2:]])
 
 

@@ -18,6 +18,7 @@ typedef struct {
     const int32_t *multiplier;               /**< [output_c] Q31 requantization multipliers */
     const int32_t *shift;                    /**< [output_c] power-of-two exponents */
     const int16_t *filter_dsp;               /**< NULL, or the filter re-laid for the DSP kernels (kernels/opt) */
+    const int32_t *requant_dsp;              /**< with filter_dsp: [rows/4*4][4] {bias, multiplier, add, right} */
 } ts_conv2d_params_t;
 
 /**

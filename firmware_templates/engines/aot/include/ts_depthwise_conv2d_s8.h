@@ -18,6 +18,8 @@ typedef struct {
     int32_t act_min, act_max;
     const int32_t *multiplier;               /**< [output_c] */
     const int32_t *shift;                    /**< [output_c] */
+    const int16_t *filter_dsp;               /**< NULL, or the filter re-laid for the DSP kernels (kernels/opt) */
+    const int32_t *requant_dsp;              /**< with filter_dsp: [output_c][4] {bias, multiplier, add, right} */
 } ts_depthwise_conv2d_params_t;
 
 /**

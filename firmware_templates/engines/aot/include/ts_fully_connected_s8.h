@@ -16,6 +16,7 @@ typedef struct {
     const int32_t *multiplier;
     const int32_t *shift;
     const int16_t *filter_dsp;               /**< NULL, or the filter re-laid for the DSP kernels (kernels/opt) */
+    const int32_t *requant_dsp;              /**< with filter_dsp: [rows/4*4][4] {bias, multiplier, add, right} */
 } ts_fully_connected_params_t;
 
 /**

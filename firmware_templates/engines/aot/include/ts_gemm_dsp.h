@@ -11,6 +11,7 @@
 #ifndef TS_GEMM_DSP_H
 #define TS_GEMM_DSP_H
 
+#include "ts_opt.h"
 #include "ts_simd.h"
 
 /** Position of element `k` of a column in the (x0, x2, x1, x3) group order. */
@@ -37,16 +38,20 @@ static inline void ts_col_fill4(const int8_t *x, int32_t n, int32_t offset, int1
 }
 
 /**
- * acc[r] = row r . col for all `rows` rows (a multiple of 4).
- * @param[in]  w     the re-laid filter (dsp_filter), 4-byte aligned
- * @param[in]  col   k8 int16 in column order, 4-byte aligned
- * @param[in]  k8    the padded depth, a multiple of 8 (>= 8)
- * @param[out] acc   [rows] accumulators
+ * out[r] = requantized (row r . col) for r < rows: the four accumulators of a quad of
+ * rows start at their bias and are requantized straight from registers.
+ * @param[in]  w        the re-laid filter (dsp_filter), 4-byte aligned
+ * @param[in]  col      k8 int16 in column order, 4-byte aligned
+ * @param[in]  k8       the padded depth, a multiple of 8 (>= 8)
+ * @param[in]  rows     output rows
+ * @param[in]  rq       [rows rounded up to 4] requantization (ts_rq_t)
+ * @param[out] out      [rows] int8
  */
-static inline void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_t k8, int32_t rows, int32_t *acc)
+static TS_NOINLINE void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_t k8, int32_t rows,
+                                    const ts_rq_t *rq, int32_t act_min, int32_t act_max, int8_t *out)
 {
-    for (int32_t r = 0; r < rows; r += 4) {
-        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (int32_t r = 0; r < rows; r += 4, rq += 4) {
+        int32_t a0 = rq[0].bias2, a1 = rq[1].bias2, a2 = rq[2].bias2, a3 = rq[3].bias2;
         const int16_t *c = col;
         int32_t n = k8 >> 3;
         uint32_t x02, x13, wa, wb;
@@ -84,10 +89,14 @@ static inline void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_t k8,
               [x02] "=&r"(x02), [x13] "=&r"(x13), [wa] "=&r"(wa), [wb] "=&r"(wb)
             :
             : "cc", "memory");
-        acc[r] = a0;
-        acc[r + 1] = a1;
-        acc[r + 2] = a2;
-        acc[r + 3] = a3;
+        if (rows - r >= 4) {
+            ts_rq_apply4(a0, a1, a2, a3, rq, act_min, act_max, out + r);
+            continue;
+        }
+        const int32_t acc[3] = {a0, a1, a2};
+        for (int32_t i = 0; i < rows - r; ++i) {
+            out[r + i] = ts_rq_apply(acc[i], &rq[i], act_min, act_max);
+        }
     }
 }
 

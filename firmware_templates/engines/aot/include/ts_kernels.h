@@ -137,10 +137,12 @@ static inline void ts_broadcast_offsets(const ts_broadcast_t *shape, int32_t i, 
     *off2 = o2;
 }
 
-/* Optimized variants: projects for DSP/Helium cores carry ts_opt.h (see there). */
+/* Optimized variants: projects for DSP/Helium cores carry ts_opt.h (see there). Named
+ * through a macro so that the generator's include scan does not copy it everywhere. */
+#define TS_OPT_HEADER "ts_opt.h"
 #if defined(__has_include)
-#if __has_include("ts_opt.h")
-#include "ts_opt.h"
+#if __has_include(TS_OPT_HEADER)
+#include TS_OPT_HEADER
 #endif
 #endif
 

@@ -105,46 +105,59 @@ static inline int8_t ts_requant_s8(int32_t acc, int32_t multiplier, int32_t shif
 #define TS_NOINLINE
 #endif
 
-/** One output channel's requantization for ts_requant_row: shift < 0 only. */
+/**
+ * One output channel as the generator prepares it for the DSP kernels
+ * (toolchain/codegen/aot_opt.py dsp_requant): shift < 0 only, the output offset folded
+ * into the rounding term (add = 2^(right-1) + output_offset * 2^right), and the bias
+ * doubled like the re-laid weights, so that accumulators hold 2 * acc for ts_smmulr.
+ */
 typedef struct {
+    int32_t bias2;   /**< 2 * bias */
     int32_t multiplier;
-    int32_t round;   /**< 2^(right - 1) */
+    int32_t add;
     int32_t right;   /**< -shift >= 1 */
 } ts_rq_t;
 
-/**
- * Prepare `n` channels for ts_requant_row (`step` 0 repeats channel 0: per-tensor).
- * @return 1, or 0 if a shift is >= 0 (then use ts_requant_s8 per output)
- */
-static inline int ts_rq_prepare(const int32_t *multiplier, const int32_t *shift, int32_t step, int32_t n,
-                                ts_rq_t *rq)
+/** SSAT #8: saturate to [-128, 127]. */
+static inline int32_t ts_ssat8(int32_t x)
 {
-    for (int32_t i = 0; i < n; ++i) {
-        const int32_t s = shift[i * step];
-        if (s >= 0) {
-            return 0;
-        }
-        rq[i].multiplier = multiplier[i * step];
-        rq[i].right = -s;
-        rq[i].round = 1 << (-s - 1);
-    }
-    return 1;
+#if defined(__ARM_FEATURE_DSP)
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(x));
+    return r;
+#else
+    return x < -128 ? -128 : x > 127 ? 127 : x;
+#endif
 }
 
-/**
- * out[i] = clamp(ts_requant(acc[i] + bias[i]) + output_offset) for n outputs, |acc + bias| < 2^29.
- * @param[in] bias  [n] or NULL
- */
-static TS_NOINLINE void ts_requant_row(const int32_t *acc, const int32_t *bias, const ts_rq_t *rq, int32_t n,
-                                       int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out)
+/** ts_requant(acc) + output_offset from acc2 = 2 * (acc + bias), |acc + bias| < 2^29 (ts_requant). */
+static inline int32_t ts_rq_value(int32_t acc2, const ts_rq_t *q)
 {
-    static const int32_t no_bias = 0;
-    const int32_t bias_step = bias != NULL;
-    const int32_t *b = bias != NULL ? bias : &no_bias;
-    for (int32_t i = 0; i < n; ++i, b += bias_step) {
-        int32_t v = ts_requant_neg(acc[i] + *b, rq[i].multiplier, rq[i].round, rq[i].right) + output_offset;
-        v = v < act_min ? act_min : v;
-        out[i] = (int8_t)(v > act_max ? act_max : v);
+    const int32_t y = ts_smmulr(acc2, q->multiplier) + (acc2 >> 31);
+    return (y + q->add) >> q->right;
+}
+
+/** ts_rq_value clamped to [act_min, act_max]. */
+static inline int8_t ts_rq_apply(int32_t acc2, const ts_rq_t *q, int32_t act_min, int32_t act_max)
+{
+    const int32_t v = ts_rq_value(acc2, q);
+    return (int8_t)(v < act_min ? act_min : v > act_max ? act_max : v);
+}
+
+/** out[0..3] from four accumulators: one SSAT when the clamp is the whole int8 range. */
+static inline void ts_rq_apply4(int32_t a0, int32_t a1, int32_t a2, int32_t a3, const ts_rq_t *q, int32_t act_min,
+                                int32_t act_max, int8_t *out)
+{
+    if (act_min == -128 && act_max == 127) {
+        out[0] = (int8_t)ts_ssat8(ts_rq_value(a0, &q[0]));
+        out[1] = (int8_t)ts_ssat8(ts_rq_value(a1, &q[1]));
+        out[2] = (int8_t)ts_ssat8(ts_rq_value(a2, &q[2]));
+        out[3] = (int8_t)ts_ssat8(ts_rq_value(a3, &q[3]));
+    } else {
+        out[0] = ts_rq_apply(a0, &q[0], act_min, act_max);
+        out[1] = ts_rq_apply(a1, &q[1], act_min, act_max);
+        out[2] = ts_rq_apply(a2, &q[2], act_min, act_max);
+        out[3] = ts_rq_apply(a3, &q[3], act_min, act_max);
     }
 }
 

@@ -4,8 +4,8 @@
  * im2col: each output pixel's receptive field becomes an int16 column with the input
  * offset added (out-of-bounds taps are 0, as TFLM skips them), multiplied by the
  * generator's int16 re-layout of the filter (params->filter_dsp, ts_gemm_dsp.h), and
- * each output is requantized once. Without a re-laid filter (grouped convolutions,
- * accumulators that could exceed ts_requant's bound) the portable kernel runs.
+ * each output is requantized once (params->requant_dsp). Without the re-layouts
+ * (grouped convolutions, requantizations outside the fast form) the portable kernel runs.
  */
 #include "ts_conv2d_s8.h"
 
@@ -51,19 +51,15 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
         return TS_ERR_ARG;
     }
     const ts_conv2d_params_t *p = params;
-    if (p->filter_dsp == NULL) {
+    if (p->filter_dsp == NULL || p->requant_dsp == NULL) {
         return ts_conv2d_s8_portable(params, input, filter, bias, output);
     }
     const int32_t k = p->filter_h * p->filter_w * p->input_c;
     const int32_t k8 = (k + 7) & ~7;
     const int32_t oc = p->output_c;
     const int32_t pixels = p->output_h * p->output_w;
-    const int32_t *mult = p->multiplier, *shift = p->shift;
-    const int32_t out_offset = p->output_offset, lo = p->act_min, hi = p->act_max;
+    const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
     int32_t col_words[k8 / 2]; /* the int16 column, word aligned */
-    int32_t acc[(oc + 3) & ~3];
-    ts_rq_t rq[oc];
-    const int fast_rq = ts_rq_prepare(mult, shift, 1, oc, rq);
     int16_t *col = (int16_t *)(void *)col_words;
     memset(col_words, 0, sizeof col_words); /* the k..k8 padding stays 0 */
     for (int32_t b = 0; b < p->batches; ++b) {
@@ -71,14 +67,7 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
         int8_t *out = output + (size_t)b * pixels * oc;
         for (int32_t px = 0; px < pixels; ++px, out += oc) {
             im2col(p, image, px, col);
-            ts_gemv_dsp(p->filter_dsp, col, k8, (oc + 3) & ~3, acc);
-            if (fast_rq) {
-                ts_requant_row(acc, bias, rq, oc, out_offset, lo, hi, out);
-                continue;
-            }
-            for (int32_t c = 0; c < oc; ++c) {
-                out[c] = ts_requant_s8(acc[c] + (bias ? bias[c] : 0), mult[c], shift[c], out_offset, lo, hi);
-            }
+            ts_gemv_dsp(p->filter_dsp, col, k8, oc, rq, p->act_min, p->act_max, out);
         }
     }
     return TS_OK;

@@ -1,8 +1,14 @@
 /*
- * ts_depthwise_conv2d_s8_dsp.c - DEPTHWISE_CONV_2D on the DSP extension: four channels
- * per word, inputs widened with the offset by SXTAB16, one 16x16 MAC per channel and
- * tap (SMLABB/SMLATT), taps clipped to the image once per pixel. Depth multipliers
- * other than 1, dilation, or channel counts not a multiple of 4 use the portable kernel.
+ * ts_depthwise_conv2d_s8_dsp.c - DEPTHWISE_CONV_2D on the DSP extension.
+ *
+ * Per output pixel, a table points each tap at its input pixel, or at a row of input
+ * zero points for taps outside the image (x + offset = 0 there, as TFLM skips them).
+ * Four channels per word: inputs widened with the offset by SXTAB16, weights pre-widened
+ * by the generator (params->filter_dsp: per channel quad, per tap, (w0, w2) (w1, w3)),
+ * one 16x16 MAC per channel and tap (SMLABB/SMLATT), and the outputs requantized from
+ * registers (params->requant_dsp). Without the re-layouts (depth multiplier != 1,
+ * dilation, channels not a multiple of 4, requantizations outside the fast form) the
+ * portable kernel runs.
  */
 #include "ts_depthwise_conv2d_s8.h"
 
@@ -10,58 +16,88 @@
 #include "ts_opt.h"
 #include "ts_simd.h"
 
+/* the portable kernel, renamed by ts_opt.h's selection */
 int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
-                               const int8_t *filter, const int32_t *bias, int8_t *output);
+                                        const int8_t *filter, const int32_t *bias, int8_t *output);
+
+/* a0..a3 += tap t of one channel quad: input word at tap[t] + c, weight words w[2t], w[2t + 1]
+ * (one asm block, so that the compiler keeps the nine taps' loads in order and in registers). */
+#define TS_DW_TAP(t)                                                                                   \
+    do {                                                                                               \
+        uint32_t xv, x02, w0, w1;                                                                      \
+        __asm__ volatile("ldr %[xv], [%[tp], %[c]]\n\t"                                                \
+                         "ldrd %[w0], %[w1], [%[w], #8 * " #t "]\n\t"                                  \
+                         "sxtab16 %[x02], %[off], %[xv]\n\t"                                           \
+                         "sxtab16 %[xv], %[off], %[xv], ror #8\n\t"                                    \
+                         "smlabb %[a0], %[x02], %[w0], %[a0]\n\t"                                      \
+                         "smlatt %[a2], %[x02], %[w0], %[a2]\n\t"                                      \
+                         "smlabb %[a1], %[xv], %[w1], %[a1]\n\t"                                       \
+                         "smlatt %[a3], %[xv], %[w1], %[a3]\n\t"                                       \
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xv] "=&r"(xv), \
+                           [x02] "=&r"(x02), [w0] "=&r"(w0), [w1] "=&r"(w1)                             \
+                         : [tp] "r"(tap[t]), [c] "r"(c), [w] "r"(w), [off] "r"(off2)                    \
+                         : "memory");                                                                  \
+    } while (0)
+
+/* All channels of one output pixel. */
+static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap, int32_t taps, int8_t *out)
+{
+    const uint32_t off2 = ts_dup16(p->input_offset);
+    const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
+    const uint32_t *w = (const uint32_t *)(const void *)p->filter_dsp;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    for (int32_t c = 0; c < p->input_c; c += 4, rq += 4, w += 2 * taps) {
+        int32_t a0 = rq[0].bias2, a1 = rq[1].bias2, a2 = rq[2].bias2, a3 = rq[3].bias2;
+        if (taps == 9) {
+            TS_DW_TAP(0); TS_DW_TAP(1); TS_DW_TAP(2);
+            TS_DW_TAP(3); TS_DW_TAP(4); TS_DW_TAP(5);
+            TS_DW_TAP(6); TS_DW_TAP(7); TS_DW_TAP(8);
+        } else {
+            for (int32_t t = 0; t < taps; ++t) {
+                const uint32_t xv = ts_read32(tap[t] + c);
+                const uint32_t x02 = ts_sxtab16(off2, xv), x13 = ts_sxtab16_ror8(off2, xv);
+                a0 = ts_smlabb(x02, w[2 * t], a0);
+                a2 = ts_smlatt(x02, w[2 * t], a2);
+                a1 = ts_smlabb(x13, w[2 * t + 1], a1);
+                a3 = ts_smlatt(x13, w[2 * t + 1], a3);
+            }
+        }
+        ts_rq_apply4(a0, a1, a2, a3, rq, lo, hi, out + c);
+    }
+}
 
 int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
                                const int8_t *filter, const int32_t *bias, int8_t *output)
 {
-    if (params == NULL || input == NULL || filter == NULL || output == NULL) {
+    if (params == NULL || input == NULL || output == NULL) {
         return TS_ERR_ARG;
     }
     const ts_depthwise_conv2d_params_t *p = params;
-    const int32_t ch = p->input_c;
-    if (p->depth_multiplier != 1 || p->dilation_h != 1 || p->dilation_w != 1 || (ch & 3) != 0 ||
-        !ts_acc_bounded(bias, p->output_c, p->filter_h * p->filter_w)) {
+    if (p->filter_dsp == NULL || p->requant_dsp == NULL) {
         return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output);
     }
-    const uint32_t off2 = ts_dup16(p->input_offset);
+    const int32_t ch = p->input_c;
+    const int32_t taps = p->filter_h * p->filter_w;
+    int32_t pad_words[ch / 4]; /* input zero points: x + offset = 0 */
+    const int8_t *tap[taps];
+    memset(pad_words, (int8_t)-p->input_offset, sizeof pad_words);
+    const int8_t *pad = (const int8_t *)(const void *)pad_words;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
+        int8_t *out = output + (size_t)b * p->output_h * p->output_w * ch;
         for (int32_t oy = 0; oy < p->output_h; ++oy) {
             const int32_t y0 = oy * p->stride_h - p->pad_h;
-            const int32_t fy0 = ts_max_i32(0, -y0), fy1 = ts_min_i32(p->filter_h, p->input_h - y0);
-            for (int32_t ox = 0; ox < p->output_w; ++ox) {
+            for (int32_t ox = 0; ox < p->output_w; ++ox, out += ch) {
                 const int32_t x0 = ox * p->stride_w - p->pad_w;
-                const int32_t fx0 = ts_max_i32(0, -x0), fx1 = ts_min_i32(p->filter_w, p->input_w - x0);
-                int8_t *out = output + (((size_t)b * p->output_h + oy) * p->output_w + ox) * ch;
-                for (int32_t c = 0; c < ch; c += 4) {
-                    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-                    if (bias != NULL) {
-                        a0 = bias[c];
-                        a1 = bias[c + 1];
-                        a2 = bias[c + 2];
-                        a3 = bias[c + 3];
-                    }
-                    for (int32_t fy = fy0; fy < fy1; ++fy) {
-                        const int8_t *x = image + ((size_t)(y0 + fy) * p->input_w + x0) * ch + c;
-                        const int8_t *w = filter + (size_t)fy * p->filter_w * ch + c;
-                        for (int32_t fx = fx0; fx < fx1; ++fx) {
-                            const uint32_t xv = ts_read32(x + fx * ch), wv = ts_read32(w + fx * ch);
-                            const uint32_t x02 = ts_sxtab16(off2, xv), x13 = ts_sxtab16_ror8(off2, xv);
-                            const uint32_t w02 = ts_sxtb16(wv), w13 = ts_sxtb16_ror8(wv);
-                            a0 = ts_smlabb(x02, w02, a0);
-                            a2 = ts_smlatt(x02, w02, a2);
-                            a1 = ts_smlabb(x13, w13, a1);
-                            a3 = ts_smlatt(x13, w13, a3);
-                        }
-                    }
-                    const int32_t acc[4] = {a0, a1, a2, a3};
-                    for (int32_t i = 0; i < 4; ++i) {
-                        out[c + i] = ts_requant_s8(acc[i], p->multiplier[c + i], p->shift[c + i], p->output_offset,
-                                                   p->act_min, p->act_max);
+                for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
+                    const int32_t y = y0 + fy;
+                    for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
+                        const int32_t x = x0 + fx;
+                        const int inside = y >= 0 && y < p->input_h && x >= 0 && x < p->input_w;
+                        tap[t] = inside ? image + ((size_t)y * p->input_w + x) * ch : pad;
                     }
                 }
+                pixel(p, tap, taps, out);
             }
         }
     }
