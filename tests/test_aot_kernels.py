@@ -26,12 +26,14 @@ def _act(rng: random.Random):
     return rng.choice([None, "relu", "relu6"])
 
 
-def _window(rng: random.Random) -> dict:
-    """Strides or a dilation (Keras allows one or the other); dilated convolutions only with
-    SAME padding, since the converter rewrites VALID ones into SPACE_TO_BATCH_ND."""
-    if rng.random() < 0.6:
-        return dict(strides=rng.randint(1, 3), dilation_rate=1, padding=rng.choice(["same", "valid"]))
-    return dict(strides=1, dilation_rate=rng.randint(2, 3), padding="same")
+def _window(rng: random.Random, kernel: tuple[int, int]) -> dict:
+    """Strides or a dilation (Keras allows one or the other). Dilated convolutions only with
+    SAME padding and a kernel wider than 1: otherwise the converter rewrites them into
+    SPACE_TO_BATCH_ND + CONV_2D + BATCH_TO_SPACE_ND."""
+    if rng.random() < 0.6 or max(kernel) == 1:
+        return dict(kernel_size=kernel, strides=rng.randint(1, 3), dilation_rate=1,
+                    padding=rng.choice(["same", "valid"]))
+    return dict(kernel_size=kernel, strides=1, dilation_rate=rng.randint(2, 3), padding="same")
 
 
 def conv_model(seed: int):
@@ -40,17 +42,18 @@ def conv_model(seed: int):
 
     rng = random.Random(seed)
     keras.utils.set_random_seed(seed)
-    x = keras.Input((13, 11, 6), batch_size=1)
-    outs, configs = [], []
+    channels = rng.randint(1, 8)
+    x = keras.Input((rng.randint(9, 15), rng.randint(9, 15), channels), batch_size=1)
+    outs, configs = [], [("input", x.shape)]
     for _ in range(5):
         k = (rng.randint(1, 4), rng.randint(1, 4))
-        groups = rng.choice([1, 1, 2, 3])  # grouped: filter depth < input depth
-        cfg = dict(kernel_size=k, **_window(rng), activation=_act(rng), use_bias=rng.random() < 0.8, groups=groups)
+        groups = rng.choice([1, 1] + [g for g in (2, 3) if channels % g == 0])  # grouped: filter depth < input depth
+        cfg = dict(**_window(rng, k), activation=_act(rng), use_bias=rng.random() < 0.8, groups=groups)
         outs.append(keras.layers.Conv2D(groups * rng.randint(1, 3), **cfg)(x))
         configs.append(("conv", cfg))
     for _ in range(5):
-        cfg = dict(kernel_size=(rng.randint(1, 4), rng.randint(1, 4)), **_window(rng),
-                   depth_multiplier=rng.randint(1, 3), activation=_act(rng))
+        cfg = dict(**_window(rng, (rng.randint(1, 4), rng.randint(1, 4))), depth_multiplier=rng.randint(1, 3),
+                   activation=_act(rng))
         outs.append(keras.layers.DepthwiseConv2D(**cfg)(x))
         configs.append(("depthwise", cfg))
     for layer in (keras.layers.AveragePooling2D, keras.layers.MaxPooling2D) * 3:
@@ -102,6 +105,7 @@ def matrix_models(convert_keras):
     built = {
         "conv": conv_model(SEED),
         "conv2": conv_model(SEED + 1),
+        "conv3": conv_model(SEED + 2),
         "elementwise": elementwise_model(SEED),
         "elementwise2": elementwise_model(SEED + 1),
     }
@@ -113,7 +117,7 @@ def _ops(path) -> set[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["conv", "conv2", "elementwise", "elementwise2"])
+@pytest.mark.parametrize("name", ["conv", "conv2", "conv3", "elementwise", "elementwise2"])
 def test_kernel_matrix_bit_exact(matrix_models, name, tmp_path):
     path, configs = matrix_models[name]
     try:
