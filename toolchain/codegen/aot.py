@@ -124,6 +124,10 @@ def _arg(a, outputs: set[int], offsets: dict[int, int]) -> str:
     return str(a)
 
 
+def _shape(t: Tensor) -> str:
+    return "[" + "x".join(map(str, t.shape)) + "]"
+
+
 def _tensor_view(t: Tensor, offset: int) -> dict:
     q = t.quantization
     return {"name": t.name, "offset": offset, "bytes": t.nbytes, "dims": list(t.shape) or [1], "dtype": t.dtype,
@@ -182,8 +186,11 @@ def generate_aot(model, out_dir, *, specialize=None) -> AotResult:
     headers = sorted({l.header_name for l in lows})
     views = []
     for l in layers:
-        outputs = set(sg.operators[l.index].outputs)
+        op = sg.operators[l.index]
+        outputs = set(op.outputs)
+        shapes = " + ".join(_shape(sg.tensors[i]) for i in op.inputs if i >= 0 and not sg.tensors[i].is_constant)
         views.append({"index": l.index, "name": l.name, "kernel": l.lowering.kernel, "inplace": l.lowering.inplace,
+                      "shapes": f"{shapes} -> {_shape(l.output)}",
                       "params_type": l.lowering.params_type, "params": l.lowering.params,
                       "args": [_arg(a, outputs, plan.offsets) for a in l.lowering.args],
                       "output": _tensor_view(l.output, plan.offsets[l.output.index])})
