@@ -146,6 +146,7 @@ def test_float_io_quantize_dequantize(convert_keras, tmp_path):
     path = convert_keras(model, _calib(model), io="float")
     assert {"QUANTIZE", "DEQUANTIZE"} <= _ops(path)
     check_model(path, tmp_path, n=N_INPUTS, seed=SEED)
+    cross_compile(tmp_path)
 
 
 @pytest.mark.slow
