@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jinja2
 
-from toolchain.device.runner import ProcessRunner
+from toolchain.device.runner import ProcessRunner, free_port
 from toolchain.errors import DeviceError, InputError, ToolMissingError
 
 INSTALL_HINT = ("install Renode (https://renode.io: the portable Linux package, or `pip install renode-run` "
@@ -59,7 +59,8 @@ class RenodeRunner(ProcessRunner):
 
     def command(self, port: int) -> list[str]:
         resc = generate_renode(self.elf, self.board, self.run_dir, port=port)[RESC]
-        return [self.renode, "--disable-xwt", "--console", "-e", f"include @{resc}"]
+        # monitor on a telnet port of its own (stdin is not a terminal); untested here: no Renode
+        return [self.renode, "--disable-xwt", "-P", str(free_port()), "-e", f"include @{resc}"]
 
 
 def run_robot(robot: Path, renode_test: str, timeout: float = 300) -> None:
