@@ -84,6 +84,21 @@ def test_tflm_refuses_hybrid_model_cleanly():
     assert not a.fully_int8 and a.plan.head > 0
 
 
+def test_measure_survives_models_tflm_chokes_on(make_tflite):
+    # one flipped byte that our reader tolerates (it lies in a table we do not read) but that makes
+    # the TFLM Python wrapper fail while unpacking the model
+    data = bytearray(HELLO_FLOAT.read_bytes())
+    data[93] = 235
+    a = analyze(bytes(data))
+    assert a.plan.head == 128
+    with pytest.raises(ModelError, match="TFLM"):
+        analyze(bytes(data), measure=True)
+    t = [{"shape": [1, 4], "type": "float32"}] * 2
+    unknown = make_tflite(t, [(0, [0], [1])], [0], [1], opcodes=[(150, 127, 1)])  # an op TFLM lacks
+    with pytest.raises(ModelError, match="TFLM cannot run this model"):
+        analyze(unknown, measure=True)
+
+
 @pytest.mark.parametrize("path", list(DEVICE_ARENA), ids=lambda p: p.stem)
 def test_32bit_total_matches_device_within_5_percent(path):
     a = analyze(path)

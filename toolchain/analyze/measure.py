@@ -4,22 +4,28 @@ Like SiLabs MLTK's arena-size search: allocate and invoke with a shrinking arena
 (binary search) and keep the smallest that works, then read head and tail from
 the RecordingMicroAllocator report that `print_allocations()` writes to fd 2.
 These are 64-bit host figures.
+
+The search runs in a child process (`python -m toolchain.analyze.measure FILE`):
+TFLM is C++ and a corrupt model can crash it, which must end in a clean error here.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
-
-import numpy as np
+from pathlib import Path
 
 from toolchain.errors import ModelError
 from toolchain.model import Model
-from toolchain.reference import capture_c_output
 
 _LINE = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
 _CATEGORY = re.compile(r"'([^']+)' used (\d+) bytes with alignment overhead \(requested (\d+) bytes for (\d+)")
 MAX_STEPS = 16
+TIMEOUT_S = 300
 
 
 @dataclass
@@ -36,48 +42,85 @@ class Measurement:
                 "categories": self.categories, "search_steps": self.steps}
 
 
-def _try(model: Model, arena: int, log: list | None = None):
-    """The interpreter if `model` allocates and invokes with `arena` bytes, else None."""
+def measure_arena(model: Model) -> Measurement:
+    """Binary-search the smallest working arena (at most MAX_STEPS interpreter runs past the bracket).
+
+    Raises:
+        ModelError: TFLM refuses the model, fails on it or crashes.
+    """
+    with tempfile.TemporaryDirectory(prefix="tinyship-measure-") as tmp:
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(model.raw)
+        try:
+            r = subprocess.run([sys.executable, "-m", "toolchain.analyze.measure", str(path)],
+                               capture_output=True, text=True, timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise ModelError(f"TFLM did not finish allocating this model within {TIMEOUT_S} s",
+                             "check the model; run without --measure") from None
+    if r.returncode != 0 or not r.stdout.strip():
+        how = f"signal {-r.returncode}" if r.returncode < 0 else f"exit code {r.returncode}"
+        raise ModelError(f"the TFLM interpreter crashed on this model ({how})", "the model is corrupt or not one TFLM runs")
+    result = json.loads(r.stdout)
+    if "error" in result:
+        raise ModelError(f"TFLM cannot run this model: {result['error']}",
+                         "only models TFLM runs (int8 or pure float, supported ops) can be measured")
+    return Measurement(**result)
+
+
+def _try(raw: bytes, inputs, arena: int, log: list | None = None):
+    """The interpreter if the model allocates and invokes with `arena` bytes, else None."""
     from tflite_micro.python.tflite_micro import runtime
+
+    from toolchain.reference import capture_c_output
 
     it = None
     with capture_c_output(2) as box:  # TFLM logs allocation failures on stderr
         try:
-            it = runtime.Interpreter.from_bytes(model.raw, arena_size=arena)
-            for i, t in enumerate(model.main.input_tensors()):
-                it.set_input(np.zeros(t.shape, dtype=t.dtype), i)
+            it = runtime.Interpreter.from_bytes(raw, arena_size=arena)
+            for i, x in enumerate(inputs):
+                it.set_input(x, i)
             it.invoke()
-        except (RuntimeError, ValueError):
+        except Exception:  # noqa: BLE001 - any failure inside TFLM or its Python wrapper means "does not run"
             it = None
     if log is not None:
         log.append(box[0])
     return it
 
 
-def measure_arena(model: Model) -> Measurement:
-    """Binary-search the smallest working arena (at most MAX_STEPS interpreter runs past the bracket)."""
+def _search(model: Model) -> dict:
+    """The measurement as a dict, or {"error": TFLM's first message}."""
+    import numpy as np
+
+    from toolchain.reference import capture_c_output
+
+    inputs = [np.zeros(t.shape, dtype=t.dtype) for t in model.main.input_tensors()]
     big = max(1 << 22, 16 * model.size)
     log: list[str] = []
-    if _try(model, big, log) is None:
-        why = next((ln.strip() for ln in log[0].splitlines() if ln.strip()), "no message")
-        raise ModelError(f"TFLM cannot run this model: {why}",
-                         "only models TFLM runs (int8 or pure float, supported ops) can be measured")
+    if _try(model.raw, inputs, big, log) is None:
+        return {"error": next((ln.strip() for ln in log[0].splitlines() if ln.strip()), "no message")}
     lo, hi = 0, 1 << 12  # lo: known to fail (or zero), hi: known to work
-    while hi < big and _try(model, hi) is None:
+    while hi < big and _try(model.raw, inputs, hi) is None:
         lo, hi = hi, hi * 2
     steps = 0
     while hi - lo > 16 and steps < MAX_STEPS:
         mid = (lo + hi) // 2 // 16 * 16
         if mid <= lo:
             break
-        if _try(model, mid) is None:
+        if _try(model.raw, inputs, mid) is None:
             lo = mid
         else:
             hi = mid
         steps += 1
-    it = _try(model, hi)
+    it = _try(model.raw, inputs, hi)
     with capture_c_output(2) as box:
         it.print_allocations()
     values = {k: int(v) for k, v in _LINE.findall(box[0])}
     cats = {name: {"used": int(u), "requested": int(r), "count": int(c)} for name, u, r, c in _CATEGORY.findall(box[0])}
-    return Measurement(hi, values.get("head", 0), values.get("tail", 0), values.get("total", 0), cats, steps)
+    return {"min_arena": hi, "head": values.get("head", 0), "tail": values.get("tail", 0),
+            "total": values.get("total", 0), "categories": cats, "steps": steps}
+
+
+if __name__ == "__main__":
+    from toolchain.model import load_model
+
+    json.dump(_search(load_model(sys.argv[1])), sys.stdout)
