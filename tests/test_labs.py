@@ -155,3 +155,33 @@ def test_lab04_anomaly_detection(tmp_path):
     host = scores["int8 tinyship (host TFLM)"]
     assert device == pytest.approx(host, rel=1e-4)
     assert host == pytest.approx(scores["float (host)"], rel=0.1)
+
+
+@pytest.mark.slow
+def test_lab03_keyword_spotting(tmp_path):
+    report = run_lab("03_keyword_spotting", tmp_path)
+    for name in ("kws", "micro_speech"):
+        assert_device_matches_host(report["devices"][name], 2)
+        analysis, memory = report["analysis"][name], report["memory"][name]
+        assert analysis["totals"]["macs"] == sum(layer["macs"] for layer in analysis["layers"])
+        assert memory["aot"]["arena"] == report["devices"][name]["memory"]["arena_used"] > 0
+        assert memory["tflm"]["arena"] == analysis["arena"]["total_32"] and memory["tflm"]["flash"] is None
+        assert (tmp_path / f"{name}_resolver.h").read_text().count("resolver.Add") == len(set(analysis["model"]["ops"]))
+    assert 2.6e6 < report["analysis"]["kws"]["totals"]["macs"] < 2.7e6  # MLPerf Tiny quotes ~2.66 M
+    fit = {r["board"]: r["fits"] for r in report["fit"]["kws"]["aot"]}
+    assert fit["qemu-cortex-m4"] and not fit["stm32f103-bluepill"]
+    assert {"arena_kws.png", "layers_kws.png", "memory_by_engine.png"} <= set(report["figures"])
+
+
+@pytest.mark.slow
+def test_lab05_person_detection(tmp_path):
+    report = run_lab("05_person_detection", tmp_path)
+    assert_device_matches_host(report["device"], 2)
+    host = report["host"]
+    assert host["person"]["p_person"] > 0.5 > host["no_person"]["p_person"]
+    assert [s["top1_device"] for s in report["device"]["samples"]] == [1, 0]
+    for engine in ("aot", "tflm"):
+        fit = {r["board"]: r for r in report["fit"][engine]}
+        assert fit["qemu-cortex-m4"]["fits"] and not fit["stm32f103-bluepill"]["fits"]
+    assert report["analysis"]["arena_aot"] == report["device"]["memory"]["arena_used"]
+    assert {"inputs.png", "board_fit_aot.png", "board_fit_tflm.png"} <= set(report["figures"])
