@@ -277,6 +277,7 @@ def test_cli_errors(args, code, message, tmp_path):
     assert not page.exists()  # no partial output
 
 
+@pytest.mark.slow
 def test_fuzzed_models_end_in_analysis_or_clean_error(tmp_path):
     """500 random truncations and byte mutations of the shared models: each is analyzed or refused
     with a one-line ModelError, within a second."""
