@@ -155,7 +155,9 @@ def test_first_diverging_layer_is_found(built_firmware, kws, tmp_path):
     with HostRunner(built_firmware(kws, "host")[1].elf, run_dir=tmp_path) as runner:
         client = DeviceClient(CorruptFrom(runner.transport, layer=5))
         client.boot = runner.client.boot
-        report = run_session(client, model, select_samples(model, random=2), n=1, warmup=0, tolerance=1)
+        report = run_session(client, model, select_samples(model, random=2), n=1, warmup=0, tolerance=1,
+                             out_dir=tmp_path / "out")
     v = report["validation"]
     assert (v["bit_exact"], v["max_abs_diff"], v["passed"]) == (0, 1, True)
-    assert v["first_divergence"] == {"sample": 0, "output_index": 0, "layer": 5}
+    assert v["first_divergence"] == {"sample": 0, "output_index": 0, "layer": 5, "layer_name": "DEPTHWISE_CONV_2D depthwise_conv2d_2"}
+    assert "first diverging layer 5 (DEPTHWISE_CONV_2D depthwise_conv2d_2)" in (tmp_path / "out" / "report.md").read_text()

@@ -85,7 +85,7 @@ def render(report: dict, as_json: bool) -> None:
         if val["first_divergence"]:
             d = val["first_divergence"]
             table.add_row("first divergence", f"sample {d['sample']}, output index {d['output_index']}"
-                          + (f", layer {d['layer']}" if d.get("layer") is not None else ""))
+                          + (f", first diverging layer {d['layer']} ({d['layer_name']})" if d.get("layer") is not None else ""))
         if val["accuracy"]:
             a = val["accuracy"]
             fl = f"{100 * a['float_host']:.1f} %" if a["float_host"] is not None else "-"

@@ -191,13 +191,18 @@ class Session:
             "tolerance": self.tolerance,
             "passed": max_diff <= self.tolerance and self.report["status"] == "complete",
             "first_divergence": next(({"sample": s["index"], "output_index": s["first_mismatch"],
-                                       "layer": s.get("diverging_layer")}
+                                       "layer": s.get("diverging_layer"),
+                                       "layer_name": self._layer_name(s.get("diverging_layer"))}
                                       for s in samples if not s["bit_exact"]), None),
             "accuracy": None,
         }
         if self.samples.labels is not None:
             v["accuracy"] = self._accuracy(samples)
         return v
+
+    def _layer_name(self, layer: int | None) -> str | None:
+        names = {row["i"]: row["name"] for row in self.report["layers"]}
+        return names.get(layer) if layer is not None else None
 
     def _accuracy(self, samples: list[dict]) -> dict:
         labels = self.samples.labels[: len(samples)]
