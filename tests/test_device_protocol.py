@@ -125,3 +125,18 @@ def test_client_errors_say_what_happened(reply, error, match):
     with pytest.raises(error, match=match) as e:
         DeviceClient(ScriptedTransport({"name": reply})).name()
     assert e.value.exit_code == 4
+
+
+def test_transport_over_a_pyserial_url(tmp_path):
+    from toolchain.device.transport import PortGoneError, Transport
+
+    # loop:// echoes what is sent: one complete line, then a partial one
+    with Transport("loop://", log_path=tmp_path / "device.log") as t:
+        t.send("m-ready\r\nm-na")
+        assert t.read_line(1.0) == "m-ready"
+        assert t.read_line(0.05) is None
+        assert t.tail() == ["m-ready", "m-na% (partial)"]
+    assert (tmp_path / "device.log").read_text().splitlines() == ["> m-ready", "m-na", "< m-ready"]
+    with pytest.raises(PortGoneError, match="cannot open port /dev/tinyship-no-such-port") as e:
+        Transport("/dev/tinyship-no-such-port", connect_timeout=0)
+    assert e.value.exit_code == 4
