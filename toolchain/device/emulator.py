@@ -7,7 +7,8 @@ to it with the same pyserial `socket://` URL a user would give to `profile`.
 
 The socket uses `wait=on`: QEMU waits for the connection before it runs the
 guest. With `wait=off` the guest prints its boot banner to an unconnected socket
-and QEMU drops it (measured: the banner never arrives).
+and QEMU drops it (measured: the banner never arrives). `nodelay=on` sends the
+UART's byte-sized writes at once (measured: 57 -> 19 ms per command round trip).
 """
 
 from __future__ import annotations
