@@ -28,9 +28,9 @@
 #endif
 
 #define TS_OPT_ANY (TS_OPT_MVE || TS_OPT_DSP)
-#define TS_OPT_CONV2D TS_OPT_DSP
-#define TS_OPT_DEPTHWISE_CONV2D TS_OPT_DSP
-#define TS_OPT_FULLY_CONNECTED TS_OPT_DSP
+#define TS_OPT_CONV2D TS_OPT_ANY
+#define TS_OPT_DEPTHWISE_CONV2D TS_OPT_ANY
+#define TS_OPT_FULLY_CONNECTED TS_OPT_ANY
 
 /*
  * ts_requant: exactly ts_mbqm(x, multiplier, shift) (TFLM MultiplyByQuantizedMultiplier)

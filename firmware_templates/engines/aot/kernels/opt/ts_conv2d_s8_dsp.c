@@ -11,15 +11,22 @@
 
 #if TS_OPT_DSP
 #include "ts_gemm_dsp.h"
+#include "ts_im2col.h"
 
 /* the portable kernel, renamed by ts_opt.h's selection */
 int32_t ts_conv2d_s8_portable(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
                               const int32_t *bias, int8_t *output);
 
-/* The receptive field of output pixel `px` of one image as a column (ts_gemm_dsp.h). */
-static void im2col(const ts_conv2d_params_t *p, const int8_t *image, int32_t px, int16_t *col)
+/* The receptive field of output pixel `px` as a column (ts_gemm_dsp.h): widened straight
+ * from the image when channels come in fours, else gathered as int8 first (ts_im2col.h). */
+static void im2col(const ts_conv2d_params_t *p, const int8_t *image, int32_t px, int8_t *bytes, int16_t *col)
 {
     const int32_t ic = p->input_c;
+    const int32_t k = p->filter_h * p->filter_w * ic;
+    if ((ic & 3) != 0) {
+        ts_col_fill4(ts_im2col_s8(p, image, px, bytes), (k + 3) & ~3, p->input_offset, col);
+        return;
+    }
     const int32_t y0 = px / p->output_w * p->stride_h - p->pad_h;
     const int32_t x0 = px % p->output_w * p->stride_w - p->pad_w;
     int32_t n = 0;
@@ -27,18 +34,10 @@ static void im2col(const ts_conv2d_params_t *p, const int8_t *image, int32_t px,
         const int32_t in_y = y0 + fy * p->dilation_h;
         for (int32_t fx = 0; fx < p->filter_w; ++fx, n += ic) {
             const int32_t in_x = x0 + fx * p->dilation_w;
-            const int inside = in_y >= 0 && in_y < p->input_h && in_x >= 0 && in_x < p->input_w;
-            const int8_t *x = image + ((size_t)in_y * p->input_w + in_x) * ic;
-            if ((ic & 3) == 0) {
-                if (inside) {
-                    ts_col_fill4(x, ic, p->input_offset, col + n);
-                } else {
-                    memset(col + n, 0, (size_t)ic * sizeof *col);
-                }
+            if (in_y >= 0 && in_y < p->input_h && in_x >= 0 && in_x < p->input_w) {
+                ts_col_fill4(image + ((size_t)in_y * p->input_w + in_x) * ic, ic, p->input_offset, col + n);
             } else {
-                for (int32_t c = 0; c < ic; ++c) {
-                    col[ts_col_index(n + c)] = (int16_t)(inside ? x[c] + p->input_offset : 0);
-                }
+                memset(col + n, 0, (size_t)ic * sizeof *col);
             }
         }
     }
@@ -60,13 +59,15 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
     const int32_t pixels = p->output_h * p->output_w;
     const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
     int32_t col_words[k8 / 2]; /* the int16 column, word aligned */
+    int8_t bytes[k8];          /* the int8 gather when channels do not come in fours */
     int16_t *col = (int16_t *)(void *)col_words;
     memset(col_words, 0, sizeof col_words); /* the k..k8 padding stays 0 */
+    memset(bytes, -p->input_offset, sizeof bytes); /* and widens to 0 */
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * p->input_c;
         int8_t *out = output + (size_t)b * pixels * oc;
         for (int32_t px = 0; px < pixels; ++px, out += oc) {
-            im2col(p, image, px, col);
+            im2col(p, image, px, bytes, col);
             ts_gemv_dsp(p->filter_dsp, col, k8, oc, rq, p->act_min, p->act_max, out);
         }
     }

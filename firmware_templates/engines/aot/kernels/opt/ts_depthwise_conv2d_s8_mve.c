@@ -1,0 +1,113 @@
+/*
+ * ts_depthwise_conv2d_s8_mve.c - DEPTHWISE_CONV_2D with Helium (MVE), eight channels per
+ * pass. Per output pixel a table points each tap at its input pixel, or at a row of input
+ * zero points outside the image; the input offset is folded into the accumulators' start
+ * (bias + offset * sum of the channel's weights, ts_mve.h). Depth multipliers other than
+ * 1, channel counts not a multiple of 8 and filters over TS_MVE_DW_MAX_WEIGHTS use the
+ * portable kernel.
+ */
+#include "ts_depthwise_conv2d_s8.h"
+
+#if TS_OPT_MVE
+#include <string.h>
+#include "ts_mve.h"
+
+/* Largest filter (taps x channels) re-laid on the stack per call. */
+#define TS_MVE_DW_MAX_WEIGHTS 4096
+
+/* the portable kernel, renamed by ts_opt.h's selection */
+int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
+                                        const int8_t *filter, const int32_t *bias, int8_t *output);
+
+/* Requantize and store eight channels (even/odd lanes re-interleaved by VMOVNB/VMOVNT). */
+static inline void store8(const ts_depthwise_conv2d_params_t *p, int32x4_t even, int32x4_t odd, const int32_t *g,
+                          int8_t *out)
+{
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
+    even = ts_mve_requant(even, vldrwq_s32(g + 8), vldrwq_s32(g + 16));
+    odd = ts_mve_requant(odd, vldrwq_s32(g + 12), vldrwq_s32(g + 20));
+    even = vminq_s32(vmaxq_s32(vaddq_n_s32(even, p->output_offset), lo), hi);
+    odd = vminq_s32(vmaxq_s32(vaddq_n_s32(odd, p->output_offset), lo), hi);
+    vstrbq_s16(out, vmovntq_s32(vmovnbq_s32(vdupq_n_s16(0), even), odd));
+}
+
+/*
+ * All channels of one output pixel, eight per pass. `w` is [channels / 8][taps][8] and
+ * `rq` [channels / 8][init 8, multiplier 8, shift 8], even channels first (prepare()).
+ */
+static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap, int32_t taps, const int8_t *w,
+                  const int32_t *rq, int8_t *out)
+{
+    const int8_t *const end = out + p->input_c;
+    for (int32_t c = 0; out < end; c += 8, out += 8, rq += 24) {
+        int32x4_t even = vldrwq_s32(rq), odd = vldrwq_s32(rq + 4);
+        for (int32_t t = 0; t < taps; ++t, w += 8) {
+            const int16x8_t x = vldrbq_s16(tap[t] + c), k = vldrbq_s16(w);
+            even = vaddq_s32(even, vmullbq_int_s16(x, k));
+            odd = vaddq_s32(odd, vmulltq_int_s16(x, k));
+        }
+        store8(p, even, odd, rq, out);
+    }
+}
+
+/* Channel-group layouts for pixel(): weights, and accumulator starts (bias + offset * sum(w)),
+ * multipliers and shifts. */
+static void prepare(const ts_depthwise_conv2d_params_t *p, const int8_t *filter, const int32_t *bias, int32_t taps,
+                    int8_t *w, int32_t *rq)
+{
+    const int32_t ch = p->input_c;
+    for (int32_t c = 0; c < ch; ++c) {
+        const int32_t g = c / 8, lane = c % 8;
+        int32_t *slot = rq + g * 24 + (lane % 2) * 4 + lane / 2; /* even channels first */
+        int32_t sum = 0;
+        for (int32_t t = 0; t < taps; ++t) {
+            const int8_t v = filter[(size_t)t * ch + c];
+            w[((size_t)g * taps + t) * 8 + lane] = v;
+            sum += v;
+        }
+        slot[0] = (bias != NULL ? bias[c] : 0) + p->input_offset * sum;
+        slot[8] = p->multiplier[c];
+        slot[16] = p->shift[c];
+    }
+}
+
+int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
+                               const int8_t *filter, const int32_t *bias, int8_t *output)
+{
+    if (params == NULL || input == NULL || filter == NULL || output == NULL) {
+        return TS_ERR_ARG;
+    }
+    const ts_depthwise_conv2d_params_t *p = params;
+    const int32_t ch = p->input_c;
+    const int32_t taps = p->filter_h * p->filter_w;
+    if (p->depth_multiplier != 1 || ch % 8 != 0 || taps * ch > TS_MVE_DW_MAX_WEIGHTS) {
+        return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output);
+    }
+    int8_t pad[ch]; /* input zero points: w * (zp + offset) = 0 */
+    int8_t w[taps * ch];
+    int32_t rq[3 * ch];
+    const int8_t *tap[taps];
+    memset(pad, -p->input_offset, sizeof pad);
+    prepare(p, filter, bias, taps, w, rq);
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
+        int8_t *out = output + (size_t)b * p->output_h * p->output_w * ch;
+        for (int32_t oy = 0; oy < p->output_h; ++oy) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            for (int32_t ox = 0; ox < p->output_w; ++ox, out += ch) {
+                const int32_t x0 = ox * p->stride_w - p->pad_w;
+                for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
+                    const int32_t y = y0 + fy * p->dilation_h;
+                    for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
+                        const int32_t x = x0 + fx * p->dilation_w;
+                        const int inside = y >= 0 && y < p->input_h && x >= 0 && x < p->input_w;
+                        tap[t] = inside ? image + ((size_t)y * p->input_w + x) * ch : pad;
+                    }
+                }
+                pixel(p, tap, taps, w, rq, out);
+            }
+        }
+    }
+    return TS_OK;
+}
+#endif /* TS_OPT_MVE */

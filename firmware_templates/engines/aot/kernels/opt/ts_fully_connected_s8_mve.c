@@ -1,0 +1,36 @@
+/*
+ * ts_fully_connected_s8_mve.c - FULLY_CONNECTED with Helium (MVE): four weight rows per
+ * VMLADAVA pass over the raw int8 input, the input offset folded into the accumulators'
+ * start (ts_mve.h), outputs requantized four lanes at a time. A non-zero filter offset
+ * uses the portable kernel.
+ */
+#include "ts_fully_connected_s8.h"
+
+#if TS_OPT_MVE
+#include "ts_mve.h"
+
+/* the portable kernel, renamed by ts_opt.h's selection */
+int32_t ts_fully_connected_s8_portable(const ts_fully_connected_params_t *params, const int8_t *input,
+                                       const int8_t *filter, const int32_t *bias, int8_t *output);
+
+int32_t ts_fully_connected_s8(const ts_fully_connected_params_t *params, const int8_t *input,
+                              const int8_t *filter, const int32_t *bias, int8_t *output)
+{
+    if (params == NULL || input == NULL || filter == NULL || output == NULL) {
+        return TS_ERR_ARG;
+    }
+    const ts_fully_connected_params_t *p = params;
+    if (p->filter_offset != 0) {
+        return ts_fully_connected_s8_portable(params, input, filter, bias, output);
+    }
+    const int32_t k = p->accum_depth, rows = p->output_depth;
+    int32_t init[rows], acc[rows];
+    ts_mve_row_init(filter, k, rows, bias, p->input_offset, init);
+    for (int32_t b = 0; b < p->batches; ++b) {
+        ts_mve_gemv(filter, k, input + (size_t)b * k, rows, init, acc);
+        ts_mve_requant_row(acc, p->multiplier, p->shift, p->per_channel != 0, rows, p->output_offset, p->act_min,
+                           p->act_max, output + (size_t)b * rows);
+    }
+    return TS_OK;
+}
+#endif /* TS_OPT_MVE */
