@@ -157,6 +157,7 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
                     "builder": builder, "platform": b.platform, "flash_bytes": b.flash_bytes,
                     "ram_bytes": b.ram_bytes, "elf": "build/firmware.elf", "map": "build/firmware.map"}
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        (stage / "README.md").write_text(env.get_template("project/README.md.j2").render(ctx))
         files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
     return Project(out_dir, b, engine, name, model.crc32, builder, [out_dir / f for f in files])
 
