@@ -1,0 +1,172 @@
+"""`bench`: build each shared model for each engine and emulated core, run it in QEMU, measure.
+
+Every figure comes from a run: instructions per inference are the emulated cycle count
+(`-icount shift=0`: one instruction per ns, docs/protocol.md), the arena is the device's
+`mem` reply, flash is the linked ELF split by component (toolchain.build), and the outputs
+of random inputs are compared byte for byte with the TFLM Python interpreter. MACs come
+from the model (toolchain.analyze). Rows that cannot be built or run carry the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from toolchain.errors import InputError, ToolchainError
+from toolchain.files import atomic_write
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+MODELS = {
+    "kws_ref_model": "mlperf_tiny/kws_ref_model.tflite",
+    "person_detect": "tflm/person_detect.tflite",
+    "micro_speech": "tflm/micro_speech_quantized.tflite",
+    "ad01": "mlperf_tiny/ad01_int8.tflite",
+    "hello_world": "tflm/hello_world_int8.tflite",
+}
+BOARDS = ("qemu-cortex-m4", "qemu-cortex-m7", "qemu-cortex-m55")
+ENGINES = ("aot", "aot-portable", "tflm")  # tflm only with a TFLM tree
+INFER_TIMEOUT = 600.0
+
+
+@dataclass
+class BenchRow:
+    model: str
+    board: str
+    engine: str  # aot (optimized kernels), aot-portable, tflm-ref or tflm-cmsis-nn
+    instructions: int | None = None
+    macs: int | None = None
+    arena_bytes: int | None = None
+    flash: dict = field(default_factory=dict)  # {"model", "engine", "app", "total"} bytes
+    exact: bool | None = None  # outputs == TFLM for every sample
+    samples: int = 0
+    error: str | None = None
+
+    @property
+    def per_mac(self) -> float | None:
+        return self.instructions / self.macs if self.instructions and self.macs else None
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "instructions_per_mac": self.per_mac}
+
+
+@dataclass
+class BenchResult:
+    rows: list[BenchRow]
+    json_path: Path | None
+
+    def ratio(self, row: BenchRow, engine: str) -> float | None:
+        """row's instructions over those of `engine` on the same model and board."""
+        other = next((r for r in self.rows if (r.model, r.board, r.engine) == (row.model, row.board, engine)
+                      and r.instructions), None)
+        return row.instructions / other.instructions if other and row.instructions else None
+
+    def to_dict(self) -> dict:
+        return {"rows": [r.to_dict() for r in self.rows]}
+
+
+def _tflm_kind(tflm_dir: Path) -> str:
+    return "tflm-cmsis-nn" if (tflm_dir / "third_party" / "cmsis_nn").is_dir() else "tflm-ref"
+
+
+def _random_inputs(model, n: int, seed: int) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(n):
+        sample = []
+        for t in model.main.input_tensors():
+            shape = tuple(t.shape)
+            if t.dtype == "float32":
+                sample.append(rng.standard_normal(shape).astype(np.float32))
+            else:
+                info = np.iinfo(t.dtype)
+                sample.append(rng.integers(info.min, info.max + 1, size=shape, dtype=t.dtype))
+        samples.append(sample)
+    return samples
+
+
+def _measure(row: BenchRow, model_path: Path, work: Path, samples, tflm_dir) -> None:
+    from toolchain import build, generate
+    from toolchain.boards import load_board
+    from toolchain.device.emulator import QemuRunner
+    from toolchain.reference import tflm_run
+
+    engine = "aot" if row.engine.startswith("aot") else "tflm"
+    kernels = "portable" if row.engine == "aot-portable" else "optimized"
+    project = work / f"{row.model}-{row.board}-{row.engine}"
+    generate(model_path, board=row.board, engine=engine, out_dir=project, tflm_dir=tflm_dir, aot_kernels=kernels)
+    built = build(project)
+    flash = built.sizes["flash"]
+    row.flash = {"model": flash.get("model", 0), "engine": flash.get("engine", 0), "app": flash.get("app", 0),
+                 "total": built.flash}
+    expected = tflm_run(model_path, samples)
+    exact = True
+    with QemuRunner(built.elf, load_board(row.board), run_dir=project / "run") as runner:
+        client = runner.start()
+        for i, sample in enumerate(samples):
+            client.load_input(b"".join(np.ascontiguousarray(x).tobytes() for x in sample))
+            client.infer(1, 0, timeout=INFER_TIMEOUT)
+            if i == 0:
+                row.instructions = client.cycles()[0]
+                row.arena_bytes = client.mem()["arena_used"]
+            want = b"".join(np.ascontiguousarray(y).tobytes() for y in expected[i])
+            exact = exact and client.outputs() == want
+            row.samples += 1
+    row.exact = exact
+
+
+def bench(models=None, boards=BOARDS, engines=("aot", "aot-portable"), *, tflm_dir=None, samples: int = 3,
+          work_dir, json_path=None, seed: int = 0, progress=None) -> BenchResult:
+    """Measure every (model, board, engine) combination; see the module docstring.
+
+    Args:
+        models: names from MODELS or .tflite paths (default: all shared models).
+        engines: "aot" (optimized kernels), "aot-portable", "tflm" (needs `tflm_dir` or TFLM_DIR).
+        work_dir: where projects are generated and built (kept for inspection).
+        json_path: write the result there (bench/results.json) when given.
+        progress: called with each finished row.
+    Raises:
+        InputError: unknown model, board or engine; "tflm" without a TFLM tree.
+    """
+    from toolchain.analyze import analyze
+    from toolchain.boards import load_board
+    from toolchain.model import load_model
+
+    paths = {}
+    for m in models or MODELS:
+        path = SHARED / MODELS[m] if m in MODELS else Path(m)
+        if not path.is_file():
+            raise InputError(f"unknown model '{m}'", f"use a .tflite path or one of: {', '.join(MODELS)}")
+        paths[m if m in MODELS else path.stem] = path
+    for b in boards:
+        load_board(b)
+    for e in engines:
+        if e not in ENGINES:
+            raise InputError(f"unknown engine '{e}'", f"use one of: {', '.join(ENGINES)}")
+    tflm_dir = tflm_dir or os.environ.get("TFLM_DIR")
+    if "tflm" in engines and not tflm_dir:
+        raise InputError("the tflm rows need a TFLM source tree", "pass --tflm-dir DIR (or set TFLM_DIR)")
+    work = Path(work_dir)
+    rows = []
+    for name, path in paths.items():
+        model = load_model(path)
+        macs = analyze(model).to_dict()["totals"]["macs"]
+        inputs = _random_inputs(model, samples, seed)
+        for board in boards:
+            for engine in engines:
+                label = _tflm_kind(Path(tflm_dir)) if engine == "tflm" else engine
+                row = BenchRow(name, board, label, macs=macs)
+                try:
+                    _measure(row, path, work, inputs, tflm_dir if engine == "tflm" else None)
+                except ToolchainError as e:
+                    row.error = e.message
+                rows.append(row)
+                if progress:
+                    progress(row)
+    result = BenchResult(rows, Path(json_path) if json_path else None)
+    if json_path:
+        atomic_write(json_path, json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
