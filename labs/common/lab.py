@@ -121,8 +121,6 @@ def _jsonable(obj):
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
     raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
