@@ -39,12 +39,6 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#if defined(__ARM_FEATURE_DSP) && !defined(TS_PORTABLE)
-#define TS_USE_DSP 1
-#else
-#define TS_USE_DSP 0
-#endif
-
 #if defined(__GNUC__)
 #define TS_ALIGN(n) __attribute__((aligned(n)))
 #else
