@@ -52,6 +52,9 @@ def main(argv=None):
                 f"host float {acc['float_host']:.2%}")
         lab.say(f"{v['top1_agree']}/{v['compared']} same predictions as the host, "
                 f"{v['bit_exact']}/{v['compared']} outputs bit-exact")
+        if count == len(x_test):
+            same = "equals" if acc["device"] == m["int8_accuracy"] else "DIFFERS FROM"
+            lab.say(f"device accuracy on the whole test set {same} the converter's int8 accuracy")
 
     with lab.step("Confusion matrix and per-layer latency"):
         predicted = np.array([s["top1_device"] for s in device["samples"]])
