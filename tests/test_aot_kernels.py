@@ -11,7 +11,7 @@ import random
 import numpy as np
 import pytest
 from aot_rig import check_model, cross_compile
-from aot_rig.tiny import fully_connected_model, one_op_model
+from aot_rig.tiny import fully_connected_model, one_op_model, pad_model
 
 from toolchain.codegen import quant
 from toolchain.codegen.aot import generate_aot
@@ -173,6 +173,22 @@ def test_fully_connected_with_and_without_bias(tmp_path):
         output_q = (rng.uniform(5, 40), rng.randint(-10, 10))
         model = fully_connected_model(512, 64, input_q, rng.uniform(0.001, 0.01), output_q, bias=k % 2 == 0, seed=k)
         check_model(model, tmp_path / str(k), n=N_INPUTS, seed=k)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("op", ["PAD", "PADV2"])
+def test_pad_any_rank(op, tmp_path):
+    """PAD fills with the zero point, PADV2 with its constant; 1 to 5 dimensions."""
+    rng = random.Random(f"{SEED}{op}")
+    for rank in range(1, 6):
+        shape = [rng.randint(1, 5) for _ in range(rank)]
+        paddings = [(rng.randint(0, 2), rng.randint(0, 2)) for _ in range(rank)]
+        q = (rng.uniform(0.01, 0.5), rng.randint(-100, 100))
+        model = pad_model(shape, paddings, q, rng.randint(-128, 127) if op == "PADV2" else None)
+        try:
+            check_model(model, tmp_path / str(rank), n=N_INPUTS, seed=rank)
+        except AssertionError as e:
+            raise AssertionError(f"{op} {shape} {paddings}: {e}") from None
 
 
 def test_quantize_multiplier_matches_tflm_definition():

@@ -77,3 +77,14 @@ def fully_connected_model(depth: int, units: int, input_q, weight_scale: float, 
     tensors.append(("output", (1, units), "int8", output_q, None))
     options = schema.FullyConnectedOptionsT()
     return _model("FULLY_CONNECTED", tensors, len(tensors) - 1, options, schema.BuiltinOptions.FullyConnectedOptions)
+
+
+def pad_model(shape, paddings, q: tuple[float, int], value: int | None = None) -> bytes:
+    """PAD (or PADV2 with a constant `value`) of an int8 tensor; `paddings`: [(before, after)] per dim."""
+    out_shape = [d + a + b for d, (a, b) in zip(shape, paddings)]
+    tensors = [("input", shape, "int8", q, None),
+               ("paddings", (len(shape), 2), "int32", None, np.array(paddings, np.int32))]
+    if value is not None:
+        tensors.append(("value", (1,), "int8", q, np.array([value], np.int8)))
+    tensors.append(("output", out_shape, "int8", q, None))
+    return _model("PAD" if value is None else "PADV2", tensors, len(tensors) - 1)
