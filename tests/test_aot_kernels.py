@@ -11,7 +11,7 @@ import random
 import numpy as np
 import pytest
 from aot_rig import check_model, cross_compile
-from aot_rig.tiny import fully_connected_model, one_op_model, pad_model
+from aot_rig.tiny import binary_model, fully_connected_model, one_op_model, pad_model
 
 from toolchain.codegen import quant
 from toolchain.codegen.aot import generate_aot
@@ -189,6 +189,23 @@ def test_pad_any_rank(op, tmp_path):
             check_model(model, tmp_path / str(rank), n=N_INPUTS, seed=rank)
         except AssertionError as e:
             raise AssertionError(f"{op} {shape} {paddings}: {e}") from None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("op", ["ADD", "MUL"])
+def test_binary_broadcast_shapes_and_scales(op, tmp_path):
+    """Random ranks, broadcast patterns (either side), scales, zero points and fused activations."""
+    rng = random.Random(f"{SEED}{op}")
+    for k in range(5):
+        out = [rng.randint(1, 5) for _ in range(rng.randint(1, 5))]
+        shape1 = [d if rng.random() < 0.6 else 1 for d in out]
+        shape2 = [d if rng.random() < 0.6 else 1 for d in out][rng.randint(0, len(out) - 1):]  # lower rank too
+        qs = [(rng.uniform(0.01, 0.5), rng.randint(-128, 127)) for _ in range(3)]
+        model = binary_model(op, shape1, shape2, *qs, activation=rng.choice([0, 1, 3]))
+        try:
+            check_model(model, tmp_path / str(k), n=N_INPUTS, seed=k)
+        except AssertionError as e:
+            raise AssertionError(f"{op} {shape1} {shape2} {qs}: {e}") from None
 
 
 def test_quantize_multiplier_matches_tflm_definition():

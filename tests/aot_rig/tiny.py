@@ -88,3 +88,14 @@ def pad_model(shape, paddings, q: tuple[float, int], value: int | None = None) -
         tensors.append(("value", (1,), "int8", q, np.array([value], np.int8)))
     tensors.append(("output", out_shape, "int8", q, None))
     return _model("PAD" if value is None else "PADV2", tensors, len(tensors) - 1)
+
+
+def binary_model(op: str, shape1, shape2, q1, q2, q_out, activation: int = 0) -> bytes:
+    """ADD or MUL of two int8 inputs, numpy-broadcast to the output shape."""
+    out_shape = list(np.broadcast_shapes(tuple(shape1), tuple(shape2)))
+    options = schema.AddOptionsT() if op == "ADD" else schema.MulOptionsT()
+    options.fusedActivationFunction = activation
+    kind = schema.BuiltinOptions.AddOptions if op == "ADD" else schema.BuiltinOptions.MulOptions
+    tensors = [("input1", shape1, "int8", q1, None), ("input2", shape2, "int8", q2, None),
+               ("output", out_shape, "int8", q_out, None)]
+    return _model(op, tensors, 2, options, kind)
