@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labs.common.lab import short_path
+
 
 def run_on_device(lab, tflite: Path, inputs: Path | None = None, *, random: int | None = None, engine: str = "aot",
                   n: int = 3, warmup: int = 1, float_model: Path | None = None, labels=None, tflm_dir=None) -> dict:
@@ -19,7 +21,8 @@ def run_on_device(lab, tflite: Path, inputs: Path | None = None, *, random: int 
                     labels=labels, n=n, warmup=warmup, float_model=float_model, tflm_dir=tflm_dir, out_dir=out,
                     progress=_Progress(lab))
     static = report["memory"]["static"]
-    lab.say(f"firmware {report['context']['deploy']['build']['elf']} ({engine} engine): "
+    elf = short_path(Path(report["context"]["deploy"]["build"]["elf"]))
+    lab.say(f"firmware {elf} ({engine} engine): "
             f"flash {static['flash']['total']:,} B, RAM {static['ram']['total']:,} B; reports in {out / 'report'}")
     return report
 

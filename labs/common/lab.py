@@ -45,7 +45,7 @@ class Lab:
         self.args = parser.parse_args(argv)
         self.name = name
         self.title = doc.strip().splitlines()[0]
-        self.out: Path = _short(self.args.out)
+        self.out: Path = short_path(self.args.out)
         self.out.mkdir(parents=True, exist_ok=True)
         # a pipe or a log file gets wide lines, not tables folded at 80 columns
         self.console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
@@ -103,7 +103,7 @@ class Lab:
         return path
 
 
-def _short(path: Path) -> Path:
+def short_path(path: Path) -> Path:
     """`path` relative to the working folder when it lies inside it (shorter lines to read)."""
     path = path.resolve()
     try:
