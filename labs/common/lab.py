@@ -1,7 +1,7 @@
 """The frame every lab script shares: options, step-by-step printing, outputs and report.json.
 
-    lab = Lab("01_hello_world", "Hello world: sine on a Cortex-M4", __doc__)
-    with lab.step("Train the sine model"):
+    lab = Lab("01_hello_world", __doc__)       # parses --board, --quick, --out, --port
+    with lab.step("Train the sine model"):     # prints "[1] Train ..." and its duration
         ...
     lab.finish(report)
 """
