@@ -104,7 +104,7 @@ def _measure(row: BenchRow, model_path: Path, work: Path, samples, tflm_dir) -> 
                  "total": built.flash}
     expected = tflm_run(model_path, samples)
     exact = True
-    with QemuRunner(built.elf, load_board(row.board), run_dir=project / "run") as runner:
+    with QemuRunner(built.elf, load_board(row.board), run_dir=project / "run", boot_timeout=60, timeout=60) as runner:
         client = runner.start()
         for i, sample in enumerate(samples):
             client.load_input(b"".join(np.ascontiguousarray(x).tobytes() for x in sample))
