@@ -171,14 +171,23 @@ def _window(ctx: LowerContext, x: Tensor, y: Tensor, fh: int, fw: int) -> dict:
     return {"stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw, "pad_h": ph, "pad_w": pw}
 
 
-def _conv_common(ctx: LowerContext, channels: int) -> tuple[dict, list]:
+def _bias(ctx: LowerContext, b: Tensor | None) -> str:
+    """The bias const array, or NULL when the op has none (int32 only: no 16x8 models)."""
+    if b is None:
+        return "NULL"
+    if b.dtype != "int32":
+        ctx.refuse(f"bias '{b.name}' is {b.dtype}, expected int32")
+    return ctx.const_tensor(b, "bias")
+
+
+def _conv_common(ctx: LowerContext) -> tuple[dict, list]:
     x, w, b, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
     ctx.int8(x, w, y)
     if len(x.shape) != 4:
         ctx.refuse(f"input shape {list(x.shape)} is not NHWC")
-    xs, _ = ctx.qparams(x)
+    xs, xz = ctx.qparams(x)
     ys, yz = ctx.qparams(y)
-    mult, shift = quant.per_channel_multipliers(xs, w.quantization.scale, ys, channels)
+    mult, shift = quant.per_channel_multipliers(xs, w.quantization.scale, ys, y.shape[3])
     lo, hi = ctx.activation_range(y)
     n, ih, iw, ic = x.shape
     _, oh, ow, oc = y.shape
@@ -187,20 +196,17 @@ def _conv_common(ctx: LowerContext, channels: int) -> tuple[dict, list]:
         "filter_h": w.shape[1], "filter_w": w.shape[2],
         "output_h": oh, "output_w": ow, "output_c": oc,
         **_window(ctx, x, y, w.shape[1], w.shape[2]),
-        "input_offset": -ctx.qparams(x)[1], "output_offset": yz, "act_min": lo, "act_max": hi,
+        "input_offset": -xz, "output_offset": yz, "act_min": lo, "act_max": hi,
         "multiplier": ctx.const_array("mult", "int32_t", mult),
         "shift": ctx.const_array("shift", "int32_t", shift),
     }
-    bias = ctx.const_tensor(b, "bias") if b is not None else "NULL"
-    if b is not None and b.dtype != "int32":
-        ctx.refuse(f"bias '{b.name}' is {b.dtype}, expected int32")
-    return params, [x, ctx.const_tensor(w, "filter"), bias, y]
+    return params, [x, ctx.const_tensor(w, "filter"), _bias(ctx, b), y]
 
 
 @lowering("CONV_2D")
 def _conv2d(ctx: LowerContext) -> Lowering:
     w = ctx.input(1)
-    params, args = _conv_common(ctx, ctx.output(0).shape[3])
+    params, args = _conv_common(ctx)
     params["filter_c"] = w.shape[3]
     if params["input_c"] % w.shape[3]:
         ctx.refuse(f"input depth {params['input_c']} is not a multiple of the filter depth {w.shape[3]}")
@@ -209,7 +215,7 @@ def _conv2d(ctx: LowerContext) -> Lowering:
 
 @lowering("DEPTHWISE_CONV_2D")
 def _depthwise(ctx: LowerContext) -> Lowering:
-    params, args = _conv_common(ctx, ctx.output(0).shape[3])
+    params, args = _conv_common(ctx)
     params["depth_multiplier"] = params["output_c"] // params["input_c"]
     return Lowering("ts_depthwise_conv2d_s8", "ts_depthwise_conv2d_params_t", params, args)
 
@@ -236,9 +242,8 @@ def _fully_connected(ctx: LowerContext) -> Lowering:
         "multiplier": ctx.const_array("mult", "int32_t", mult),
         "shift": ctx.const_array("shift", "int32_t", shift),
     }
-    bias = ctx.const_tensor(b, "bias") if b is not None else "NULL"
     return Lowering("ts_fully_connected_s8", "ts_fully_connected_params_t", params,
-                    [x, ctx.const_tensor(w, "filter"), bias, y])
+                    [x, ctx.const_tensor(w, "filter"), _bias(ctx, b), y])
 
 
 def _pool(ctx: LowerContext, kernel: str) -> Lowering:
