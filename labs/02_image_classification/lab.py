@@ -62,11 +62,10 @@ def main(argv=None):
         np.add.at(matrix, (y_test[:count], predicted), 1)
         lab.figure(plots.confusion(matrix, list(range(10)), f"digits on {lab.args.board}: "
                                    f"accuracy {acc['device']:.1%}"), "confusion")
-        layers = device["layers"]
-        lab.figure(plots.bars([f"{r['i']} {r['name']}" for r in layers], [r["cycles"] for r in layers],
-                              xlabel=device["latency"]["cycles_are"], title="cycles per layer (median)"),
-                   "layers")
-        lab.table("Per-layer latency", ["layer", device["latency"]["cycles_are"], "share"],
+        layers, unit = device["layers"], device["latency"]["cycles_are"]
+        lab.figure(plots.bars([f"{r['i']} {r['name']}" for r in layers], [r["cycles"] for r in layers], xlabel=unit,
+                              title=f"{unit} per layer on {lab.args.board} (median over the images)"), "layers")
+        lab.table("Per-layer latency", ["layer", unit, "share"],
                   [[f"{r['i']} {r['name']}", f"{r['cycles']:,.0f}", f"{r['share']:.0%}"] for r in layers])
 
     lab.table(f"Profile on {lab.args.board}", ["figure", "value"], profile_rows(device))
