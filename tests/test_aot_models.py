@@ -3,6 +3,7 @@ unsupported models refused before anything is written, sources clean for a Corte
 
 from __future__ import annotations
 
+import random
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from aot_rig import build, check_model, cross_compile, random_samples
 from labs.common.samples import person_input, read_ad_sample, read_bmp
 
 from toolchain.codegen.aot import aot_sources, generate_aot
+from toolchain.codegen.aot_plan import Step, plan_arena
 from toolchain.errors import NotSupportedError
 from toolchain.model import load_model
 
@@ -97,3 +99,50 @@ def test_layer_api_hooks_names_and_outputs(tmp_path):
     model = load_model(SHARED["micro_speech_quantized"])
     last = model.main.tensors[model.main.operators[-1].outputs[0]]
     assert rows[-1][2:4] == [str(last.nbytes), "1"]  # the last layer's output is the model output
+
+
+def _random_graph(rng: random.Random):
+    """A random op sequence over activation tensors: element-wise, reshapes and two-input ops."""
+    nbytes, steps, alive = {0: rng.randint(1, 64)}, [], [0]
+    for _ in range(rng.randint(1, 12)):
+        t = len(nbytes)
+        kind = rng.choice(["op", "alias", "inplace", "binary"])
+        src = rng.choice(alive)
+        ins = [src, rng.choice(alive)] if kind == "binary" else [src]
+        nbytes[t] = nbytes[src] if kind in ("alias", "inplace") else rng.randint(1, 64)
+        steps.append(Step(ins, [t], alias=kind == "alias", inplace=kind in ("inplace", "binary")))
+        alive.append(t)
+    return steps, nbytes
+
+
+def test_arena_plan_never_overlaps_live_tensors():
+    rng = random.Random(7)
+    for _ in range(300):
+        steps, nbytes = _random_graph(rng)
+        outputs = [len(nbytes) - 1] + ([rng.choice(list(nbytes))] if rng.random() < 0.5 else [])
+        plan = plan_arena(steps, nbytes, [0], outputs)
+        live = {t: [-1 if t == 0 else None, -1] for t in nbytes}
+        for i, s in enumerate(steps):
+            for t in s.outputs:
+                live[t][0] = i
+            for t in s.inputs:
+                live[t][1] = i
+        for t in outputs:
+            live[t][1] = len(steps)
+        group = {t: t for t in nbytes}  # reshape chains share bytes and are never written
+        for s in steps:
+            if s.alias:
+                group[s.outputs[0]] = group[s.inputs[0]]
+        for a in nbytes:
+            for b in nbytes:
+                if a >= b or live[a][1] < 0 and a not in outputs or live[b][1] < 0 and b not in outputs:
+                    continue
+                bytes_overlap = plan.offsets[a] < plan.offsets[b] + nbytes[b] and plan.offsets[b] < plan.offsets[a] + nbytes[a]
+                lo, hi = max(live[a][0], live[b][0]), min(live[a][1], live[b][1])
+                if not bytes_overlap or lo > hi or group[a] == group[b]:
+                    continue
+                # sharing is allowed only where b overwrites a in place at a's last use
+                writer = steps[live[b][0]]
+                assert lo == hi == live[b][0] == live[a][1] and writer.inplace, (steps, nbytes, plan)
+                assert group[writer.inputs[0]] == group[a] and a not in outputs and a != 0, (steps, nbytes, plan)
+        assert plan.arena_size >= max(nbytes.values())
