@@ -2,7 +2,9 @@
 configurations (shapes, strides, paddings, dilations, depth multipliers, activations),
 converted to int8, generated, built with gcc under ASan/UBSan and compared byte for byte
 with TFLM on 24 random inputs. Many configurations share one model (one branch each) so
-that a handful of conversions covers the matrix."""
+that a handful of conversions covers the matrix. Configurations the converter never emits
+(arbitrary scale pairs, broadcast patterns, ranks, PADV2) use one-op models built with the
+TFLite schema (aot_rig.tiny)."""
 
 from __future__ import annotations
 

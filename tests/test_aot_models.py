@@ -42,7 +42,7 @@ def real_samples(name: str, model) -> list[list[np.ndarray]]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SHARED))
-def test_shared_model_bit_exact_and_smaller_arena(name, tmp_path):
+def test_shared_model_bit_exact_within_tflm_head(name, tmp_path):
     model = load_model(SHARED[name])
     samples = random_samples(model, 20, seed=1) + real_samples(name, model)
     # person_detect is large: sanitizers would cost minutes, its kernels are covered by the matrix
