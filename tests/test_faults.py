@@ -18,9 +18,9 @@ from toolchain.profile import run_session, select_samples
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-# `info`, then 7 commands per sample (db load, 2 x db, infer, cycles, outputs, layers):
+# `info`, then 6 commands per sample (db load, db, infer, cycles, outputs, layers):
 # the fault starts right after the second sample.
-AFTER_TWO_SAMPLES = 1 + 2 * 7
+AFTER_TWO_SAMPLES = 1 + 2 * 6
 
 
 @pytest.fixture(scope="module")

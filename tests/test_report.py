@@ -29,7 +29,7 @@ def runs(built_firmware, shared_data, tmp_path_factory):
     partial = tmp_path_factory.mktemp("partial")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TINYSHIP_FAULT", "silent")
-        mp.setenv("TINYSHIP_FAULT_AFTER", "8")  # info + one sample, then nothing
+        mp.setenv("TINYSHIP_FAULT_AFTER", "7")  # info + one sample (6 commands), then nothing
         with pytest.raises(DeviceTimeout):
             emulate(built_firmware(kws, "host")[1].elf, board="host", model=kws, random=3, n=1, warmup=0,
                     timeout=0.5, out_dir=partial)

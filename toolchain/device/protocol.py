@@ -147,7 +147,7 @@ def encode_command(command: str) -> bytes:
     return data
 
 
-def db_commands(data: bytes, chunk: int = 480) -> list[str]:
+def db_commands(data: bytes, chunk: int = (MAX_COMMAND - len("db %")) // 2) -> list[str]:
     """The commands that upload `data` into the device's input buffer."""
     cmds = [f"db load {len(data)}"]
     cmds += [f"db {data[i:i + chunk].hex()}" for i in range(0, len(data), chunk)]
