@@ -91,30 +91,54 @@ def specialize_dsp(ctx, low: Lowering, consts: list) -> Lowering:
     if low.kernel not in _GEMM | {"ts_depthwise_conv2d_s8"}:
         return low
     p = low.params
-    w, b = ctx.input(1), ctx.input(2)
+    b = ctx.input(2)
     bias = b.numpy().reshape(-1).astype(np.int64) if b is not None else None
     values = {c.name: c.values for c in consts}
+    w = np.array(values[low.args[1]], np.int8)  # the filter as lowered (OHWI, 1HWC or [out, in])
     if low.kernel == "ts_depthwise_conv2d_s8":
-        rows, k = w.shape[3], w.shape[1] * w.shape[2]
+        rows, k = p["output_c"], p["filter_h"] * p["filter_w"]
         if p["depth_multiplier"] != 1 or rows % 4 or p["dilation_h"] != 1 or p["dilation_w"] != 1:
             return low
-        filt = dsp_depthwise_filter(w.numpy().reshape(k, rows))
+        filt = dsp_depthwise_filter(w.reshape(k, rows))
     else:
-        rows, k = w.shape[0], int(np.prod(w.shape[1:]))
+        rows = p.get("output_c", p.get("output_depth"))
+        k = w.size // rows
         if p.get("filter_c", p.get("input_c")) != p.get("input_c") or p.get("filter_offset", 0) != 0:
             return low
-        filt = dsp_filter(w.numpy().reshape(rows, k))
+        filt = dsp_filter(w.reshape(rows, k))
     if k * 128 * 255 + (int(np.abs(bias).max(initial=0)) if bias is not None else 0) >= ACC_LIMIT:
         return low
     table = dsp_requant(bias, values[p["multiplier"]], values[p["shift"]], p["output_offset"], rows)
     if table is None:
         return low
     consts[:] = [c for c in consts if c.name != low.args[1]]
-    params = dict(p, filter_dsp=ctx.const_array("filter_dsp", "int16_t", filt, f"{w.name} widened for SMLAD"),
+    params = dict(p, filter_dsp=ctx.const_array("filter_dsp", "int16_t", filt, f"{low.args[1]} widened for SMLAD"),
                   requant_dsp=ctx.const_array("requant_dsp", "int32_t", table, "{2 * bias, multiplier, add, right}"))
     return replace(low, params=params, args=[low.args[0], "NULL", *low.args[2:]])
 
 
+def depthwise_as_conv(ctx, low: Lowering, consts: list) -> Lowering:
+    """A DEPTHWISE_CONV_2D of a one-channel input (depth multiplier = output channels, the
+    first layer of MobileNets) is a CONV_2D with filter [channels, h, w, 1]: lower it so, the
+    optimized convolutions then run it (the portable depthwise kernel would)."""
+    if low.kernel != "ts_depthwise_conv2d_s8" or low.params["input_c"] != 1:
+        return low
+    w = ctx.input(1)
+    taps, channels = w.shape[1] * w.shape[2], w.shape[3]
+    consts[:] = [c for c in consts if c.name != low.args[1]]
+    filt = ctx.const_array("filter", "int8_t", w.numpy().reshape(taps, channels).T.reshape(-1),
+                           f"{w.name} as a [{channels}, {w.shape[1]}, {w.shape[2]}, 1] convolution filter")
+    params = {k: v for k, v in low.params.items() if k != "depth_multiplier"}
+    params["filter_c"] = 1
+    return replace(low, kernel="ts_conv2d_s8", params_type="ts_conv2d_params_t", params=params,
+                   args=[low.args[0], filt, *low.args[2:]])
+
+
 def specializer(features: dict):
-    """The generator's `specialize` hook for a core: DSP-only cores get the int16 re-layouts."""
-    return specialize_dsp if features.get("dsp") and not features.get("mve") else None
+    """The generator's `specialize` hook for a core with the DSP extension or Helium: one-channel
+    depthwise layers become convolutions, and DSP-only cores get the int16 re-layouts."""
+    if features.get("mve"):
+        return depthwise_as_conv
+    if features.get("dsp"):
+        return lambda ctx, low, consts: specialize_dsp(ctx, depthwise_as_conv(ctx, low, consts), consts)
+    return None
