@@ -77,13 +77,11 @@ def _tflm_arena(model: Model, board: Board) -> tuple[int, int, int]:
     return planned + margin, planned, margin
 
 
-def _copy(src_dir: Path, dst_dir: Path, names: list[str] | None = None) -> list[Path]:
+def _copy(src_dir: Path, dst_dir: Path) -> None:
+    """Copy the plain (non-template) files of a firmware_templates folder."""
     dst_dir.mkdir(parents=True, exist_ok=True)
-    files = sorted(p for p in src_dir.iterdir() if p.is_file() and not p.name.endswith(".j2")
-                   and (names is None or p.name in names))
-    for f in files:
+    for f in sorted(p for p in src_dir.iterdir() if p.is_file() and not p.name.endswith(".j2")):
         shutil.copyfile(f, dst_dir / f.name)
-    return [dst_dir / f.name for f in files]
 
 
 def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str | None = None,
