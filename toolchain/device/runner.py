@@ -16,6 +16,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +32,15 @@ _LIVE: set["ProcessRunner"] = set()
 def _stop_all() -> None:
     for runner in list(_LIVE):
         runner.stop()
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: on Linux, have the kernel SIGKILL it when the
+    parent dies, so even a SIGKILLed harness leaves no orphan QEMU behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -82,7 +92,8 @@ class ProcessRunner:
         try:
             with open(self.stderr_path, "wb") as err:
                 self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                             env=env, start_new_session=True)
+                                             env=env, start_new_session=True,
+                                             preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         except OSError as e:
             raise DeviceError(f"cannot start the {self.what}: {e}", f"command: {shlex.join(self.cmd)}") from None
         _LIVE.add(self)
