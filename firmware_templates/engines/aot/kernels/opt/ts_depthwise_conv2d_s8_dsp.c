@@ -66,6 +66,20 @@ static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *ta
     }
 }
 
+/* Tap pointers of the window at (y0, x0) partly outside the image: outside taps read `pad`. */
+static void window(const ts_depthwise_conv2d_params_t *p, const int8_t *image, int32_t y0, int32_t x0,
+                   const int8_t *pad, const int8_t **tap)
+{
+    for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
+        const int32_t y = y0 + fy;
+        for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
+            const int32_t x = x0 + fx;
+            const int inside = y >= 0 && y < p->input_h && x >= 0 && x < p->input_w;
+            tap[t] = inside ? image + ((size_t)y * p->input_w + x) * p->input_c : pad;
+        }
+    }
+}
+
 int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
                                const int8_t *filter, const int32_t *bias, int8_t *output)
 {
@@ -80,6 +94,12 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
     const int32_t taps = p->filter_h * p->filter_w;
     int32_t pad_words[ch / 4]; /* input zero points: x + offset = 0 */
     const int8_t *tap[taps];
+    int32_t offset[taps]; /* tap offsets from the window's corner */
+    for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
+        for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
+            offset[t] = (fy * p->input_w + fx) * ch;
+        }
+    }
     memset(pad_words, (int8_t)-p->input_offset, sizeof pad_words);
     const int8_t *pad = (const int8_t *)(const void *)pad_words;
     for (int32_t b = 0; b < p->batches; ++b) {
@@ -89,13 +109,15 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
             const int32_t y0 = oy * p->stride_h - p->pad_h;
             for (int32_t ox = 0; ox < p->output_w; ++ox, out += ch) {
                 const int32_t x0 = ox * p->stride_w - p->pad_w;
-                for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
-                    const int32_t y = y0 + fy;
-                    for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
-                        const int32_t x = x0 + fx;
-                        const int inside = y >= 0 && y < p->input_h && x >= 0 && x < p->input_w;
-                        tap[t] = inside ? image + ((size_t)y * p->input_w + x) * ch : pad;
+                const int inside = y0 >= 0 && y0 + (p->filter_h - 1) < p->input_h && x0 >= 0 &&
+                                   x0 + (p->filter_w - 1) < p->input_w;
+                if (inside) { /* the whole window: the offsets prepared once */
+                    const int8_t *base = image + ((size_t)y0 * p->input_w + x0) * ch;
+                    for (int32_t t = 0; t < taps; ++t) {
+                        tap[t] = base + offset[t];
                     }
+                } else {
+                    window(p, image, y0, x0, pad, tap);
                 }
                 pixel(p, tap, taps, out);
             }
