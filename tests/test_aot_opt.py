@@ -193,3 +193,24 @@ def test_dsp_requant_refuses_what_the_fast_form_cannot_do():
     assert dsp_requant(None, [1 << 30], [-30], 100, 4) is None  # the folded offset would overflow
     table = dsp_requant(np.array([5, -7]), [1 << 30, 3 << 29], [-3, -4], -128, 2)
     assert table == [10, 1 << 30, 4 - 128 * 8, 3, -14, 3 << 29, 8 - 128 * 16, 4, 0, 0, 0, 1, 0, 0, 0, 1]
+
+
+# --- the benchmark -----------------------------------------------------------------------
+def test_bench_cli_rejects_unknown_model(tmp_path):
+    r = subprocess.run([".venv/bin/python", "bench/run.py", "--model", "nope", "--out", str(tmp_path / "r.json")],
+                       capture_output=True, text=True, cwd=ENGINE.parents[2])
+    assert r.returncode == 2 and "unknown model 'nope'" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.slow
+def test_bench_measures_a_run(tmp_path):
+    from toolchain.bench import bench
+
+    result = bench(["hello_world"], ["qemu-cortex-m4"], ["aot"], samples=2, work_dir=tmp_path / "w",
+                   json_path=tmp_path / "results.json")
+    (row,) = result.rows
+    assert row.error is None and row.exact and row.samples == 2
+    assert row.macs == 288 and 0 < row.instructions < 100_000 and row.arena_bytes > 0
+    assert row.flash["model"] > 0 and row.flash["total"] > row.flash["engine"] > 0
+    assert (tmp_path / "results.json").is_file()
