@@ -156,8 +156,9 @@ int main(void) {
             if (ts_requant(x, m, shift) != ts_mbqm(x, m, shift)) bad++;
             if (shift < 0 && x < (1 << 28) && x > -(1 << 28)) {
                 int32_t off = (rnd() & 255) - 128;
-                ts_rq_t q = {0, m, (1 << (-shift - 1)) + off * (1 << -shift), -shift};
-                if ((int64_t)off * ((int64_t)1 << -shift) >= (1 << 30) || (int64_t)off * ((int64_t)1 << -shift) <= -(1 << 30)) continue;
+                int64_t add = ((int64_t)1 << (-shift - 1)) + (int64_t)off * ((int64_t)1 << -shift);
+                if (add >= (1 << 30) || add <= -(1 << 30)) continue;   /* dsp_requant refuses these */
+                ts_rq_t q = {0, m, (int32_t)add, -shift};
                 if (ts_rq_value(2 * x, &q) != ts_mbqm(x, m, shift) + off) bad++;
             }
         }

@@ -1,7 +1,8 @@
 /*
  * ts_conv2d_s8_mve.c - CONV_2D with Helium (MVE): per output pixel, its receptive field
- * as int8 (ts_im2col.h; a 1x1 convolution reads the input pixel in place), four filter rows per VMLADAVA pass (ts_mve.h), and the
- * outputs requantized four lanes at a time. Grouped convolutions use the portable kernel.
+ * as int8 (ts_im2col.h; a 1x1 convolution reads the input pixel in place), four filter
+ * rows per VMLADAVA pass (ts_mve.h), and the outputs requantized four lanes at a time.
+ * Grouped convolutions use the portable kernel.
  */
 #include "ts_conv2d_s8.h"
 
