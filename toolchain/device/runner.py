@@ -83,7 +83,10 @@ class ProcessRunner:
         raise NotImplementedError
 
     def start(self) -> DeviceClient:
-        """Start the process, connect and wait for the boot banner."""
+        """Start the process, connect and wait for the boot banner (once: a running runner
+        returns its client, so `with runner:` followed by `runner.start()` starts one process)."""
+        if self.client is not None and self.proc is not None and self.proc.poll() is None:
+            return self.client
         port = free_port()
         self.cmd = self.command(port)
         self.url = f"socket://127.0.0.1:{port}"
