@@ -130,11 +130,23 @@ static inline int32_t ts_ssat8(int32_t x)
 #endif
 }
 
-/** ts_requant(acc) + output_offset from acc2 = 2 * (acc + bias), |acc + bias| < 2^29 (ts_requant). */
+/** SMMLAR: acc + (a * b + 2^31) / 2^32 (the 64-bit product's rounded high word). */
+static inline int32_t ts_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+#if defined(__ARM_FEATURE_DSP)
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+#else
+    return (int32_t)(((int64_t)acc * ((int64_t)1 << 32) + (int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/** ts_requant(acc) + output_offset from acc2 = 2 * (acc + bias), |acc + bias| < 2^29 (ts_requant):
+ * the rounding term added by SMMLAR (adding add * 2^32 to the product adds exactly `add`). */
 static inline int32_t ts_rq_value(int32_t acc2, const ts_rq_t *q)
 {
-    const int32_t y = ts_smmulr(acc2, q->multiplier) + (acc2 >> 31);
-    return (y + q->add) >> q->right;
+    return (ts_smmlar(acc2, q->multiplier, q->add) + (acc2 >> 31)) >> q->right;
 }
 
 /** ts_rq_value clamped to [act_min, act_max]. */

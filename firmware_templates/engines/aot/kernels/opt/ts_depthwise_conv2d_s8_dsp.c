@@ -20,27 +20,25 @@
 int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
                                         const int8_t *filter, const int32_t *bias, int8_t *output);
 
-/* a0..a3 += tap t of one channel quad: input word at tap[t] + c, weight words w[2t], w[2t + 1]
- * (one asm block, so that the compiler keeps the nine taps' loads in order and in registers). */
-#define TS_DW_TAP(t)                                                                                   \
-    do {                                                                                               \
-        uint32_t xv, x02, w0, w1;                                                                      \
-        __asm__ volatile("ldr %[xv], [%[tp], %[c]]\n\t"                                                \
-                         "ldrd %[w0], %[w1], [%[w], #8 * " #t "]\n\t"                                  \
-                         "sxtab16 %[x02], %[off], %[xv]\n\t"                                           \
-                         "sxtab16 %[xv], %[off], %[xv], ror #8\n\t"                                    \
-                         "smlabb %[a0], %[x02], %[w0], %[a0]\n\t"                                      \
-                         "smlatt %[a2], %[x02], %[w0], %[a2]\n\t"                                      \
-                         "smlabb %[a1], %[xv], %[w1], %[a1]\n\t"                                       \
-                         "smlatt %[a3], %[xv], %[w1], %[a3]\n\t"                                       \
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xv] "=&r"(xv), \
-                           [x02] "=&r"(x02), [w0] "=&r"(w0), [w1] "=&r"(w1)                             \
-                         : [tp] "r"(tap[t]), [c] "r"(c), [w] "r"(w), [off] "r"(off2)                    \
-                         : "memory");                                                                  \
-    } while (0)
+/* Tap t of one channel quad in assembly: input word at tap[t] + c, weight words w[2t], w[2t + 1]. */
+#define TS_DW_TAP_ASM(t)                                 \
+    "ldr %[xv], [%[tab], #4 * " #t "]\n\t"               \
+    "ldr %[xv], [%[xv], %[c]]\n\t"                       \
+    "ldrd %[w0], %[w1], [%[w], #8 * " #t "]\n\t"         \
+    "sxtab16 %[x02], %[off], %[xv]\n\t"                  \
+    "sxtab16 %[xv], %[off], %[xv], ror #8\n\t"           \
+    "smlabb %[a0], %[x02], %[w0], %[a0]\n\t"             \
+    "smlatt %[a2], %[x02], %[w0], %[a2]\n\t"             \
+    "smlabb %[a1], %[xv], %[w1], %[a1]\n\t"              \
+    "smlatt %[a3], %[xv], %[w1], %[a3]\n\t"
 
-/* All channels of one output pixel. */
-static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap, int32_t taps, int8_t *out)
+/*
+ * All channels of one output pixel. A 3x3 filter's nine taps are one assembly block, so that
+ * the tap table, channel offset and input offset stay in registers (the compiler spilled them
+ * between separate blocks). Out of line: the caller's frame pointer (VLAs) costs a register.
+ */
+static TS_NOINLINE void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap, int32_t taps,
+                              int8_t *out)
 {
     const uint32_t off2 = ts_dup16(p->input_offset);
     const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
@@ -49,9 +47,14 @@ static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *ta
     for (int32_t c = 0; c < p->input_c; c += 4, rq += 4, w += 2 * taps) {
         int32_t a0 = rq[0].bias2, a1 = rq[1].bias2, a2 = rq[2].bias2, a3 = rq[3].bias2;
         if (taps == 9) {
-            TS_DW_TAP(0); TS_DW_TAP(1); TS_DW_TAP(2);
-            TS_DW_TAP(3); TS_DW_TAP(4); TS_DW_TAP(5);
-            TS_DW_TAP(6); TS_DW_TAP(7); TS_DW_TAP(8);
+            uint32_t xv, x02, w0, w1;
+            __asm__ volatile(TS_DW_TAP_ASM(0) TS_DW_TAP_ASM(1) TS_DW_TAP_ASM(2)
+                             TS_DW_TAP_ASM(3) TS_DW_TAP_ASM(4) TS_DW_TAP_ASM(5)
+                             TS_DW_TAP_ASM(6) TS_DW_TAP_ASM(7) TS_DW_TAP_ASM(8)
+                             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xv] "=&r"(xv),
+                               [x02] "=&r"(x02), [w0] "=&r"(w0), [w1] "=&r"(w1)
+                             : [tab] "r"(tap), [c] "r"(c), [w] "r"(w), [off] "r"(off2)
+                             : "memory");
         } else {
             for (int32_t t = 0; t < taps; ++t) {
                 const uint32_t xv = ts_read32(tap[t] + c);
