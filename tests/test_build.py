@@ -29,7 +29,8 @@ def test_size_split_adds_up(board, built_firmware):
         assert set(r.sizes[which]) == set(COMPONENTS)
         assert sum(r.sizes[which].values()) == total
     weights = sum(t.nbytes for t in load_model(KWS).main.tensors if t.data)
-    assert weights <= r.sizes["flash"]["model"] <= weights * 1.5  # weights + requantization parameters
+    # weights + requantization parameters; the DSP kernels keep filters as int16 (up to 2x)
+    assert weights <= r.sizes["flash"]["model"] <= weights * 3
     assert all(v >= 0 for split in r.sizes.values() for v in split.values())
     assert r.sizes["flash"]["engine"] > 0 and r.sizes["flash"]["app"] > 0 and r.sizes["flash"]["C library"] > 0
     if board != "host":
