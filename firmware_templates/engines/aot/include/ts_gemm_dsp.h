@@ -5,8 +5,9 @@
  * (toolchain/codegen/aot_opt.py dsp_filter): rows padded to a multiple of 4, k to a
  * multiple of 8 (k8), and for each quad of rows and each group of four k, each row's
  * (w0, w2) (w1, w3). A column (one output pixel's receptive field, input offset added)
- * stores each group the same way: (x0, x2) (x1, x3). Then one LDRD fetches a row's
- * group, one LDRD the column's, and two SMLADs consume them: 0.875 instructions per MAC.
+ * stores each group the same way: (x0, x2) (x1, x3). Then one LDRD fetches the column's
+ * group, two LDMs the four rows' groups, and eight SMLADs consume them: 0.75 instructions
+ * per MAC with the loop.
  */
 #ifndef TS_GEMM_DSP_H
 #define TS_GEMM_DSP_H
@@ -54,41 +55,28 @@ static TS_NOINLINE void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_
         int32_t a0 = rq[0].bias2, a1 = rq[1].bias2, a2 = rq[2].bias2, a3 = rq[3].bias2;
         const int16_t *c = col;
         int32_t n = k8 >> 3;
-        uint32_t x02, x13, wa, wb;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldrd %[x02], %[x13], [%[c]], #8\n\t"
-            "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-            "smlad %[a0], %[wa], %[x02], %[a0]\n\t"
-            "smlad %[a0], %[wb], %[x13], %[a0]\n\t"
-            "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-            "smlad %[a1], %[wa], %[x02], %[a1]\n\t"
-            "smlad %[a1], %[wb], %[x13], %[a1]\n\t"
-            "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-            "smlad %[a2], %[wa], %[x02], %[a2]\n\t"
-            "smlad %[a2], %[wb], %[x13], %[a2]\n\t"
-            "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-            "smlad %[a3], %[wa], %[x02], %[a3]\n\t"
-            "smlad %[a3], %[wb], %[x13], %[a3]\n\t"
-            "ldrd %[x02], %[x13], [%[c]], #8\n\t"
-            "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-            "smlad %[a0], %[wa], %[x02], %[a0]\n\t"
-            "smlad %[a0], %[wb], %[x13], %[a0]\n\t"
-            "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-            "smlad %[a1], %[wa], %[x02], %[a1]\n\t"
-            "smlad %[a1], %[wb], %[x13], %[a1]\n\t"
-            "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-            "smlad %[a2], %[wa], %[x02], %[a2]\n\t"
-            "smlad %[a2], %[wb], %[x13], %[a2]\n\t"
-            "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-            "smlad %[a3], %[wa], %[x02], %[a3]\n\t"
-            "smlad %[a3], %[wb], %[x13], %[a3]\n\t"
-            "subs %[n], %[n], #1\n\t"
-            "bne 1b\n\t"
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [c] "+r"(c), [n] "+r"(n),
-              [x02] "=&r"(x02), [x13] "=&r"(x13), [wa] "=&r"(wa), [wb] "=&r"(wb)
-            :
-            : "cc", "memory");
+        /* per group of four k: one LDRD of the column (r9, r10), two LDMs of two rows' weights each
+         * (LDM needs ascending registers: fixed ones, clobbered; r7 may be the frame pointer) */
+#define TS_GEMV_GROUP                                       \
+    "ldrd r9, r10, [%[c]], #8\n\t"                          \
+    "ldm %[w]!, {r4, r5, r6, r8}\n\t"                       \
+    "smlad %[a0], r4, r9, %[a0]\n\t"                        \
+    "smlad %[a0], r5, r10, %[a0]\n\t"                       \
+    "smlad %[a1], r6, r9, %[a1]\n\t"                        \
+    "smlad %[a1], r8, r10, %[a1]\n\t"                       \
+    "ldm %[w]!, {r4, r5, r6, r8}\n\t"                       \
+    "smlad %[a2], r4, r9, %[a2]\n\t"                        \
+    "smlad %[a2], r5, r10, %[a2]\n\t"                       \
+    "smlad %[a3], r6, r9, %[a3]\n\t"                        \
+    "smlad %[a3], r8, r10, %[a3]\n\t"
+        __asm__ volatile("1:\n\t" TS_GEMV_GROUP TS_GEMV_GROUP
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b\n\t"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [c] "+r"(c),
+                           [n] "+r"(n)
+                         :
+                         : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
+#undef TS_GEMV_GROUP
         if (rows - r >= 4) {
             ts_rq_apply4(a0, a1, a2, a3, rq, act_min, act_max, out + r);
             continue;
