@@ -52,11 +52,17 @@ static TS_NOINLINE void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_
                                     const ts_rq_t *rq, int32_t act_min, int32_t act_max, int8_t *out)
 {
     for (int32_t r = 0; r < rows; r += 4, rq += 4) {
-        int32_t a0 = rq[0].bias2, a1 = rq[1].bias2, a2 = rq[2].bias2, a3 = rq[3].bias2;
-        const int16_t *c = col;
-        int32_t n = k8 >> 3;
-        /* per group of four k: one LDRD of the column (r9, r10), two LDMs of two rows' weights each
-         * (LDM needs ascending registers: fixed ones, clobbered; r7 may be the frame pointer) */
+        /* Every register of the loop is pinned: LDM needs ascending registers (fixed ones,
+         * clobbered), which leaves the compiler too few to allocate the rest at every -O level.
+         * r7 (the Thumb frame pointer) is left alone. */
+        register const int16_t *wp __asm__("r11") = w;
+        register int32_t a0 __asm__("r0") = rq[0].bias2;
+        register int32_t a1 __asm__("r1") = rq[1].bias2;
+        register int32_t a2 __asm__("r2") = rq[2].bias2;
+        register int32_t a3 __asm__("r3") = rq[3].bias2;
+        register const int16_t *c __asm__("r12") = col;
+        register int32_t n __asm__("lr") = k8 >> 3;
+        /* per group of four k: one LDRD of the column, two LDMs of two rows' weights each */
 #define TS_GEMV_GROUP                                       \
     "ldrd r9, r10, [%[c]], #8\n\t"                          \
     "ldm %[w]!, {r4, r5, r6, r8}\n\t"                       \
@@ -72,11 +78,12 @@ static TS_NOINLINE void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_
         __asm__ volatile("1:\n\t" TS_GEMV_GROUP TS_GEMV_GROUP
                          "subs %[n], %[n], #1\n\t"
                          "bne 1b\n\t"
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [c] "+r"(c),
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(wp), [c] "+r"(c),
                            [n] "+r"(n)
                          :
                          : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
 #undef TS_GEMV_GROUP
+        w = wp;
         if (rows - r >= 4) {
             ts_rq_apply4(a0, a1, a2, a3, rq, act_min, act_max, out + r);
             continue;

@@ -161,10 +161,28 @@ static inline void ts_rq_apply4(int32_t a0, int32_t a1, int32_t a2, int32_t a3, 
                                 int32_t act_max, int8_t *out)
 {
     if (act_min == -128 && act_max == 127) {
+#if defined(__ARM_FEATURE_DSP)
+        /* one block, so that q and out stay in registers (ts_rq_value, then SSAT #8) */
+        uint32_t m, add, right;
+#define TS_RQ_SSAT(i, a)                                                    \
+    "ldrd %[m], %[add], [%[q], #16 * " #i " + 4]\n\t"                        \
+    "ldr %[right], [%[q], #16 * " #i " + 12]\n\t"                            \
+    "smmlar %[m], " a ", %[m], %[add]\n\t"                                  \
+    "add %[m], %[m], " a ", asr #31\n\t"                                    \
+    "asr %[m], %[m], %[right]\n\t"                                          \
+    "ssat %[m], #8, %[m]\n\t"                                               \
+    "strb %[m], [%[out], #" #i "]\n\t"
+        __asm__ volatile(TS_RQ_SSAT(0, "%[a0]") TS_RQ_SSAT(1, "%[a1]") TS_RQ_SSAT(2, "%[a2]") TS_RQ_SSAT(3, "%[a3]")
+                         : [m] "=&r"(m), [add] "=&r"(add), [right] "=&r"(right)
+                         : [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3), [q] "r"(q), [out] "r"(out)
+                         : "memory");
+#undef TS_RQ_SSAT
+#else
         out[0] = (int8_t)ts_ssat8(ts_rq_value(a0, &q[0]));
         out[1] = (int8_t)ts_ssat8(ts_rq_value(a1, &q[1]));
         out[2] = (int8_t)ts_ssat8(ts_rq_value(a2, &q[2]));
         out[3] = (int8_t)ts_ssat8(ts_rq_value(a3, &q[3]));
+#endif
     } else {
         out[0] = ts_rq_apply(a0, &q[0], act_min, act_max);
         out[1] = ts_rq_apply(a1, &q[1], act_min, act_max);

@@ -20,17 +20,18 @@
 int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
                                         const int8_t *filter, const int32_t *bias, int8_t *output);
 
-/* Tap t of one channel quad in assembly: input word at tap[t] + c, weight words w[2t], w[2t + 1]. */
+/* Tap t of one channel quad in assembly: input word at tap[t] + c, weight words w[2t], w[2t + 1]
+ * (temporaries: r4 input, r5 its even bytes, r8 r9 weights). */
 #define TS_DW_TAP_ASM(t)                                 \
-    "ldr %[xv], [%[tab], #4 * " #t "]\n\t"               \
-    "ldr %[xv], [%[xv], %[c]]\n\t"                       \
-    "ldrd %[w0], %[w1], [%[w], #8 * " #t "]\n\t"         \
-    "sxtab16 %[x02], %[off], %[xv]\n\t"                  \
-    "sxtab16 %[xv], %[off], %[xv], ror #8\n\t"           \
-    "smlabb %[a0], %[x02], %[w0], %[a0]\n\t"             \
-    "smlatt %[a2], %[x02], %[w0], %[a2]\n\t"             \
-    "smlabb %[a1], %[xv], %[w1], %[a1]\n\t"              \
-    "smlatt %[a3], %[xv], %[w1], %[a3]\n\t"
+    "ldr r4, [%[tab], #4 * " #t "]\n\t"                  \
+    "ldr r4, [r4, %[c]]\n\t"                             \
+    "ldrd r8, r9, [%[w], #8 * " #t "]\n\t"               \
+    "sxtab16 r5, %[off], r4\n\t"                         \
+    "sxtab16 r4, %[off], r4, ror #8\n\t"                 \
+    "smlabb %[a0], r5, r8, %[a0]\n\t"                    \
+    "smlatt %[a2], r5, r8, %[a2]\n\t"                    \
+    "smlabb %[a1], r4, r9, %[a1]\n\t"                    \
+    "smlatt %[a3], r4, r9, %[a3]\n\t"
 
 /*
  * All channels of one output pixel. A 3x3 filter's nine taps are one assembly block, so that
@@ -47,14 +48,21 @@ static TS_NOINLINE void pixel(const ts_depthwise_conv2d_params_t *p, const int8_
     for (int32_t c = 0; c < p->input_c; c += 4, rq += 4, w += 2 * taps) {
         int32_t a0 = rq[0].bias2, a1 = rq[1].bias2, a2 = rq[2].bias2, a3 = rq[3].bias2;
         if (taps == 9) {
-            uint32_t xv, x02, w0, w1;
+            /* all registers pinned (r7, the Thumb frame pointer, left alone): twelve are in use,
+             * more than the compiler finds to allocate at -O0 */
+            register int32_t r0 __asm__("r0") = a0, r1 __asm__("r1") = a1, r2 __asm__("r2") = a2,
+                                          r3 __asm__("r3") = a3;
+            register const int8_t *const *tab __asm__("r10") = tap;
+            register int32_t cc __asm__("r11") = c;
+            register const uint32_t *wr __asm__("r12") = w;
+            register uint32_t off __asm__("lr") = off2;
             __asm__ volatile(TS_DW_TAP_ASM(0) TS_DW_TAP_ASM(1) TS_DW_TAP_ASM(2)
                              TS_DW_TAP_ASM(3) TS_DW_TAP_ASM(4) TS_DW_TAP_ASM(5)
                              TS_DW_TAP_ASM(6) TS_DW_TAP_ASM(7) TS_DW_TAP_ASM(8)
-                             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xv] "=&r"(xv),
-                               [x02] "=&r"(x02), [w0] "=&r"(w0), [w1] "=&r"(w1)
-                             : [tab] "r"(tap), [c] "r"(c), [w] "r"(w), [off] "r"(off2)
-                             : "memory");
+                             : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3)
+                             : [tab] "r"(tab), [c] "r"(cc), [w] "r"(wr), [off] "r"(off)
+                             : "r4", "r5", "r8", "r9", "memory");
+            a0 = r0, a1 = r1, a2 = r2, a3 = r3;
         } else {
             for (int32_t t = 0; t < taps; ++t) {
                 const uint32_t xv = ts_read32(tap[t] + c);
