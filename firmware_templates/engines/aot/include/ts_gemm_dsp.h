@@ -48,8 +48,8 @@ static inline void ts_col_fill4(const int8_t *x, int32_t n, int32_t offset, int1
  * @param[in]  rq       [rows rounded up to 4] requantization (ts_rq_t)
  * @param[out] out      [rows] int8
  */
-static TS_NOINLINE void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_t k8, int32_t rows,
-                                    const ts_rq_t *rq, int32_t act_min, int32_t act_max, int8_t *out)
+TS_ALWAYS_INLINE void ts_gemv_body(const int16_t *w, const int16_t *col, int32_t k8, int32_t rows,
+                                   const ts_rq_t *rq, int32_t act_min, int32_t act_max, int8_t *out)
 {
     for (int32_t r = 0; r < rows; r += 4, rq += 4) {
         /* Every register of the loop is pinned: LDM needs ascending registers (fixed ones,
@@ -92,6 +92,30 @@ static TS_NOINLINE void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_
         for (int32_t i = 0; i < rows - r; ++i) {
             out[r + i] = ts_rq_apply(acc[i], &rq[i], act_min, act_max);
         }
+    }
+}
+
+/* ts_gemv_body with the int8 range as the activation clamp (constants: one SSAT per output), and any clamp */
+static TS_NOINLINE void ts_gemv_ssat(const int16_t *w, const int16_t *col, int32_t k8, int32_t rows,
+                                     const ts_rq_t *rq, int8_t *out)
+{
+    ts_gemv_body(w, col, k8, rows, rq, -128, 127, out);
+}
+
+static TS_NOINLINE void ts_gemv_clamp(const int16_t *w, const int16_t *col, int32_t k8, int32_t rows,
+                                      const ts_rq_t *rq, int32_t act_min, int32_t act_max, int8_t *out)
+{
+    ts_gemv_body(w, col, k8, rows, rq, act_min, act_max, out);
+}
+
+/** ts_gemv_body, the clamp decided once per call. */
+static inline void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_t k8, int32_t rows, const ts_rq_t *rq,
+                               int32_t act_min, int32_t act_max, int8_t *out)
+{
+    if (act_min == -128 && act_max == 127) {
+        ts_gemv_ssat(w, col, k8, rows, rq, out);
+    } else {
+        ts_gemv_clamp(w, col, k8, rows, rq, act_min, act_max, out);
     }
 }
 

@@ -27,6 +27,15 @@
 #define TS_OPT_DSP 0
 #endif
 
+/* the requantization helpers below are inlined even at -Os (a call per output costs more than they do) */
+#if defined(__GNUC__)
+#define TS_NOINLINE __attribute__((noinline, unused))
+#define TS_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define TS_NOINLINE
+#define TS_ALWAYS_INLINE static inline
+#endif
+
 #define TS_OPT_ANY (TS_OPT_MVE || TS_OPT_DSP)
 #define TS_OPT_CONV2D TS_OPT_ANY
 #define TS_OPT_DEPTHWISE_CONV2D TS_OPT_ANY
@@ -48,7 +57,7 @@
  * per call (ts_acc_bounded) and use the portable kernel otherwise.
  * tests/test_aot_opt.py checks the equivalence on random and edge values.
  */
-static inline int32_t ts_smmulr(int32_t a, int32_t b)
+TS_ALWAYS_INLINE int32_t ts_smmulr(int32_t a, int32_t b)
 {
 #if defined(__ARM_FEATURE_DSP)
     int32_t r;
@@ -60,13 +69,13 @@ static inline int32_t ts_smmulr(int32_t a, int32_t b)
 }
 
 /** floor(P / 2^31) + 2^(e-1) >> e of the derivation above, e = -shift >= 1, |x| < 2^29. */
-static inline int32_t ts_requant_neg(int32_t x, int32_t multiplier, int32_t round, int32_t right)
+TS_ALWAYS_INLINE int32_t ts_requant_neg(int32_t x, int32_t multiplier, int32_t round, int32_t right)
 {
     const int32_t y = ts_smmulr(x * 2, multiplier) + (x >> 31);
     return (y + round) >> right;
 }
 
-static inline int32_t ts_requant(int32_t x, int32_t multiplier, int32_t shift)
+TS_ALWAYS_INLINE int32_t ts_requant(int32_t x, int32_t multiplier, int32_t shift)
 {
     if (shift >= 0) {
         const int32_t shifted = (int32_t)((uint32_t)x << shift);
@@ -99,12 +108,6 @@ static inline int8_t ts_requant_s8(int32_t acc, int32_t multiplier, int32_t shif
     return (int8_t)(v < act_min ? act_min : v > act_max ? act_max : v);
 }
 
-#if defined(__GNUC__)
-#define TS_NOINLINE __attribute__((noinline, unused))
-#else
-#define TS_NOINLINE
-#endif
-
 /**
  * One output channel as the generator prepares it for the DSP kernels
  * (toolchain/codegen/aot_opt.py dsp_requant): shift < 0 only, the output offset folded
@@ -119,7 +122,7 @@ typedef struct {
 } ts_rq_t;
 
 /** SSAT #8: saturate to [-128, 127]. */
-static inline int32_t ts_ssat8(int32_t x)
+TS_ALWAYS_INLINE int32_t ts_ssat8(int32_t x)
 {
 #if defined(__ARM_FEATURE_DSP)
     int32_t r;
@@ -131,7 +134,7 @@ static inline int32_t ts_ssat8(int32_t x)
 }
 
 /** SMMLAR: acc + (a * b + 2^31) / 2^32 (the 64-bit product's rounded high word). */
-static inline int32_t ts_smmlar(int32_t a, int32_t b, int32_t acc)
+TS_ALWAYS_INLINE int32_t ts_smmlar(int32_t a, int32_t b, int32_t acc)
 {
 #if defined(__ARM_FEATURE_DSP)
     int32_t r;
@@ -144,21 +147,21 @@ static inline int32_t ts_smmlar(int32_t a, int32_t b, int32_t acc)
 
 /** ts_requant(acc) + output_offset from acc2 = 2 * (acc + bias), |acc + bias| < 2^29 (ts_requant):
  * the rounding term added by SMMLAR (adding add * 2^32 to the product adds exactly `add`). */
-static inline int32_t ts_rq_value(int32_t acc2, const ts_rq_t *q)
+TS_ALWAYS_INLINE int32_t ts_rq_value(int32_t acc2, const ts_rq_t *q)
 {
     return (ts_smmlar(acc2, q->multiplier, q->add) + (acc2 >> 31)) >> q->right;
 }
 
 /** ts_rq_value clamped to [act_min, act_max]. */
-static inline int8_t ts_rq_apply(int32_t acc2, const ts_rq_t *q, int32_t act_min, int32_t act_max)
+TS_ALWAYS_INLINE int8_t ts_rq_apply(int32_t acc2, const ts_rq_t *q, int32_t act_min, int32_t act_max)
 {
     const int32_t v = ts_rq_value(acc2, q);
     return (int8_t)(v < act_min ? act_min : v > act_max ? act_max : v);
 }
 
 /** out[0..3] from four accumulators: one SSAT when the clamp is the whole int8 range. */
-static inline void ts_rq_apply4(int32_t a0, int32_t a1, int32_t a2, int32_t a3, const ts_rq_t *q, int32_t act_min,
-                                int32_t act_max, int8_t *out)
+TS_ALWAYS_INLINE void ts_rq_apply4(int32_t a0, int32_t a1, int32_t a2, int32_t a3, const ts_rq_t *q,
+                                   int32_t act_min, int32_t act_max, int8_t *out)
 {
     if (act_min == -128 && act_max == 127) {
 #if defined(__ARM_FEATURE_DSP)
