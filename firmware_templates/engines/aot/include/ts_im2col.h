@@ -9,13 +9,14 @@
 
 #include <string.h>
 #include "ts_conv2d_s8.h"
+#include "ts_opt.h"
 
 #if TS_OPT_MVE
 #include <arm_mve.h>
 #endif
 
-/** dst[0..n) = src[0..n) for the short segments of an im2col row. */
-static inline void ts_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
+/** dst[0..n) = src[0..n) for the short segments of an im2col row (inlined: a call costs more at -Os). */
+TS_ALWAYS_INLINE void ts_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
 {
 #if TS_OPT_MVE
     for (int32_t i = 0; i < n; i += 16) {
