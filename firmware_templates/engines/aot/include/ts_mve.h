@@ -90,7 +90,7 @@ static TS_NOINLINE void ts_mve_gemv(const int8_t *w, int32_t k, const int8_t *x,
 }
 
 /** TFLM MultiplyByQuantizedMultiplier on four lanes (see the top of this file). */
-static inline int32x4_t ts_mve_requant(int32x4_t acc, int32x4_t multiplier, int32x4_t shift)
+TS_ALWAYS_INLINE int32x4_t ts_mve_requant(int32x4_t acc, int32x4_t multiplier, int32x4_t shift)
 {
     const int32x4_t zero = vdupq_n_s32(0);
     const int32x4_t right = vminq_s32(shift, zero);
@@ -104,8 +104,8 @@ static inline int32x4_t ts_mve_requant(int32x4_t acc, int32x4_t multiplier, int3
  * out[i] = clamp(requant(acc[i]) + output_offset) for n outputs, channel i's multiplier and
  * shift at multiplier[i * step], shift[i * step] (step 0: per tensor).
  */
-static inline void ts_mve_requant_row(const int32_t *acc, const int32_t *multiplier, const int32_t *shift, int32_t step,
-                                      int32_t n, int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out)
+TS_ALWAYS_INLINE void ts_mve_requant_row(const int32_t *acc, const int32_t *multiplier, const int32_t *shift,
+                                         int32_t step, int32_t n, int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out)
 {
     const int32x4_t lo = vdupq_n_s32(act_min), hi = vdupq_n_s32(act_max);
     int32_t i = 0;
