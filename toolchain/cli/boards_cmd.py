@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich import box
 from rich.table import Table
 
 from toolchain.cli.common import console, json_option, print_json
@@ -10,12 +11,6 @@ from toolchain.cli.common import console, json_option, print_json
 
 def _size(n: int) -> str:
     return f"{n // (1 << 20)} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n // 1024} KiB"
-
-
-def _features(b) -> str:
-    f = b.features
-    return ", ".join(x for x in [f["fpu"] and f"fpu:{f['fpu']}", f["dsp"] and "dsp",
-                                 f["mve"] and f"mve:{f['mve']}", f["dwt"] and "dwt"] if x) or "-"
 
 
 @click.group(invoke_without_command=True)
@@ -31,12 +26,14 @@ def command(ctx, as_json):
     if as_json:
         print_json([b.to_dict() for b in boards])
         return
-    t = Table("id", "core", "features", "clock", "flash", "RAM", "run on", "engines")
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    # fits 80 columns; features and engines are in `tinyship boards show ID`
+    for name in ("id", "core", "clock", "flash", "RAM", "runs on"):
+        t.add_column(name, no_wrap=True)
     for b in boards:
-        where = f"QEMU {b.qemu['machine']}" if b.qemu else ("native" if b.platform == "host" else "PlatformIO")
+        where = b.qemu["machine"] if b.qemu else ("native" if b.platform == "host" else "PlatformIO")
         clock = f"{b.clock_hz / 1e6:g} MHz" if b.clock_hz else "-"
-        t.add_row(b.id, b.core, _features(b), clock, _size(b.flash_bytes), _size(b.ram_bytes), where,
-                  ",".join(b.engines))
+        t.add_row(b.id, b.core, clock, _size(b.flash_bytes), _size(b.ram_bytes), where)
     console().print(t)
 
 
