@@ -180,6 +180,23 @@ def test_fast_requantization_equals_reference(tmp_path):
     assert r.stdout.startswith("0/")
 
 
+@pytest.mark.parametrize("level", ["-O0", "-O1", "-O2", "-O3", "-Os"])
+def test_optimized_kernels_compile_at_every_level(tmp_path, level):
+    """The kernels' asm blocks pin registers; the compiler must still allocate at any level
+    (a project's -O choice is not the kernels' business)."""
+    cores = {"m4": ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16"], "m55": ["-mcpu=cortex-m55"]}
+    sources = sorted((ENGINE / "kernels" / "opt").glob("*.c"))
+    for core, flags in cores.items():
+        out = tmp_path / core
+        out.mkdir()
+        r = subprocess.run(["arm-none-eabi-gcc", *flags, "-mthumb", "-mfloat-abi=hard", level, "-std=c99", "-Wall",
+                            "-Wextra", "-Werror", f"-I{ENGINE / 'include'}", "-c",
+                            *map(str, sources)],
+                           cwd=out, capture_output=True, text=True)
+        assert r.returncode == 0, f"{core} {level}: {r.stderr}"
+        assert len(list(out.glob("*.o"))) == len(sources)
+
+
 def test_dsp_filter_layout():
     w = np.arange(-60, 60, dtype=np.int16).reshape(6, 20).astype(np.int8)
     laid = dsp_filter(w)
