@@ -6,7 +6,7 @@
  * 1, channel counts not a multiple of 8 and filters over TS_MVE_DW_MAX_WEIGHTS use the
  * portable kernel.
  */
-/* the Helium loops at -O2 whatever the project's level (at -Os kws ran 2.50 M instructions instead of 1.97 M) */
+/* -O2 whatever the project level: the Helium asm has impossible register constraints at -O0 */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O2")
 #endif
