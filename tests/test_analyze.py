@@ -315,3 +315,16 @@ def test_implausibly_many_buffers_is_refused_quickly(make_tflite):
     with pytest.raises(ModelError, match="limit 2048"):
         analyze(raw)
     assert time.process_time() - start < 2.0
+
+
+@pytest.mark.slow
+def test_aot_fit_matches_the_real_build(built_firmware):
+    """The aot estimate (int16 filters on the M4's DSP path) is within 10% of a real build."""
+    _, built = built_firmware(KWS, "qemu-cortex-m4")
+    fit = analyze(KWS, board="qemu-cortex-m4", engine="aot").fit
+    assert abs(fit.flash_needed - built.flash) <= 0.10 * built.flash, (fit.to_dict(), built.to_dict())
+    assert abs(fit.model_bytes - built.sizes["flash"]["model"]) <= 0.10 * built.sizes["flash"]["model"]
+    assert abs(fit.ram_needed - built.ram) <= 0.10 * built.ram, (fit.to_dict(), built.to_dict())
+    # without the DSP extension the filters stay int8: about half the model flash
+    plain = analyze(KWS, board="host", engine="aot").fit
+    assert plain.model_bytes < 0.6 * fit.model_bytes
