@@ -2,15 +2,20 @@
  *   firmware [--serial stdio|tcp:PORT]
  * tcp:PORT listens on 127.0.0.1 and serves one client, so the harness uses the same
  * socket:// URL as for QEMU. TINYSHIP_FAULT=garbage|reset|silent with
- * TINYSHIP_FAULT_AFTER=N injects a fault after N commands (fault-handling tests only). */
+ * TINYSHIP_FAULT_AFTER=N injects a fault after N commands (fault-handling tests only).
+ * The app runs on a thread whose stack (STACK_SIZE, with a guard page below it) is painted
+ * first, so `mem` reports a real high-water mark as on the boards. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE   /* MAP_ANONYMOUS */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,8 +76,54 @@ uint64_t plat_cycles(void)
 
 uint64_t plat_cycle_hz(void) { return 1000000000u; }
 const char *plat_timer(void) { return "host"; }
-size_t plat_stack_size(void) { return 0; }
-size_t plat_stack_used(void) { return 0; }
+
+/* ---- stack high-water mark ------------------------------------------------------------- */
+
+#define STACK_SIZE (8u << 20)   /* Linux's default main-thread stack */
+#define STACK_PAINT 0xA5u
+
+static unsigned char *stack_bottom;   /* lowest byte of the app thread's stack */
+
+size_t plat_stack_size(void) { return STACK_SIZE; }
+
+/* The stack grows down: the untouched paint is at the bottom. */
+size_t plat_stack_used(void)
+{
+    const unsigned char *p = stack_bottom;
+    while (p < stack_bottom + STACK_SIZE && *p == STACK_PAINT) {
+        p++;
+    }
+    return (size_t)(stack_bottom + STACK_SIZE - p);
+}
+
+static void *run_app(void *rc)
+{
+    *(int *)rc = app_main();
+    return NULL;
+}
+
+/** app_main() on a painted stack of STACK_SIZE bytes; the exit code, or 1 if no thread. */
+static int app_main_on_painted_stack(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char *map = mmap(NULL, STACK_SIZE + (size_t)page, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    pthread_attr_t attr;
+    pthread_t thread;
+    int rc = 1;
+    if (map == MAP_FAILED || mprotect(map, (size_t)page, PROT_NONE)) {   /* overflow faults */
+        fprintf(stderr, "firmware: cannot map a %u-byte stack\n", STACK_SIZE);
+        return 1;
+    }
+    stack_bottom = map + page;
+    memset(stack_bottom, STACK_PAINT, STACK_SIZE);
+    if (pthread_attr_init(&attr) || pthread_attr_setstack(&attr, stack_bottom, STACK_SIZE) ||
+        pthread_create(&thread, &attr, run_app, &rc) || pthread_join(thread, NULL)) {
+        fprintf(stderr, "firmware: cannot start the app thread\n");
+        return 1;
+    }
+    return rc;
+}
 
 static int serve_tcp(const char *port_text)
 {
@@ -123,5 +174,5 @@ int main(int argc, char **argv)
         const char *after = getenv("TINYSHIP_FAULT_AFTER");
         fault_after = after ? atol(after) : 0;
     }
-    return app_main();
+    return app_main_on_painted_stack();
 }
