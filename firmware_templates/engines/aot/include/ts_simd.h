@@ -18,6 +18,12 @@ static inline uint32_t ts_read32(const void *p)
     return v;
 }
 
+/** 32-bit store to any address. */
+static inline void ts_write32(void *p, uint32_t v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
 /** SXTB16: bytes 0 and 2 sign-extended into the two halfwords. */
 static inline uint32_t ts_sxtb16(uint32_t x)
 {

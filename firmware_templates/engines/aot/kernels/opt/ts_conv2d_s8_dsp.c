@@ -17,18 +17,45 @@
 int32_t ts_conv2d_s8_portable(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
                               const int32_t *bias, int8_t *output);
 
+/*
+ * The window rows of an undilated window inside the image, copied a word at a time into
+ * `bytes` (each row's last word spills into the next row, which overwrites it, or into the
+ * k..k8 padding, whose weights are 0); 0 when the window is not inside or its last word
+ * would be read past the image.
+ */
+static int gather_inside(const ts_conv2d_params_t *p, const int8_t *image, int32_t y0, int32_t x0, int8_t *bytes)
+{
+    const int32_t ic = p->input_c;
+    const int32_t row = p->filter_w * ic;
+    const int32_t words = (row + 3) >> 2;
+    if (p->dilation_h != 1 || p->dilation_w != 1 || y0 < 0 || x0 < 0 || y0 + p->filter_h > p->input_h ||
+        x0 + p->filter_w > p->input_w ||
+        ((y0 + p->filter_h - 1) * p->input_w + x0) * ic + words * 4 > p->input_h * p->input_w * ic) {
+        return 0;
+    }
+    const int8_t *src = image + ((size_t)y0 * p->input_w + x0) * ic;
+    const int32_t stride = p->input_w * ic;
+    for (int32_t fy = 0; fy < p->filter_h; ++fy, src += stride, bytes += row) {
+        for (int32_t i = 0; i < words * 4; i += 4) {
+            ts_write32(bytes + i, ts_read32(src + i));
+        }
+    }
+    return 1;
+}
+
 /* The receptive field of output pixel `px` as a column (ts_gemm_dsp.h): widened straight
- * from the image when channels come in fours, else gathered as int8 first (ts_im2col.h). */
+ * from the image when channels come in fours, else gathered as int8 first. */
 static void im2col(const ts_conv2d_params_t *p, const int8_t *image, int32_t px, int8_t *bytes, int16_t *col)
 {
     const int32_t ic = p->input_c;
     const int32_t k = p->filter_h * p->filter_w * ic;
-    if ((ic & 3) != 0) {
-        ts_col_fill4(ts_im2col_s8(p, image, px, bytes), (k + 3) & ~3, p->input_offset, col);
-        return;
-    }
     const int32_t y0 = px / p->output_w * p->stride_h - p->pad_h;
     const int32_t x0 = px % p->output_w * p->stride_w - p->pad_w;
+    if ((ic & 3) != 0) {
+        const int8_t *x = gather_inside(p, image, y0, x0, bytes) ? bytes : ts_im2col_s8(p, image, px, bytes);
+        ts_col_fill4(x, (k + 3) & ~3, p->input_offset, col);
+        return;
+    }
     int32_t n = 0;
     for (int32_t fy = 0; fy < p->filter_h; ++fy) {
         const int32_t in_y = y0 + fy * p->dilation_h;
@@ -59,7 +86,7 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
     const int32_t pixels = p->output_h * p->output_w;
     const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
     int32_t col_words[k8 / 2]; /* the int16 column, word aligned */
-    int8_t bytes[k8];          /* the int8 gather when channels do not come in fours */
+    int8_t bytes[k8 + 4];      /* the int8 gather when channels do not come in fours (+ a word's spill) */
     int16_t *col = (int16_t *)(void *)col_words;
     memset(col_words, 0, sizeof col_words); /* the k..k8 padding stays 0 */
     memset(bytes, -p->input_offset, sizeof bytes); /* and widens to 0 */
