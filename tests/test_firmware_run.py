@@ -123,3 +123,18 @@ def test_hardfault_prints_one_recognizable_line(tmp_path):
     with runner_for(load_board("qemu-cortex-m4"), result.elf, run_dir=tmp_path / "run") as run:
         with pytest.raises(HardFaultError, match=r"HARDFAULT pc=0x[0-9a-f]{8} lr=0x[0-9a-f]{8} cfsr=0x[0-9a-f]{8}"):
             run.client.infer(1, 0)
+
+
+@pytest.mark.slow
+def test_aot_arena_used_is_the_plans_extent(built_firmware, tmp_path):
+    """micro_speech's last arena buffer ends 8 bytes short of the 16-byte aligned arena size:
+    arena_used reports the plan's extent, not the array's size."""
+    micro = SHARED_DATA / "tflm" / "micro_speech_quantized.tflite"
+    built = built_firmware(micro, "host")
+    header = (built[0] / "src" / "model" / "model.h").read_text()
+    with _run(built, "host", tmp_path) as run:
+        mem, info = run.client.mem(), run.client.info()
+    assert f"MODEL_ARENA_SIZE   {mem['arena_size']} " in header and f"MODEL_ARENA_USED   {mem['arena_used']} " in header
+    assert info["arena_used"] == mem["arena_used"]
+    widest = max(t["bytes"] for t in info["inputs"] + info["outputs"])
+    assert widest <= mem["arena_used"] < mem["arena_size"] < mem["arena_used"] + 16

@@ -197,7 +197,8 @@ def generate_aot(model, out_dir, *, specialize=None) -> AotResult:
     names = {t: f"t{t} {sg.tensors[t].name.split(';')[0][:40]}" for t in nbytes}
     ctx = {
         "name": model.name, "source": model.path.name if model.path else "<bytes>", "crc32": model.crc32,
-        "arena_size": plan.arena_size, "layout": ascii_layout(plan, names, len(layers)),
+        "arena_size": plan.arena_size, "arena_used": max((b.offset + b.size for b in plan.buffers), default=0),
+        "layout": ascii_layout(plan, names, len(layers)),
         "headers": headers, "consts": consts, "per_line": _PER_LINE, "layers": views,
         "inputs": [_tensor_view(t, plan.offsets[t.index]) for t in sg.input_tensors()],
         "outputs": [_tensor_view(t, plan.offsets[t.index]) for t in sg.output_tensors()],

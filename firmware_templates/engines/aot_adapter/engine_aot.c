@@ -61,7 +61,7 @@ int engine_num_layers(void) { return MODEL_NUM_LAYERS; }
 const char *engine_layer_name(int i) { return model_layer_name(i); }
 uint64_t engine_layer_cycles(int i) { return layer_cycles[i]; }
 size_t engine_arena_size(void) { return MODEL_ARENA_SIZE; }
-size_t engine_arena_used(void) { return MODEL_ARENA_SIZE; }
+size_t engine_arena_used(void) { return MODEL_ARENA_USED; }
 
 int engine_dump(int layer, engine_dump_fn fn)
 {
