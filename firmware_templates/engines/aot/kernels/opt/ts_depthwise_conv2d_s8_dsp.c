@@ -20,11 +20,9 @@
 int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
                                         const int8_t *filter, const int32_t *bias, int8_t *output);
 
-/* Tap t of one channel quad in assembly: input word at tap[t] + c, weight words w[2t], w[2t + 1]
- * (temporaries: r4 input, r5 its even bytes, r8 r9 weights). */
-#define TS_DW_TAP_ASM(t)                                 \
-    "ldr r4, [%[tab], #4 * " #t "]\n\t"                  \
-    "ldr r4, [r4, %[c]]\n\t"                             \
+/* The MACs of tap t of one channel quad in assembly, its input word in r4, weight words
+ * w[2t], w[2t + 1] (temporaries: r5 the input's even bytes, r8 r9 weights). */
+#define TS_DW_MAC_ASM(t)                                 \
     "ldrd r8, r9, [%[w], #8 * " #t "]\n\t"               \
     "sxtab16 r5, %[off], r4\n\t"                         \
     "sxtab16 r4, %[off], r4, ror #8\n\t"                 \
@@ -33,13 +31,22 @@ int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *para
     "smlabb %[a1], r4, r9, %[a1]\n\t"                    \
     "smlatt %[a3], r4, r9, %[a3]\n\t"
 
+/* tap t through the tap table: input word at tap[t] + c */
+#define TS_DW_TAP_ASM(t) "ldr r4, [%[tab], #4 * " #t "]\n\t" "ldr r4, [r4, %[c]]\n\t" TS_DW_MAC_ASM(t)
+
+/* one window row of a 3x3 window inside the image: words at row, row + ch, row + 2 ch, then the next row */
+#define TS_DW_ROW_ASM(t0, t1, t2)                                                             \
+    "ldr r4, [%[row]]\n\t" TS_DW_MAC_ASM(t0) "ldr r4, [%[row], %[ch]]\n\t" TS_DW_MAC_ASM(t1) \
+    "ldr r4, [%[row], %[ch], lsl #1]\n\t" TS_DW_MAC_ASM(t2) "add %[row], %[row], %[rs]\n\t"
+
 /*
  * All channels of one output pixel. A 3x3 filter's nine taps are one assembly block, so that
- * the tap table, channel offset and input offset stay in registers (the compiler spilled them
- * between separate blocks). Out of line: the caller's frame pointer (VLAs) costs a register.
+ * the tap table (or, for a window inside the image, its corner `base`), channel offset and
+ * input offset stay in registers (the compiler spilled them between separate blocks). Out
+ * of line: the caller's frame pointer (VLAs) costs a register.
  */
 static TS_NOINLINE void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap, int32_t taps,
-                              int8_t *out)
+                              const int8_t *base, int8_t *out)
 {
     const uint32_t off2 = ts_dup16(p->input_offset);
     const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
@@ -48,20 +55,30 @@ static TS_NOINLINE void pixel(const ts_depthwise_conv2d_params_t *p, const int8_
     for (int32_t c = 0; c < p->input_c; c += 4, rq += 4, w += 2 * taps) {
         int32_t a0 = rq[0].bias2, a1 = rq[1].bias2, a2 = rq[2].bias2, a3 = rq[3].bias2;
         if (taps == 9) {
-            /* all registers pinned (r7, the Thumb frame pointer, left alone): twelve are in use,
-             * more than the compiler finds to allocate at -O0 */
+            /* all registers pinned (r7, the Thumb frame pointer, left alone): up to thirteen are
+             * in use, more than the compiler finds to allocate at -O0 */
             register int32_t r0 __asm__("r0") = a0, r1 __asm__("r1") = a1, r2 __asm__("r2") = a2,
                                           r3 __asm__("r3") = a3;
-            register const int8_t *const *tab __asm__("r10") = tap;
-            register int32_t cc __asm__("r11") = c;
             register const uint32_t *wr __asm__("r12") = w;
             register uint32_t off __asm__("lr") = off2;
-            __asm__ volatile(TS_DW_TAP_ASM(0) TS_DW_TAP_ASM(1) TS_DW_TAP_ASM(2)
-                             TS_DW_TAP_ASM(3) TS_DW_TAP_ASM(4) TS_DW_TAP_ASM(5)
-                             TS_DW_TAP_ASM(6) TS_DW_TAP_ASM(7) TS_DW_TAP_ASM(8)
-                             : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3)
-                             : [tab] "r"(tab), [c] "r"(cc), [w] "r"(wr), [off] "r"(off)
-                             : "r4", "r5", "r8", "r9", "memory");
+            if (base != NULL) {
+                register const int8_t *row __asm__("r10") = base + c;
+                register int32_t ch __asm__("r11") = p->input_c;
+                register int32_t rs __asm__("r6") = p->input_w * p->input_c;
+                __asm__ volatile(TS_DW_ROW_ASM(0, 1, 2) TS_DW_ROW_ASM(3, 4, 5) TS_DW_ROW_ASM(6, 7, 8)
+                                 : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [row] "+r"(row)
+                                 : [ch] "r"(ch), [rs] "r"(rs), [w] "r"(wr), [off] "r"(off)
+                                 : "r4", "r5", "r8", "r9", "memory");
+            } else {
+                register const int8_t *const *tab __asm__("r10") = tap;
+                register int32_t cc __asm__("r11") = c;
+                __asm__ volatile(TS_DW_TAP_ASM(0) TS_DW_TAP_ASM(1) TS_DW_TAP_ASM(2)
+                                 TS_DW_TAP_ASM(3) TS_DW_TAP_ASM(4) TS_DW_TAP_ASM(5)
+                                 TS_DW_TAP_ASM(6) TS_DW_TAP_ASM(7) TS_DW_TAP_ASM(8)
+                                 : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3)
+                                 : [tab] "r"(tab), [c] "r"(cc), [w] "r"(wr), [off] "r"(off)
+                                 : "r4", "r5", "r8", "r9", "memory");
+            }
             a0 = r0, a1 = r1, a2 = r2, a3 = r3;
         } else {
             for (int32_t t = 0; t < taps; ++t) {
@@ -103,6 +120,7 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
     }
     const int32_t ch = p->input_c;
     const int32_t taps = p->filter_h * p->filter_w;
+    const int square3 = p->filter_h == 3 && p->filter_w == 3; /* windows inside the image read by rows */
     int32_t pad_words[ch / 4]; /* input zero points: x + offset = 0 */
     const int8_t *tap[taps];
     int32_t offset[taps]; /* tap offsets from the window's corner */
@@ -122,15 +140,15 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
                 const int32_t x0 = ox * p->stride_w - p->pad_w;
                 const int inside = y0 >= 0 && y0 + (p->filter_h - 1) < p->input_h && x0 >= 0 &&
                                    x0 + (p->filter_w - 1) < p->input_w;
-                if (inside) { /* the whole window: the offsets prepared once */
-                    const int8_t *base = image + ((size_t)y0 * p->input_w + x0) * ch;
+                const int8_t *base = inside ? image + ((size_t)y0 * p->input_w + x0) * ch : NULL;
+                if (base == NULL) {
+                    window(p, image, y0, x0, pad, tap);
+                } else if (!square3) { /* the whole window: the offsets prepared once */
                     for (int32_t t = 0; t < taps; ++t) {
                         tap[t] = base + offset[t];
                     }
-                } else {
-                    window(p, image, y0, x0, pad, tap);
                 }
-                pixel(p, tap, taps, out);
+                pixel(p, tap, taps, square3 ? base : NULL, out);
             }
         }
     }
