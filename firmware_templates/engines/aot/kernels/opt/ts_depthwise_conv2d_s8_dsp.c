@@ -52,7 +52,8 @@ static TS_NOINLINE void pixel(const ts_depthwise_conv2d_params_t *p, const int8_
     const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
     const uint32_t *w = (const uint32_t *)(const void *)p->filter_dsp;
     const int32_t lo = p->act_min, hi = p->act_max;
-    for (int32_t c = 0; c < p->input_c; c += 4, rq += 4, w += 2 * taps) {
+    const int32_t channels = p->input_c, row_stride = p->input_w * channels; /* not reloaded after each asm */
+    for (int32_t c = 0; c < channels; c += 4, rq += 4, w += 2 * taps) {
         int32_t a0 = rq[0].bias2, a1 = rq[1].bias2, a2 = rq[2].bias2, a3 = rq[3].bias2;
         if (taps == 9) {
             /* all registers pinned (r7, the Thumb frame pointer, left alone): up to thirteen are
@@ -63,8 +64,8 @@ static TS_NOINLINE void pixel(const ts_depthwise_conv2d_params_t *p, const int8_
             register uint32_t off __asm__("lr") = off2;
             if (base != NULL) {
                 register const int8_t *row __asm__("r10") = base + c;
-                register int32_t ch __asm__("r11") = p->input_c;
-                register int32_t rs __asm__("r6") = p->input_w * p->input_c;
+                register int32_t ch __asm__("r11") = channels;
+                register int32_t rs __asm__("r6") = row_stride;
                 __asm__ volatile(TS_DW_ROW_ASM(0, 1, 2) TS_DW_ROW_ASM(3, 4, 5) TS_DW_ROW_ASM(6, 7, 8)
                                  : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [row] "+r"(row)
                                  : [ch] "r"(ch), [rs] "r"(rs), [w] "r"(wr), [off] "r"(off)
