@@ -207,6 +207,7 @@ def _fails(capsys, out, *argv, code=2):
 
 def test_missing_model_and_missing_calib(tmp_path, capsys):
     assert "not found" in _fails(capsys, tmp_path / "o", tmp_path / "nope.h5", "--calib", "random")
+    assert "not found" in _fails(capsys, tmp_path / "o", tmp_path / "nope.h5")  # the missing file is named first
     (tmp_path / "m.keras").write_bytes(b"x")
     assert "--calib random" in _fails(capsys, tmp_path / "o", tmp_path / "m.keras")
 

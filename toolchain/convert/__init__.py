@@ -19,7 +19,7 @@ import numpy as np
 from toolchain import api_module
 from toolchain.convert import check, quality
 from toolchain.convert.data import load_samples
-from toolchain.errors import CalibrationError, ConvertError, InputError
+from toolchain.errors import CalibrationError, ConvertError, InputError, ModelError
 from toolchain.files import staged_dir
 from toolchain.model import Model, Tensor, load_model
 
@@ -65,6 +65,8 @@ def convert(model, out_dir, *, calib=None, eval_data=None, labels=None, io: str 
     name = name or (_stem(model) if isinstance(model, (str, os.PathLike)) else "model")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise InputError(f"name {name!r} is not usable as a file name", "use letters, digits, '_', '-' or '.'")
+    if isinstance(model, (str, os.PathLike)) and not os.path.exists(model):
+        raise ModelError(f"model not found: {model}", "check the path")
     if calib is None:
         raise CalibrationError(
             "calibration data is required: int8 quantization fixes each tensor's range from real inputs, "

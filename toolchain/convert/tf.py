@@ -47,9 +47,7 @@ def load(model) -> Source:
                              "pass a keras.Model or the path of a .keras/.h5 file or SavedModel folder")
         kind = "tf_keras" if type(model).__module__.startswith("tf_keras") else "keras"
         return Source(kind, model, _keras_specs(model))
-    path = Path(model)
-    if not path.exists():
-        raise ModelError(f"model not found: {path}", "check the path")
+    path = Path(model)  # exists: checked by convert() before TensorFlow is imported
     if path.is_dir():
         if not (path / "saved_model.pb").exists():
             raise ModelError(f"{path} is a folder without saved_model.pb", "give a .keras/.h5 file or a SavedModel folder")
