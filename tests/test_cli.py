@@ -37,3 +37,11 @@ def test_unknown_command_is_a_usage_error():
 def test_each_verb_has_help(verb):
     r = run_cli(verb, "--help")
     assert "Usage:" in r.stdout, r.stdout + r.stderr
+
+
+def test_public_api_names_resolve_to_callables_without_tensorflow():
+    probe = ("import sys, toolchain\n"
+             "bad = [n for n in toolchain.__all__ if not callable(getattr(toolchain, n))]\n"
+             "print(bad, 'tensorflow' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == "[] False", r.stdout + r.stderr
