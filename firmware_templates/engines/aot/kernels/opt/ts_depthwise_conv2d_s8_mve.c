@@ -1,5 +1,5 @@
 /*
- * ts_depthwise_conv2d_s8_mve.c - DEPTHWISE_CONV_2D with Helium (MVE), eight channels per
+ * ts_depthwise_conv2d_s8_mve.c - DEPTHWISE_CONV_2D with Helium (MVE), sixteen channels per
  * pass. Per output pixel a table points each tap at its input pixel, or at a row of input
  * zero points outside the image; the input offset is folded into the accumulators' start
  * (bias + offset * sum of the channel's weights, ts_mve.h). Depth multipliers other than
@@ -36,21 +36,69 @@ TS_ALWAYS_INLINE void store8(const ts_depthwise_conv2d_params_t *p, int32x4_t ev
 }
 
 /*
- * All channels of one output pixel, eight per pass. `w` is [channels / 8][taps][8] and
- * `rq` [channels / 8][init 8, multiplier 8, shift 8], even channels first (prepare()).
+ * Sixteen channels from `c` over all taps: acc = init + sum(x * w), even/odd lanes of each
+ * half as pixel()'s store8 takes them. Widening loads need low registers ("l"); q4-q7 are
+ * callee-saved, so the compiler saves them around the asm.
+ */
+static void taps16(const int8_t *const *tap, int32_t taps, int32_t c, const int8_t *w, const int32_t *rq,
+                   int32_t *acc)
+{
+    const int8_t *x;
+    __asm__ volatile(
+        "vldrw.32 q0, [%[rq]]\n\t"
+        "vldrw.32 q1, [%[rq], #16]\n\t"
+        "vldrw.32 q2, [%[rq], #96]\n\t"
+        "vldrw.32 q3, [%[rq], #112]\n\t"
+        "dls lr, %[n]\n"
+        "1:\n\t"
+        "ldr %[x], [%[tap]], #4\n\t"
+        "add %[x], %[x], %[c]\n\t"
+        "vldrb.s16 q4, [%[x]]\n\t"
+        "vldrb.s16 q5, [%[w]], #8\n\t"
+        "vmullb.s16 q6, q4, q5\n\t"
+        "vmullt.s16 q7, q4, q5\n\t"
+        "vldrb.s16 q4, [%[x], #8]\n\t"
+        "vadd.i32 q0, q0, q6\n\t"
+        "vldrb.s16 q5, [%[w]], #8\n\t"
+        "vadd.i32 q1, q1, q7\n\t"
+        "vmullb.s16 q6, q4, q5\n\t"
+        "vmullt.s16 q7, q4, q5\n\t"
+        "vadd.i32 q2, q2, q6\n\t"
+        "vadd.i32 q3, q3, q7\n\t"
+        "le lr, 1b\n\t"
+        "vstrw.32 q0, [%[acc]]\n\t"
+        "vstrw.32 q1, [%[acc], #16]\n\t"
+        "vstrw.32 q2, [%[acc], #32]\n\t"
+        "vstrw.32 q3, [%[acc], #48]\n\t"
+        : [x] "=&l"(x), [tap] "+r"(tap), [w] "+l"(w)
+        : [n] "r"(taps), [c] "r"(c), [rq] "r"(rq), [acc] "r"(acc)
+        : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "memory");
+}
+
+/*
+ * All channels of one output pixel, sixteen per pass (then eight). `w` is
+ * [channels / 16][taps][16] (a last group of eight: [taps][8]) and `rq`
+ * [channels / 8][init 8, multiplier 8, shift 8], even channels first (prepare()).
  */
 static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap, int32_t taps, const int8_t *w,
                   const int32_t *rq, int8_t *out)
 {
-    const int8_t *const end = out + p->input_c;
-    for (int32_t c = 0; out < end; c += 8, out += 8, rq += 24) {
+    const int32_t ch = p->input_c;
+    int32_t c = 0;
+    int32_t acc[16];
+    for (; c + 16 <= ch; c += 16, w += taps * 16, rq += 48) {
+        taps16(tap, taps, c, w, rq, acc);
+        store8(p, vldrwq_s32(acc), vldrwq_s32(acc + 4), rq, out + c);
+        store8(p, vldrwq_s32(acc + 8), vldrwq_s32(acc + 12), rq + 24, out + c + 8);
+    }
+    if (c < ch) { /* eight channels left */
         int32x4_t even = vldrwq_s32(rq), odd = vldrwq_s32(rq + 4);
         for (int32_t t = 0; t < taps; ++t, w += 8) {
             const int16x8_t x = vldrbq_s16(tap[t] + c), k = vldrbq_s16(w);
             even = vaddq_s32(even, vmullbq_int_s16(x, k));
             odd = vaddq_s32(odd, vmulltq_int_s16(x, k));
         }
-        store8(p, even, odd, rq, out);
+        store8(p, even, odd, rq, out + c);
     }
 }
 
@@ -61,12 +109,12 @@ static void prepare(const ts_depthwise_conv2d_params_t *p, const int8_t *filter,
 {
     const int32_t ch = p->input_c;
     for (int32_t c = 0; c < ch; ++c) {
-        const int32_t g = c / 8, lane = c % 8;
-        int32_t *slot = rq + g * 24 + (lane % 2) * 4 + lane / 2; /* even channels first */
+        const int32_t lane = c % 8, first = c - c % 16, width = ch - first < 16 ? 8 : 16;
+        int32_t *slot = rq + c / 8 * 24 + (lane % 2) * 4 + lane / 2; /* even channels first */
         int32_t sum = 0;
         for (int32_t t = 0; t < taps; ++t) {
             const int8_t v = filter[(size_t)t * ch + c];
-            w[((size_t)g * taps + t) * 8 + lane] = v;
+            w[(size_t)first * taps + t * width + c % 16] = v;
             sum += v;
         }
         slot[0] = (bias != NULL ? bias[c] : 0) + p->input_offset * sum;
