@@ -31,12 +31,12 @@ static inline void ts_mve_row_init(const int8_t *w, int32_t k, int32_t rows, con
     }
 }
 
-/** acc[r] = init[r] + w[r] . x for `rows` rows of length k (four rows share each x load).
+/** acc[r] = init[r] + w[r] . x for `rows` rows of length k (four rows share each x load;
+ * a tail-predicated loop: its last pass loads and sums only the k % 16 remaining lanes).
  * Out of line: a caller's frame pointer (VLAs) would leave the loop too few registers. */
 static TS_NOINLINE void ts_mve_gemv(const int8_t *w, int32_t k, const int8_t *x, int32_t rows, const int32_t *init,
                                int32_t *acc)
 {
-    const int32_t chunks = k >> 4, tail = k & 15;
     int32_t r = 0;
     for (; r + 4 <= rows; r += 4) {
         const int8_t *w0 = w + (size_t)r * k, *w1 = w0 + k, *w2 = w1 + k, *w3 = w2 + k;
@@ -46,33 +46,23 @@ static TS_NOINLINE void ts_mve_gemv(const int8_t *w, int32_t k, const int8_t *x,
         register int32_t a1 __asm__("r6") = init[r + 1];
         register int32_t a2 __asm__("r8") = init[r + 2];
         register int32_t a3 __asm__("r10") = init[r + 3];
-        if (chunks > 0) {
-            __asm__ volatile(
-                "dls lr, %[n]\n"
-                "1:\n\t"
-                "vldrb.8 q0, [%[xp]], #16\n\t"
-                "vldrb.8 q1, [%[w0]], #16\n\t"
-                "vldrb.8 q2, [%[w1]], #16\n\t"
-                "vmladava.s8 %[a0], q0, q1\n\t"
-                "vldrb.8 q3, [%[w2]], #16\n\t"
-                "vmladava.s8 %[a1], q0, q2\n\t"
-                "vldrb.8 q1, [%[w3]], #16\n\t"
-                "vmladava.s8 %[a2], q0, q3\n\t"
-                "vmladava.s8 %[a3], q0, q1\n\t"
-                "le lr, 1b\n\t"
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w0] "+r"(w0), [w1] "+r"(w1),
-                  [w2] "+r"(w2), [w3] "+r"(w3), [xp] "+r"(xp)
-                : [n] "r"(chunks)
-                : "q0", "q1", "q2", "q3", "lr", "memory");
-        }
-        if (tail) {
-            const mve_pred16_t p = vctp8q((uint32_t)tail);
-            const int8x16_t xv = vldrbq_z_s8(xp, p);
-            a0 = vmladavaq_p_s8(a0, xv, vldrbq_z_s8(w0, p), p);
-            a1 = vmladavaq_p_s8(a1, xv, vldrbq_z_s8(w1, p), p);
-            a2 = vmladavaq_p_s8(a2, xv, vldrbq_z_s8(w2, p), p);
-            a3 = vmladavaq_p_s8(a3, xv, vldrbq_z_s8(w3, p), p);
-        }
+        __asm__ volatile(
+            "dlstp.8 lr, %[n]\n"
+            "1:\n\t"
+            "vldrb.8 q0, [%[xp]], #16\n\t"
+            "vldrb.8 q1, [%[w0]], #16\n\t"
+            "vldrb.8 q2, [%[w1]], #16\n\t"
+            "vmladava.s8 %[a0], q0, q1\n\t"
+            "vldrb.8 q3, [%[w2]], #16\n\t"
+            "vmladava.s8 %[a1], q0, q2\n\t"
+            "vldrb.8 q1, [%[w3]], #16\n\t"
+            "vmladava.s8 %[a2], q0, q3\n\t"
+            "vmladava.s8 %[a3], q0, q1\n\t"
+            "letp lr, 1b\n\t"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w0] "+r"(w0), [w1] "+r"(w1),
+              [w2] "+r"(w2), [w3] "+r"(w3), [xp] "+r"(xp)
+            : [n] "r"(k)
+            : "q0", "q1", "q2", "q3", "lr", "memory");
         acc[r] = a0;
         acc[r + 1] = a1;
         acc[r + 2] = a2;
