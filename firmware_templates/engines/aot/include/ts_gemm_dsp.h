@@ -40,17 +40,20 @@ static inline void ts_col_fill4(const int8_t *x, int32_t n, int32_t offset, int1
 
 /**
  * out[r] = requantized (row r . col) for r < rows: the four accumulators of a quad of
- * rows start at their bias and are requantized straight from registers.
- * @param[in]  w        the re-laid filter (dsp_filter), 4-byte aligned
- * @param[in]  col      k8 int16 in column order, 4-byte aligned
- * @param[in]  k8       the padded depth, a multiple of 8 (>= 8)
+ * rows start at their bias and are requantized straight from registers. Only the groups
+ * of four that hold the k inputs are multiplied: a k8 group of zero weights is skipped.
+ * @param[in]  w        the re-laid filter (dsp_filter, laid out for k8 = k rounded up to 8), 4-byte aligned
+ * @param[in]  col      the k inputs rounded up to 4 (zeros after k), int16 in column order, 4-byte aligned
+ * @param[in]  k        the depth (>= 1)
  * @param[in]  rows     output rows
  * @param[in]  rq       [rows rounded up to 4] requantization (ts_rq_t)
  * @param[out] out      [rows] int8
+ * @param[in]  odd      whether k, rounded up to 4, is an odd number of groups of four
  */
-TS_ALWAYS_INLINE void ts_gemv_body(const int16_t *w, const int16_t *col, int32_t k8, int32_t rows,
-                                   const ts_rq_t *rq, int32_t act_min, int32_t act_max, int8_t *out)
+TS_ALWAYS_INLINE void ts_gemv_body(const int16_t *w, const int16_t *col, int32_t k, int32_t rows,
+                                   const ts_rq_t *rq, int32_t act_min, int32_t act_max, int8_t *out, int odd)
 {
+    const int32_t pairs = (k + 3) >> 3; /* groups: 2 * pairs + odd (a constant: then 16 zero weights end each quad) */
     for (int32_t r = 0; r < rows; r += 4, rq += 4) {
         /* Every register of the loop is pinned: LDM needs ascending registers (fixed ones,
          * clobbered), which leaves the compiler too few to allocate the rest at every -O level.
@@ -61,7 +64,7 @@ TS_ALWAYS_INLINE void ts_gemv_body(const int16_t *w, const int16_t *col, int32_t
         register int32_t a2 __asm__("r2") = rq[2].bias2;
         register int32_t a3 __asm__("r3") = rq[3].bias2;
         register const int16_t *c __asm__("r12") = col;
-        register int32_t n __asm__("lr") = k8 >> 3;
+        register int32_t n __asm__("lr") = pairs;
         /* per group of four k: one LDRD of the column, two LDMs of two rows' weights each */
 #define TS_GEMV_GROUP                                       \
     "ldrd r9, r10, [%[c]], #8\n\t"                          \
@@ -75,15 +78,21 @@ TS_ALWAYS_INLINE void ts_gemv_body(const int16_t *w, const int16_t *col, int32_t
     "smlad %[a2], r5, r10, %[a2]\n\t"                       \
     "smlad %[a3], r6, r9, %[a3]\n\t"                        \
     "smlad %[a3], r8, r10, %[a3]\n\t"
-        __asm__ volatile("1:\n\t" TS_GEMV_GROUP TS_GEMV_GROUP
-                         "subs %[n], %[n], #1\n\t"
-                         "bne 1b\n\t"
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(wp), [c] "+r"(c),
-                           [n] "+r"(n)
-                         :
-                         : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
+#define TS_GEMV_OPERANDS                                                                                 \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(wp), [c] "+r"(c), [n] "+r"(n) \
+    :                                                                                                    \
+    : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory"
+        if (odd) {
+            __asm__ volatile(TS_GEMV_GROUP TS_GEMV_OPERANDS);
+        }
+        if (!odd || n != 0) {
+            __asm__ volatile("1:\n\t" TS_GEMV_GROUP TS_GEMV_GROUP
+                             "subs %[n], %[n], #1\n\t"
+                             "bne 1b\n\t" TS_GEMV_OPERANDS);
+        }
+#undef TS_GEMV_OPERANDS
 #undef TS_GEMV_GROUP
-        w = wp;
+        w = wp + 16 * odd;
         if (rows - r >= 4) {
             ts_rq_apply4(a0, a1, a2, a3, rq, act_min, act_max, out + r);
             continue;
@@ -95,27 +104,36 @@ TS_ALWAYS_INLINE void ts_gemv_body(const int16_t *w, const int16_t *col, int32_t
     }
 }
 
-/* ts_gemv_body with the int8 range as the activation clamp (constants: one SSAT per output), and any clamp */
-static TS_NOINLINE void ts_gemv_ssat(const int16_t *w, const int16_t *col, int32_t k8, int32_t rows,
-                                     const ts_rq_t *rq, int8_t *out)
-{
-    ts_gemv_body(w, col, k8, rows, rq, -128, 127, out);
-}
+/* ts_gemv_body for an even or odd number of groups of four in k, with the int8 range as the
+ * activation clamp (constants: one SSAT per output) or any clamp */
+#define TS_GEMV_SSAT(name, odd)                                                                           \
+    static TS_NOINLINE void name(const int16_t *w, const int16_t *col, int32_t k, int32_t rows,          \
+                                 const ts_rq_t *rq, int8_t *out)                                          \
+    {                                                                                                     \
+        ts_gemv_body(w, col, k, rows, rq, -128, 127, out, odd);                                           \
+    }
+#define TS_GEMV_CLAMP(name, odd)                                                                          \
+    static TS_NOINLINE void name(const int16_t *w, const int16_t *col, int32_t k, int32_t rows,          \
+                                 const ts_rq_t *rq, int32_t act_min, int32_t act_max, int8_t *out)        \
+    {                                                                                                     \
+        ts_gemv_body(w, col, k, rows, rq, act_min, act_max, out, odd);                                    \
+    }
+TS_GEMV_SSAT(ts_gemv_ssat, 0)
+TS_GEMV_SSAT(ts_gemv_ssat_odd, 1)
+TS_GEMV_CLAMP(ts_gemv_clamp, 0)
+TS_GEMV_CLAMP(ts_gemv_clamp_odd, 1)
+#undef TS_GEMV_SSAT
+#undef TS_GEMV_CLAMP
 
-static TS_NOINLINE void ts_gemv_clamp(const int16_t *w, const int16_t *col, int32_t k8, int32_t rows,
-                                      const ts_rq_t *rq, int32_t act_min, int32_t act_max, int8_t *out)
-{
-    ts_gemv_body(w, col, k8, rows, rq, act_min, act_max, out);
-}
-
-/** ts_gemv_body, the clamp decided once per call. */
-static inline void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_t k8, int32_t rows, const ts_rq_t *rq,
+/** ts_gemv_body, the clamp and the parity of k's groups decided once per call. */
+static inline void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_t k, int32_t rows, const ts_rq_t *rq,
                                int32_t act_min, int32_t act_max, int8_t *out)
 {
+    const int odd = ((k + 3) >> 2) & 1;
     if (act_min == -128 && act_max == 127) {
-        ts_gemv_ssat(w, col, k8, rows, rq, out);
+        (odd ? ts_gemv_ssat_odd : ts_gemv_ssat)(w, col, k, rows, rq, out);
     } else {
-        ts_gemv_clamp(w, col, k8, rows, rq, act_min, act_max, out);
+        (odd ? ts_gemv_clamp_odd : ts_gemv_clamp)(w, col, k, rows, rq, act_min, act_max, out);
     }
 }
 

@@ -21,7 +21,7 @@ int32_t ts_conv2d_s8_portable(const ts_conv2d_params_t *params, const int8_t *in
  * The window rows of an undilated window inside the image, copied a word at a time into
  * `bytes` (each row's last word spills into the next row, which overwrites it, or into the
  * k..k8 padding, whose weights are 0); 0 when the window is not inside or its last word
- * would be read past the image.
+ * would be read past the image. With `bytes` NULL, only that check.
  */
 static int gather_inside(const ts_conv2d_params_t *p, const int8_t *image, int32_t y0, int32_t x0, int8_t *bytes)
 {
@@ -33,6 +33,9 @@ static int gather_inside(const ts_conv2d_params_t *p, const int8_t *image, int32
         ((y0 + p->filter_h - 1) * p->input_w + x0) * ic + words * 4 > p->input_h * p->input_w * ic) {
         return 0;
     }
+    if (bytes == NULL) {
+        return 1;
+    }
     const int8_t *src = image + ((size_t)y0 * p->input_w + x0) * ic;
     const int32_t stride = p->input_w * ic;
     for (int32_t fy = 0; fy < p->filter_h; ++fy, src += stride, bytes += row) {
@@ -43,6 +46,24 @@ static int gather_inside(const ts_conv2d_params_t *p, const int8_t *image, int32
     return 1;
 }
 
+/*
+ * The column of a single-channel 3x3 window inside the image (whose last row's word is too):
+ * the three window rows are loaded a word each and packed in registers into the column's
+ * three groups (x00 x01 x02 x10 | x11 x12 x20 x21 | x22 and a byte whose weight is 0).
+ */
+static void im2col_1ch3x3(const int8_t *src, int32_t stride, uint32_t off2, int16_t *col)
+{
+    const uint32_t r0 = ts_read32(src), r1 = ts_read32(src + stride), r2 = ts_read32(src + 2 * stride);
+    const uint32_t g0 = (r0 & 0xFFFFFFu) | (r1 << 24), g1 = ((r1 >> 8) & 0xFFFFu) | (r2 << 16), g2 = r2 >> 16;
+    uint32_t *dst = (uint32_t *)(void *)col;
+    dst[0] = ts_sxtab16(off2, g0);
+    dst[1] = ts_sxtab16_ror8(off2, g0);
+    dst[2] = ts_sxtab16(off2, g1);
+    dst[3] = ts_sxtab16_ror8(off2, g1);
+    dst[4] = ts_sxtab16(off2, g2);
+    dst[5] = ts_sxtab16_ror8(off2, g2);
+}
+
 /* The receptive field of output pixel `px` as a column (ts_gemm_dsp.h): widened straight
  * from the image when channels come in fours, else gathered as int8 first. */
 static void im2col(const ts_conv2d_params_t *p, const int8_t *image, int32_t px, int8_t *bytes, int16_t *col)
@@ -51,6 +72,10 @@ static void im2col(const ts_conv2d_params_t *p, const int8_t *image, int32_t px,
     const int32_t k = p->filter_h * p->filter_w * ic;
     const int32_t y0 = px / p->output_w * p->stride_h - p->pad_h;
     const int32_t x0 = px % p->output_w * p->stride_w - p->pad_w;
+    if (ic == 1 && p->filter_h == 3 && p->filter_w == 3 && gather_inside(p, image, y0, x0, NULL)) {
+        im2col_1ch3x3(image + (size_t)y0 * p->input_w + x0, p->input_w, ts_dup16(p->input_offset), col);
+        return;
+    }
     if ((ic & 3) != 0) {
         const int8_t *x = gather_inside(p, image, y0, x0, bytes) ? bytes : ts_im2col_s8(p, image, px, bytes);
         ts_col_fill4(x, (k + 3) & ~3, p->input_offset, col);
@@ -95,7 +120,7 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
         int8_t *out = output + (size_t)b * pixels * oc;
         for (int32_t px = 0; px < pixels; ++px, out += oc) {
             im2col(p, image, px, bytes, col);
-            ts_gemv_dsp(p->filter_dsp, col, k8, oc, rq, p->act_min, p->act_max, out);
+            ts_gemv_dsp(p->filter_dsp, col, k, oc, rq, p->act_min, p->act_max, out);
         }
     }
     return TS_OK;

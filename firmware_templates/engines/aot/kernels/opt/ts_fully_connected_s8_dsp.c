@@ -36,7 +36,7 @@ int32_t ts_fully_connected_s8(const ts_fully_connected_params_t *params, const i
         for (int32_t i = k & ~3; i < k; ++i) {
             col[ts_col_index(i)] = (int16_t)(x[i] + p->input_offset);
         }
-        ts_gemv_dsp(p->filter_dsp, col, k8, p->output_depth, rq, p->act_min, p->act_max,
+        ts_gemv_dsp(p->filter_dsp, col, k, p->output_depth, rq, p->act_min, p->act_max,
                     output + (size_t)b * p->output_depth);
     }
     return TS_OK;
