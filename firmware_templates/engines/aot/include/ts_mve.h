@@ -33,40 +33,41 @@ static inline void ts_mve_row_init(const int8_t *w, int32_t k, int32_t rows, con
 
 /** acc[r] = init[r] + w[r] . x for `rows` rows of length k (four rows share each x load;
  * a tail-predicated loop: its last pass loads and sums only the k % 16 remaining lanes).
- * Out of line: a caller's frame pointer (VLAs) would leave the loop too few registers. */
+ * A pass over four rows is one asm block (accumulators in r4, r6, r8, r10: VMLADAV takes
+ * even registers) so that no loop state spills around it. */
 static TS_NOINLINE void ts_mve_gemv(const int8_t *w, int32_t k, const int8_t *x, int32_t rows, const int32_t *init,
                                int32_t *acc)
 {
+    const int32_t *ip = init;
+    int32_t *ap = acc;
     int32_t r = 0;
     for (; r + 4 <= rows; r += 4) {
-        const int8_t *w0 = w + (size_t)r * k, *w1 = w0 + k, *w2 = w1 + k, *w3 = w2 + k;
-        const int8_t *xp = x;
-        /* VMLADAV accumulates into even registers only */
-        register int32_t a0 __asm__("r4") = init[r];
-        register int32_t a1 __asm__("r6") = init[r + 1];
-        register int32_t a2 __asm__("r8") = init[r + 2];
-        register int32_t a3 __asm__("r10") = init[r + 3];
+        const int8_t *w0 = w + (size_t)r * k, *w1, *w2, *w3, *xp;
         __asm__ volatile(
-            "dlstp.8 lr, %[n]\n"
+            "ldrd r4, r6, [%[ip]], #8\n\t"
+            "ldrd r8, r10, [%[ip]], #8\n\t"
+            "add %[w1], %[w0], %[k]\n\t"
+            "add %[w2], %[w1], %[k]\n\t"
+            "add %[w3], %[w2], %[k]\n\t"
+            "mov %[xp], %[x]\n\t"
+            "dlstp.8 lr, %[k]\n"
             "1:\n\t"
             "vldrb.8 q0, [%[xp]], #16\n\t"
             "vldrb.8 q1, [%[w0]], #16\n\t"
             "vldrb.8 q2, [%[w1]], #16\n\t"
-            "vmladava.s8 %[a0], q0, q1\n\t"
+            "vmladava.s8 r4, q0, q1\n\t"
             "vldrb.8 q3, [%[w2]], #16\n\t"
-            "vmladava.s8 %[a1], q0, q2\n\t"
+            "vmladava.s8 r6, q0, q2\n\t"
             "vldrb.8 q1, [%[w3]], #16\n\t"
-            "vmladava.s8 %[a2], q0, q3\n\t"
-            "vmladava.s8 %[a3], q0, q1\n\t"
+            "vmladava.s8 r8, q0, q3\n\t"
+            "vmladava.s8 r10, q0, q1\n\t"
             "letp lr, 1b\n\t"
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w0] "+r"(w0), [w1] "+r"(w1),
-              [w2] "+r"(w2), [w3] "+r"(w3), [xp] "+r"(xp)
-            : [n] "r"(k)
-            : "q0", "q1", "q2", "q3", "lr", "memory");
-        acc[r] = a0;
-        acc[r + 1] = a1;
-        acc[r + 2] = a2;
-        acc[r + 3] = a3;
+            "strd r4, r6, [%[ap]], #8\n\t"
+            "strd r8, r10, [%[ap]], #8\n\t"
+            : [w0] "+r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [xp] "=&r"(xp), [ip] "+r"(ip),
+              [ap] "+r"(ap)
+            : [k] "r"(k), [x] "r"(x)
+            : "r4", "r6", "r8", "r10", "q0", "q1", "q2", "q3", "lr", "memory");
     }
     for (; r < rows; ++r) {
         const int8_t *w0 = w + (size_t)r * k;
