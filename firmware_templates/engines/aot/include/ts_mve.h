@@ -80,15 +80,21 @@ static TS_NOINLINE void ts_mve_gemv(const int8_t *w, int32_t k, const int8_t *x,
     }
 }
 
-/** TFLM MultiplyByQuantizedMultiplier on four lanes (see the top of this file). */
-TS_ALWAYS_INLINE int32x4_t ts_mve_requant(int32x4_t acc, int32x4_t multiplier, int32x4_t shift)
+/** TFLM MultiplyByQuantizedMultiplier on four lanes (see the top of this file), the shift
+ * split as left = max(shift, 0) and right = min(shift, 0). */
+TS_ALWAYS_INLINE int32x4_t ts_mve_requant_lr(int32x4_t acc, int32x4_t multiplier, int32x4_t left, int32x4_t right)
 {
-    const int32x4_t zero = vdupq_n_s32(0);
-    const int32x4_t right = vminq_s32(shift, zero);
-    acc = vshlq_s32(acc, vmaxq_s32(shift, zero)); /* wraps, as TFLM's left shift */
+    acc = vshlq_s32(acc, left); /* wraps, as TFLM's left shift */
     acc = vqrdmulhq_s32(acc, multiplier);
     acc = vqaddq_s32(acc, vshrq_n_s32(vandq_s32(acc, right), 31)); /* -1 where acc < 0 and right < 0 */
     return vrshlq_s32(acc, right);
+}
+
+/** ts_mve_requant_lr with the shift as TFLM stores it. */
+TS_ALWAYS_INLINE int32x4_t ts_mve_requant(int32x4_t acc, int32x4_t multiplier, int32x4_t shift)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    return ts_mve_requant_lr(acc, multiplier, vmaxq_s32(shift, zero), vminq_s32(shift, zero));
 }
 
 /**

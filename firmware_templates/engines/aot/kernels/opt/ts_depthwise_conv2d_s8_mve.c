@@ -28,8 +28,8 @@ TS_ALWAYS_INLINE void store8(const ts_depthwise_conv2d_params_t *p, int32x4_t ev
                              int8_t *out)
 {
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
-    even = ts_mve_requant(even, vldrwq_s32(g + 8), vldrwq_s32(g + 16));
-    odd = ts_mve_requant(odd, vldrwq_s32(g + 12), vldrwq_s32(g + 20));
+    even = ts_mve_requant_lr(even, vldrwq_s32(g + 8), vldrwq_s32(g + 16), vldrwq_s32(g + 24));
+    odd = ts_mve_requant_lr(odd, vldrwq_s32(g + 12), vldrwq_s32(g + 20), vldrwq_s32(g + 28));
     even = vminq_s32(vmaxq_s32(vaddq_n_s32(even, p->output_offset), lo), hi);
     odd = vminq_s32(vmaxq_s32(vaddq_n_s32(odd, p->output_offset), lo), hi);
     vstrbq_s16(out, vmovntq_s32(vmovnbq_s32(vdupq_n_s16(0), even), odd));
@@ -47,8 +47,8 @@ static void taps16(const int8_t *const *tap, int32_t taps, int32_t c, const int8
     __asm__ volatile(
         "vldrw.32 q0, [%[rq]]\n\t"
         "vldrw.32 q1, [%[rq], #16]\n\t"
-        "vldrw.32 q2, [%[rq], #96]\n\t"
-        "vldrw.32 q3, [%[rq], #112]\n\t"
+        "vldrw.32 q2, [%[rq], #128]\n\t"
+        "vldrw.32 q3, [%[rq], #144]\n\t"
         "dls lr, %[n]\n"
         "1:\n\t"
         "ldr %[x], [%[tap]], #4\n\t"
@@ -78,7 +78,7 @@ static void taps16(const int8_t *const *tap, int32_t taps, int32_t c, const int8
 /*
  * All channels of one output pixel, sixteen per pass (then eight). `w` is
  * [channels / 16][taps][16] (a last group of eight: [taps][8]) and `rq`
- * [channels / 8][init 8, multiplier 8, shift 8], even channels first (prepare()).
+ * [channels / 8][init 8, multiplier 8, left shift 8, right shift 8], even channels first (prepare()).
  */
 static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap, int32_t taps, const int8_t *w,
                   const int32_t *rq, int8_t *out)
@@ -86,10 +86,10 @@ static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *ta
     const int32_t ch = p->input_c;
     int32_t c = 0;
     int32_t acc[16];
-    for (; c + 16 <= ch; c += 16, w += taps * 16, rq += 48) {
+    for (; c + 16 <= ch; c += 16, w += taps * 16, rq += 64) {
         taps16(tap, taps, c, w, rq, acc);
         store8(p, vldrwq_s32(acc), vldrwq_s32(acc + 4), rq, out + c);
-        store8(p, vldrwq_s32(acc + 8), vldrwq_s32(acc + 12), rq + 24, out + c + 8);
+        store8(p, vldrwq_s32(acc + 8), vldrwq_s32(acc + 12), rq + 32, out + c + 8);
     }
     if (c < ch) { /* eight channels left */
         int32x4_t even = vldrwq_s32(rq), odd = vldrwq_s32(rq + 4);
@@ -103,14 +103,14 @@ static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *ta
 }
 
 /* Channel-group layouts for pixel(): weights, and accumulator starts (bias + offset * sum(w)),
- * multipliers and shifts. */
+ * multipliers and left and right shifts. */
 static void prepare(const ts_depthwise_conv2d_params_t *p, const int8_t *filter, const int32_t *bias, int32_t taps,
                     int8_t *w, int32_t *rq)
 {
     const int32_t ch = p->input_c;
     for (int32_t c = 0; c < ch; ++c) {
         const int32_t lane = c % 8, first = c - c % 16, width = ch - first < 16 ? 8 : 16;
-        int32_t *slot = rq + c / 8 * 24 + (lane % 2) * 4 + lane / 2; /* even channels first */
+        int32_t *slot = rq + c / 8 * 32 + (lane % 2) * 4 + lane / 2; /* even channels first */
         int32_t sum = 0;
         for (int32_t t = 0; t < taps; ++t) {
             const int8_t v = filter[(size_t)t * ch + c];
@@ -119,7 +119,8 @@ static void prepare(const ts_depthwise_conv2d_params_t *p, const int8_t *filter,
         }
         slot[0] = (bias != NULL ? bias[c] : 0) + p->input_offset * sum;
         slot[8] = p->multiplier[c];
-        slot[16] = p->shift[c];
+        slot[16] = p->shift[c] > 0 ? p->shift[c] : 0;
+        slot[24] = p->shift[c] < 0 ? p->shift[c] : 0;
     }
 }
 
@@ -151,7 +152,7 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
     }
     int8_t pad[ch]; /* input zero points: w * (zp + offset) = 0 */
     int8_t w[taps * ch];
-    int32_t rq[3 * ch];
+    int32_t rq[4 * ch];
     const int8_t *tap[taps];
     int32_t offset[taps]; /* tap offsets from the window's corner */
     for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
