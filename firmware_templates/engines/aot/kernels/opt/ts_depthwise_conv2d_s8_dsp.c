@@ -40,46 +40,67 @@ int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *para
     "ldr r4, [%[row], %[ch], lsl #1]\n\t" TS_DW_MAC_ASM(t2) "add %[row], %[row], %[rs]\n\t"
 
 /*
- * All channels of one output pixel. A 3x3 filter's nine taps are one assembly block, so that
- * the tap table (or, for a window inside the image, its corner `base`), channel offset and
- * input offset stay in registers (the compiler spilled them between separate blocks). Out
- * of line: the caller's frame pointer (VLAs) costs a register.
+ * All channels of one output pixel whose 3x3 window is inside the image, read by rows from
+ * its corner `base`: the nine taps of a channel quad are one assembly block that also steps
+ * the weights, so that row, channel count, row stride and input offset stay in registers
+ * (the compiler spilled them between separate blocks). All registers pinned (r7, the Thumb
+ * frame pointer, left alone): thirteen are in use, more than the compiler finds to allocate
+ * at -O0. Out of line: the caller's frame pointer (VLAs) costs a register.
+ */
+static TS_NOINLINE void pixel_inside3x3(const ts_depthwise_conv2d_params_t *p, const int8_t *base, int8_t *out)
+{
+    const uint32_t off2 = ts_dup16(p->input_offset);
+    const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
+    const ts_rq_t *const end = rq + p->input_c;
+    const uint32_t *w = (const uint32_t *)(const void *)p->filter_dsp;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    const int32_t channels = p->input_c, row_stride = p->input_w * channels;
+    for (; rq < end; rq += 4, base += 4, out += 4) {
+        register int32_t r0 __asm__("r0") = rq[0].bias2, r1 __asm__("r1") = rq[1].bias2,
+                                      r2 __asm__("r2") = rq[2].bias2, r3 __asm__("r3") = rq[3].bias2;
+        register const uint32_t *wr __asm__("r12") = w;
+        register uint32_t off __asm__("lr") = off2;
+        register const int8_t *row __asm__("r10") = base;
+        register int32_t ch __asm__("r11") = channels;
+        register int32_t rs __asm__("r6") = row_stride;
+        __asm__ volatile(TS_DW_ROW_ASM(0, 1, 2) TS_DW_ROW_ASM(3, 4, 5) TS_DW_ROW_ASM(6, 7, 8)
+                         "add %[w], %[w], #72\n\t"
+                         : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [row] "+r"(row),
+                           [w] "+r"(wr)
+                         : [ch] "r"(ch), [rs] "r"(rs), [off] "r"(off)
+                         : "r4", "r5", "r8", "r9", "memory");
+        w = wr;
+        ts_rq_apply4(r0, r1, r2, r3, rq, lo, hi, out);
+    }
+}
+
+/*
+ * All channels of one output pixel through its tap table. A 3x3 filter's nine taps are one
+ * assembly block, so that the tap table, channel offset and input offset stay in registers.
  */
 static TS_NOINLINE void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap, int32_t taps,
-                              const int8_t *base, int8_t *out)
+                              int8_t *out)
 {
     const uint32_t off2 = ts_dup16(p->input_offset);
     const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
     const uint32_t *w = (const uint32_t *)(const void *)p->filter_dsp;
     const int32_t lo = p->act_min, hi = p->act_max;
-    const int32_t channels = p->input_c, row_stride = p->input_w * channels; /* not reloaded after each asm */
+    const int32_t channels = p->input_c;
     for (int32_t c = 0; c < channels; c += 4, rq += 4, w += 2 * taps) {
         int32_t a0 = rq[0].bias2, a1 = rq[1].bias2, a2 = rq[2].bias2, a3 = rq[3].bias2;
         if (taps == 9) {
-            /* all registers pinned (r7, the Thumb frame pointer, left alone): up to thirteen are
-             * in use, more than the compiler finds to allocate at -O0 */
             register int32_t r0 __asm__("r0") = a0, r1 __asm__("r1") = a1, r2 __asm__("r2") = a2,
                                           r3 __asm__("r3") = a3;
             register const uint32_t *wr __asm__("r12") = w;
             register uint32_t off __asm__("lr") = off2;
-            if (base != NULL) {
-                register const int8_t *row __asm__("r10") = base + c;
-                register int32_t ch __asm__("r11") = channels;
-                register int32_t rs __asm__("r6") = row_stride;
-                __asm__ volatile(TS_DW_ROW_ASM(0, 1, 2) TS_DW_ROW_ASM(3, 4, 5) TS_DW_ROW_ASM(6, 7, 8)
-                                 : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [row] "+r"(row)
-                                 : [ch] "r"(ch), [rs] "r"(rs), [w] "r"(wr), [off] "r"(off)
-                                 : "r4", "r5", "r8", "r9", "memory");
-            } else {
-                register const int8_t *const *tab __asm__("r10") = tap;
-                register int32_t cc __asm__("r11") = c;
-                __asm__ volatile(TS_DW_TAP_ASM(0) TS_DW_TAP_ASM(1) TS_DW_TAP_ASM(2)
-                                 TS_DW_TAP_ASM(3) TS_DW_TAP_ASM(4) TS_DW_TAP_ASM(5)
-                                 TS_DW_TAP_ASM(6) TS_DW_TAP_ASM(7) TS_DW_TAP_ASM(8)
-                                 : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3)
-                                 : [tab] "r"(tab), [c] "r"(cc), [w] "r"(wr), [off] "r"(off)
-                                 : "r4", "r5", "r8", "r9", "memory");
-            }
+            register const int8_t *const *tab __asm__("r10") = tap;
+            register int32_t cc __asm__("r11") = c;
+            __asm__ volatile(TS_DW_TAP_ASM(0) TS_DW_TAP_ASM(1) TS_DW_TAP_ASM(2)
+                             TS_DW_TAP_ASM(3) TS_DW_TAP_ASM(4) TS_DW_TAP_ASM(5)
+                             TS_DW_TAP_ASM(6) TS_DW_TAP_ASM(7) TS_DW_TAP_ASM(8)
+                             : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3)
+                             : [tab] "r"(tab), [c] "r"(cc), [w] "r"(wr), [off] "r"(off)
+                             : "r4", "r5", "r8", "r9", "memory");
             a0 = r0, a1 = r1, a2 = r2, a3 = r3;
         } else {
             for (int32_t t = 0; t < taps; ++t) {
@@ -144,12 +165,15 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
                 const int8_t *base = inside ? image + ((size_t)y0 * p->input_w + x0) * ch : NULL;
                 if (base == NULL) {
                     window(p, image, y0, x0, pad, tap);
-                } else if (!square3) { /* the whole window: the offsets prepared once */
+                } else if (square3) {
+                    pixel_inside3x3(p, base, out);
+                    continue;
+                } else { /* the whole window: the offsets prepared once */
                     for (int32_t t = 0; t < taps; ++t) {
                         tap[t] = base + offset[t];
                     }
                 }
-                pixel(p, tap, taps, square3 ? base : NULL, out);
+                pixel(p, tap, taps, out);
             }
         }
     }
