@@ -36,12 +36,14 @@ TS_ALWAYS_INLINE void store8(const ts_depthwise_conv2d_params_t *p, int32x4_t ev
 }
 
 /*
- * Sixteen channels from `c` over all taps: acc = init + sum(x * w), even/odd lanes of each
- * half as pixel()'s store8 takes them. Widening loads need low registers ("l"); q4-q7 are
+ * Sixteen channels from `c` over all taps, requantized as store8 does and stored at out:
+ * acc = init + sum(x * w) in q0-q3 (even/odd lanes of each half, rq's layout). The output
+ * offset and clamp are read from p into the loop's scratch register afterwards (too few
+ * registers otherwise). Widening loads and stores need low registers ("l"); q4-q7 are
  * callee-saved, so the compiler saves them around the asm.
  */
 static void taps16(const int8_t *const *tap, int32_t taps, int32_t c, const int8_t *w, const int32_t *rq,
-                   int32_t *acc)
+                   const ts_depthwise_conv2d_params_t *p, int8_t *out)
 {
     const int8_t *x;
     __asm__ volatile(
@@ -66,12 +68,66 @@ static void taps16(const int8_t *const *tap, int32_t taps, int32_t c, const int8
         "vadd.i32 q2, q2, q6\n\t"
         "vadd.i32 q3, q3, q7\n\t"
         "le lr, 1b\n\t"
-        "vstrw.32 q0, [%[acc]]\n\t"
-        "vstrw.32 q1, [%[acc], #16]\n\t"
-        "vstrw.32 q2, [%[acc], #32]\n\t"
-        "vstrw.32 q3, [%[acc], #48]\n\t"
+        "ldr %[x], %[lo]\n\t"
+        "vdup.32 q6, %[x]\n\t"
+        "ldr %[x], %[hi]\n\t"
+        "vdup.32 q7, %[x]\n\t"
+        "ldr %[x], %[zp]\n\t"
+        "vldrw.32 q4, [%[rq], #64]\n\t" /* left shift */
+        "vshl.s32 q0, q0, q4\n\t"
+        "vldrw.32 q4, [%[rq], #32]\n\t" /* multiplier */
+        "vqrdmulh.s32 q0, q0, q4\n\t"
+        "vldrw.32 q4, [%[rq], #96]\n\t" /* right shift */
+        "vand q5, q0, q4\n\t"
+        "vshr.s32 q5, q5, #31\n\t"
+        "vqadd.s32 q0, q0, q5\n\t"
+        "vrshl.s32 q0, q0, q4\n\t"
+        "vadd.i32 q0, q0, %[x]\n\t"
+        "vmax.s32 q0, q0, q6\n\t"
+        "vmin.s32 q0, q0, q7\n\t"
+        "vldrw.32 q4, [%[rq], #80]\n\t" /* left shift */
+        "vshl.s32 q1, q1, q4\n\t"
+        "vldrw.32 q4, [%[rq], #48]\n\t" /* multiplier */
+        "vqrdmulh.s32 q1, q1, q4\n\t"
+        "vldrw.32 q4, [%[rq], #112]\n\t" /* right shift */
+        "vand q5, q1, q4\n\t"
+        "vshr.s32 q5, q5, #31\n\t"
+        "vqadd.s32 q1, q1, q5\n\t"
+        "vrshl.s32 q1, q1, q4\n\t"
+        "vadd.i32 q1, q1, %[x]\n\t"
+        "vmax.s32 q1, q1, q6\n\t"
+        "vmin.s32 q1, q1, q7\n\t"
+        "vldrw.32 q4, [%[rq], #192]\n\t" /* left shift */
+        "vshl.s32 q2, q2, q4\n\t"
+        "vldrw.32 q4, [%[rq], #160]\n\t" /* multiplier */
+        "vqrdmulh.s32 q2, q2, q4\n\t"
+        "vldrw.32 q4, [%[rq], #224]\n\t" /* right shift */
+        "vand q5, q2, q4\n\t"
+        "vshr.s32 q5, q5, #31\n\t"
+        "vqadd.s32 q2, q2, q5\n\t"
+        "vrshl.s32 q2, q2, q4\n\t"
+        "vadd.i32 q2, q2, %[x]\n\t"
+        "vmax.s32 q2, q2, q6\n\t"
+        "vmin.s32 q2, q2, q7\n\t"
+        "vldrw.32 q4, [%[rq], #208]\n\t" /* left shift */
+        "vshl.s32 q3, q3, q4\n\t"
+        "vldrw.32 q4, [%[rq], #176]\n\t" /* multiplier */
+        "vqrdmulh.s32 q3, q3, q4\n\t"
+        "vldrw.32 q4, [%[rq], #240]\n\t" /* right shift */
+        "vand q5, q3, q4\n\t"
+        "vshr.s32 q5, q5, #31\n\t"
+        "vqadd.s32 q3, q3, q5\n\t"
+        "vrshl.s32 q3, q3, q4\n\t"
+        "vadd.i32 q3, q3, %[x]\n\t"
+        "vmax.s32 q3, q3, q6\n\t"
+        "vmin.s32 q3, q3, q7\n\t"
+        "vmovnt.i32 q0, q1\n\t" /* channel 2i + 1 into 16-bit lane 2i + 1 */
+        "vstrb.16 q0, [%[out]]\n\t"
+        "vmovnt.i32 q2, q3\n\t"
+        "vstrb.16 q2, [%[out], #8]\n\t"
         : [x] "=&l"(x), [tap] "+r"(tap), [w] "+l"(w)
-        : [n] "r"(taps), [c] "r"(c), [rq] "r"(rq), [acc] "r"(acc)
+        : [n] "r"(taps), [c] "r"(c), [rq] "r"(rq), [out] "l"(out), [zp] "m"(p->output_offset), [lo] "m"(p->act_min),
+          [hi] "m"(p->act_max)
         : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "memory");
 }
 
@@ -85,11 +141,8 @@ static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *ta
 {
     const int32_t ch = p->input_c;
     int32_t c = 0;
-    int32_t acc[16];
     for (; c + 16 <= ch; c += 16, w += taps * 16, rq += 64) {
-        taps16(tap, taps, c, w, rq, acc);
-        store8(p, vldrwq_s32(acc), vldrwq_s32(acc + 4), rq, out + c);
-        store8(p, vldrwq_s32(acc + 8), vldrwq_s32(acc + 12), rq + 32, out + c + 8);
+        taps16(tap, taps, c, w, rq, p, out + c);
     }
     if (c < ch) { /* eight channels left */
         int32x4_t even = vldrwq_s32(rq), odd = vldrwq_s32(rq + 4);
