@@ -45,15 +45,15 @@ int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *para
  * the weights, so that row, channel count, row stride and input offset stay in registers
  * (the compiler spilled them between separate blocks). All registers pinned (r7, the Thumb
  * frame pointer, left alone): thirteen are in use, more than the compiler finds to allocate
- * at -O0. Out of line: the caller's frame pointer (VLAs) costs a register.
+ * at -O0. Out of line (below): the caller's frame pointer (VLAs) costs a register.
  */
-static TS_NOINLINE void pixel_inside3x3(const ts_depthwise_conv2d_params_t *p, const int8_t *base, int8_t *out)
+TS_ALWAYS_INLINE void inside3x3_body(const ts_depthwise_conv2d_params_t *p, const int8_t *base, int8_t *out,
+                                     int32_t lo, int32_t hi)
 {
     const uint32_t off2 = ts_dup16(p->input_offset);
     const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
     const ts_rq_t *const end = rq + p->input_c;
     const uint32_t *w = (const uint32_t *)(const void *)p->filter_dsp;
-    const int32_t lo = p->act_min, hi = p->act_max;
     const int32_t channels = p->input_c, row_stride = p->input_w * channels;
     for (; rq < end; rq += 4, base += 4, out += 4) {
         register int32_t r0 __asm__("r0") = rq[0].bias2, r1 __asm__("r1") = rq[1].bias2,
@@ -72,6 +72,17 @@ static TS_NOINLINE void pixel_inside3x3(const ts_depthwise_conv2d_params_t *p, c
         w = wr;
         ts_rq_apply4(r0, r1, r2, r3, rq, lo, hi, out);
     }
+}
+
+/* inside3x3_body with the int8 range as the activation clamp (constants: no test per quad), and any clamp */
+static TS_NOINLINE void pixel_inside3x3_ssat(const ts_depthwise_conv2d_params_t *p, const int8_t *base, int8_t *out)
+{
+    inside3x3_body(p, base, out, -128, 127);
+}
+
+static TS_NOINLINE void pixel_inside3x3_clamp(const ts_depthwise_conv2d_params_t *p, const int8_t *base, int8_t *out)
+{
+    inside3x3_body(p, base, out, p->act_min, p->act_max);
 }
 
 /*
@@ -143,6 +154,7 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
     const int32_t ch = p->input_c;
     const int32_t taps = p->filter_h * p->filter_w;
     const int square3 = p->filter_h == 3 && p->filter_w == 3; /* windows inside the image read by rows */
+    const int ssat = p->act_min == -128 && p->act_max == 127;
     int32_t pad_words[ch / 4]; /* input zero points: x + offset = 0 */
     const int8_t *tap[taps];
     int32_t offset[taps]; /* tap offsets from the window's corner */
@@ -166,7 +178,7 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
                 if (base == NULL) {
                     window(p, image, y0, x0, pad, tap);
                 } else if (square3) {
-                    pixel_inside3x3(p, base, out);
+                    (ssat ? pixel_inside3x3_ssat : pixel_inside3x3_clamp)(p, base, out);
                     continue;
                 } else { /* the whole window: the offsets prepared once */
                     for (int32_t t = 0; t < taps; ++t) {
