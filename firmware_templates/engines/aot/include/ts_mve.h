@@ -2,11 +2,11 @@
  * ts_mve.h - Helium (MVE) helpers of the optimized aot kernels (Cortex-M55).
  *
  * Offsets: an int8 dot product with an input offset is sum(w * x) + offset * sum(w);
- * the kernels fold offset * sum(w) + bias into the accumulators' start (ts_mve_row_init)
+ * the kernels fold offset * sum(w) + bias into the accumulators' start (ts_mve_rq_table)
  * and feed raw int8 lanes to VMLADAVA (16 MACs per instruction). Taps outside the image
  * read the input zero point, whose contribution w * (zp + offset) is 0, as TFLM's skip.
  *
- * Requantization (ts_mve_requant) is TFLM's MultiplyByQuantizedMultiplier on four lanes:
+ * Requantization (ts_mve_requant_lr) is TFLM's MultiplyByQuantizedMultiplier on four lanes:
  * VQRDMULH is SaturatingRoundingDoublingHighMul exactly, and RoundingDivideByPOT (half
  * away from zero) is VRSHL (half up) after subtracting 1 from negative lanes.
  */
@@ -17,9 +17,22 @@
 #include "ts_kernels.h"
 #include "ts_opt.h"
 
-/** Per-channel accumulator starts: init[r] = bias[r] + offset * sum(w[r][0..k)). */
-static inline void ts_mve_row_init(const int8_t *w, int32_t k, int32_t rows, const int32_t *bias, int32_t offset,
-                                   int32_t *init)
+/** Output offset and clamp of a requantized row (read from memory by ts_mve_gemv_rq's asm). */
+typedef struct {
+    int32_t offset, min, max;
+} ts_mve_out_t;
+
+/** The shift as TFLM stores it split into left = max(shift, 0) and right = min(shift, 0). */
+#define TS_MVE_LEFT(s) ((s) > 0 ? (s) : 0)
+#define TS_MVE_RIGHT(s) ((s) < 0 ? (s) : 0)
+
+/**
+ * ts_mve_gemv_rq's table, per quad of rows: {init[4], multiplier[4], left[4], right[4]},
+ * init = bias + offset * sum(w[r][0..k)); channel r's multiplier and shift at
+ * multiplier[r * step], shift[r * step] (step 0: per tensor). Rows padded to a quad.
+ */
+static inline void ts_mve_rq_table(const int8_t *w, int32_t k, int32_t rows, const int32_t *bias, int32_t offset,
+                                   const int32_t *multiplier, const int32_t *shift, int32_t step, int32_t *rq)
 {
     for (int32_t r = 0; r < rows; ++r, w += k) {
         int32_t sum = 0;
@@ -27,25 +40,48 @@ static inline void ts_mve_row_init(const int8_t *w, int32_t k, int32_t rows, con
             const mve_pred16_t p = vctp8q((uint32_t)(k - i));
             sum = vaddvaq_p_s8(sum, vldrbq_z_s8(w + i, p), p);
         }
-        init[r] = (bias != NULL ? bias[r] : 0) + offset * sum;
+        int32_t *slot = rq + r / 4 * 16 + r % 4;
+        slot[0] = (bias != NULL ? bias[r] : 0) + offset * sum;
+        slot[4] = multiplier[r * step];
+        slot[8] = TS_MVE_LEFT(shift[r * step]);
+        slot[12] = TS_MVE_RIGHT(shift[r * step]);
     }
 }
 
-/** acc[r] = init[r] + w[r] . x for `rows` rows of length k (four rows share each x load;
- * a tail-predicated loop: its last pass loads and sums only the k % 16 remaining lanes).
- * A pass over four rows is one asm block (accumulators in r4, r6, r8, r10: VMLADAV takes
- * even registers) so that no loop state spills around it. */
-static TS_NOINLINE void ts_mve_gemv(const int8_t *w, int32_t k, const int8_t *x, int32_t rows, const int32_t *init,
-                               int32_t *acc)
+/** TFLM MultiplyByQuantizedMultiplier on four lanes (see the top of this file), the shift
+ * split as left and right (TS_MVE_LEFT, TS_MVE_RIGHT). */
+TS_ALWAYS_INLINE int32x4_t ts_mve_requant_lr(int32x4_t acc, int32x4_t multiplier, int32x4_t left, int32x4_t right)
 {
-    const int32_t *ip = init;
-    int32_t *ap = acc;
-    int32_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        const int8_t *w0 = w + (size_t)r * k, *w1, *w2, *w3, *xp;
+    acc = vshlq_s32(acc, left); /* wraps, as TFLM's left shift */
+    acc = vqrdmulhq_s32(acc, multiplier);
+    acc = vqaddq_s32(acc, vshrq_n_s32(vandq_s32(acc, right), 31)); /* -1 where acc < 0 and right < 0 */
+    return vrshlq_s32(acc, right);
+}
+
+/**
+ * out[r] = clamp(requant(init[r] + w[r] . x) + offset) for `rows` rows of length k, `rq`
+ * from ts_mve_rq_table. Four rows share each x load in a tail-predicated loop (its last
+ * pass loads and sums only the k % 16 remaining lanes). All quads of rows, requantization
+ * included, are one asm block so that no loop state spills: accumulators in r4, r6, r8,
+ * r10 (VMLADAV takes even registers), the clamp in q6/q7, the quad count and the output
+ * offset read from the stack (too few registers otherwise). VMOV Qd[2], Qd[0], Rt, Rt2
+ * writes Rt to the lower lane.
+ */
+static TS_NOINLINE void ts_mve_gemv_rq(const int8_t *w, int32_t k, const int8_t *x, int32_t rows, const int32_t *rq,
+                                  const ts_mve_out_t *o, int8_t *out)
+{
+    const int32_t zp = o->offset, lo = o->min, hi = o->max;
+    int32_t quads = rows / 4;
+    const int8_t *w0 = w, *w1, *w2, *w3, *xp;
+    if (quads > 0) {
         __asm__ volatile(
-            "ldrd r4, r6, [%[ip]], #8\n\t"
-            "ldrd r8, r10, [%[ip]], #8\n\t"
+            "ldr %[w1], %[lo]\n\t"
+            "vdup.32 q6, %[w1]\n\t"
+            "ldr %[w1], %[hi]\n\t"
+            "vdup.32 q7, %[w1]\n"
+            "2:\n\t"
+            "ldrd r4, r6, [%[rq]]\n\t"
+            "ldrd r8, r10, [%[rq], #8]\n\t"
             "add %[w1], %[w0], %[k]\n\t"
             "add %[w2], %[w1], %[k]\n\t"
             "add %[w3], %[w2], %[k]\n\t"
@@ -62,63 +98,45 @@ static TS_NOINLINE void ts_mve_gemv(const int8_t *w, int32_t k, const int8_t *x,
             "vmladava.s8 r8, q0, q3\n\t"
             "vmladava.s8 r10, q0, q1\n\t"
             "letp lr, 1b\n\t"
-            "strd r4, r6, [%[ap]], #8\n\t"
-            "strd r8, r10, [%[ap]], #8\n\t"
-            : [w0] "+r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [xp] "=&r"(xp), [ip] "+r"(ip),
-              [ap] "+r"(ap)
-            : [k] "r"(k), [x] "r"(x)
-            : "r4", "r6", "r8", "r10", "q0", "q1", "q2", "q3", "lr", "memory");
+            "sub %[w0], %[w3], %[xp]\n\t" /* the next quad: w3 and xp moved alike, w3 + k */
+            "add %[w0], %[w0], %[x]\n\t"
+            "add %[w0], %[w0], %[k]\n\t"
+            "vmov q0[2], q0[0], r4, r8\n\t"
+            "vmov q0[3], q0[1], r6, r10\n\t"
+            "vldrw.32 q1, [%[rq], #32]\n\t" /* left shift */
+            "vshl.s32 q0, q0, q1\n\t"
+            "vldrw.32 q1, [%[rq], #16]\n\t" /* multiplier */
+            "vqrdmulh.s32 q0, q0, q1\n\t"
+            "vldrw.32 q1, [%[rq], #48]\n\t" /* right shift */
+            "vand q2, q0, q1\n\t"
+            "vshr.s32 q2, q2, #31\n\t"
+            "vqadd.s32 q0, q0, q2\n\t"
+            "vrshl.s32 q0, q0, q1\n\t"
+            "ldr %[w1], %[zp]\n\t"
+            "vadd.i32 q0, q0, %[w1]\n\t"
+            "vmax.s32 q0, q0, q6\n\t"
+            "vmin.s32 q0, q0, q7\n\t"
+            "vstrb.32 q0, [%[out]], #4\n\t"
+            "add %[rq], %[rq], #64\n\t"
+            "ldr %[w1], %[n]\n\t"
+            "subs %[w1], %[w1], #1\n\t"
+            "str %[w1], %[n]\n\t"
+            "bne 2b\n\t"
+            : [w0] "+r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [xp] "=&r"(xp), [rq] "+r"(rq),
+              [out] "+l"(out), [n] "+m"(quads)
+            : [k] "r"(k), [x] "r"(x), [zp] "m"(zp), [lo] "m"(lo), [hi] "m"(hi)
+            : "r4", "r6", "r8", "r10", "q0", "q1", "q2", "q3", "q6", "q7", "lr", "cc", "memory");
     }
-    for (; r < rows; ++r) {
-        const int8_t *w0 = w + (size_t)r * k;
-        int32_t a0 = init[r];
+    for (int32_t j = 0; j < rows % 4; ++j, w0 += k) { /* the rows of a last partial quad */
+        int32_t a = rq[j];
         for (int32_t i = 0; i < k; i += 16) {
             const mve_pred16_t p = vctp8q((uint32_t)(k - i));
-            a0 = vmladavaq_p_s8(a0, vldrbq_z_s8(x + i, p), vldrbq_z_s8(w0 + i, p), p);
+            a = vmladavaq_p_s8(a, vldrbq_z_s8(x + i, p), vldrbq_z_s8(w0 + i, p), p);
         }
-        acc[r] = a0;
-    }
-}
-
-/** TFLM MultiplyByQuantizedMultiplier on four lanes (see the top of this file), the shift
- * split as left = max(shift, 0) and right = min(shift, 0). */
-TS_ALWAYS_INLINE int32x4_t ts_mve_requant_lr(int32x4_t acc, int32x4_t multiplier, int32x4_t left, int32x4_t right)
-{
-    acc = vshlq_s32(acc, left); /* wraps, as TFLM's left shift */
-    acc = vqrdmulhq_s32(acc, multiplier);
-    acc = vqaddq_s32(acc, vshrq_n_s32(vandq_s32(acc, right), 31)); /* -1 where acc < 0 and right < 0 */
-    return vrshlq_s32(acc, right);
-}
-
-/** ts_mve_requant_lr with the shift as TFLM stores it. */
-TS_ALWAYS_INLINE int32x4_t ts_mve_requant(int32x4_t acc, int32x4_t multiplier, int32x4_t shift)
-{
-    const int32x4_t zero = vdupq_n_s32(0);
-    return ts_mve_requant_lr(acc, multiplier, vmaxq_s32(shift, zero), vminq_s32(shift, zero));
-}
-
-/**
- * out[i] = clamp(requant(acc[i]) + output_offset) for n outputs, channel i's multiplier and
- * shift at multiplier[i * step], shift[i * step] (step 0: per tensor).
- */
-TS_ALWAYS_INLINE void ts_mve_requant_row(const int32_t *acc, const int32_t *multiplier, const int32_t *shift,
-                                         int32_t step, int32_t n, int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out)
-{
-    const int32x4_t lo = vdupq_n_s32(act_min), hi = vdupq_n_s32(act_max);
-    int32_t i = 0;
-    if (step) {
-        for (; i + 4 <= n; i += 4) {
-            const int32x4_t v = ts_mve_requant(vldrwq_s32(acc + i), vldrwq_s32(multiplier + i), vldrwq_s32(shift + i));
-            vstrbq_s32(out + i, vminq_s32(vmaxq_s32(vaddq_n_s32(v, output_offset), lo), hi));
-        }
-    }
-    for (; i < n; i += 4) {
-        const mve_pred16_t p = vctp32q((uint32_t)(n - i));
-        const int32x4_t m = step ? vldrwq_z_s32(multiplier + i, p) : vdupq_n_s32(multiplier[0]);
-        const int32x4_t s = step ? vldrwq_z_s32(shift + i, p) : vdupq_n_s32(shift[0]);
-        int32x4_t v = ts_mve_requant(vldrwq_z_s32(acc + i, p), m, s);
-        v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, output_offset), lo), hi);
-        vstrbq_p_s32(out + i, v, p);
+        const int32x4_t v = ts_mve_requant_lr(vdupq_n_s32(a), vdupq_n_s32(rq[4 + j]), vdupq_n_s32(rq[8 + j]),
+                                              vdupq_n_s32(rq[12 + j]));
+        const int32_t y = vgetq_lane_s32(v, 0) + zp;
+        *out++ = (int8_t)(y < lo ? lo : y > hi ? hi : y);
     }
 }
 

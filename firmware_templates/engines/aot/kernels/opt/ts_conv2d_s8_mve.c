@@ -1,7 +1,7 @@
 /*
  * ts_conv2d_s8_mve.c - CONV_2D with Helium (MVE): per output pixel, its receptive field
  * as int8 (ts_im2col.h; a 1x1 convolution reads the input pixel in place), four filter
- * rows per VMLADAVA pass (ts_mve.h), and the outputs requantized four lanes at a time.
+ * rows per VMLADAVA pass, requantized four lanes at a time in the same asm (ts_mve.h).
  * Grouped convolutions use the portable kernel.
  */
 /* -O2 whatever the project level: the Helium asm has impossible register constraints at -O0 */
@@ -31,15 +31,15 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
     const int32_t k = p->filter_h * p->filter_w * p->input_c;
     const int32_t oc = p->output_c;
     const int32_t pixels = p->output_h * p->output_w;
+    const ts_mve_out_t o = {p->output_offset, p->act_min, p->act_max};
     int8_t col[k];
-    int32_t init[oc], acc[oc];
-    ts_mve_row_init(filter, k, oc, bias, p->input_offset, init);
+    int32_t rq[(oc + 3) / 4 * 16];
+    ts_mve_rq_table(filter, k, oc, bias, p->input_offset, p->multiplier, p->shift, 1, rq);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * p->input_c;
         int8_t *out = output + (size_t)b * pixels * oc;
         for (int32_t px = 0; px < pixels; ++px, out += oc) {
-            ts_mve_gemv(filter, k, ts_im2col_s8(p, image, px, col), oc, init, acc);
-            ts_mve_requant_row(acc, p->multiplier, p->shift, 1, oc, p->output_offset, p->act_min, p->act_max, out);
+            ts_mve_gemv_rq(filter, k, ts_im2col_s8(p, image, px, col), oc, rq, &o, out);
         }
     }
     return TS_OK;

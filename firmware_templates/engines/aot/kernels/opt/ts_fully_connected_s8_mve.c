@@ -28,12 +28,11 @@ int32_t ts_fully_connected_s8(const ts_fully_connected_params_t *params, const i
         return ts_fully_connected_s8_portable(params, input, filter, bias, output);
     }
     const int32_t k = p->accum_depth, rows = p->output_depth;
-    int32_t init[rows], acc[rows];
-    ts_mve_row_init(filter, k, rows, bias, p->input_offset, init);
+    const ts_mve_out_t o = {p->output_offset, p->act_min, p->act_max};
+    int32_t rq[(rows + 3) / 4 * 16];
+    ts_mve_rq_table(filter, k, rows, bias, p->input_offset, p->multiplier, p->shift, p->per_channel != 0, rq);
     for (int32_t b = 0; b < p->batches; ++b) {
-        ts_mve_gemv(filter, k, input + (size_t)b * k, rows, init, acc);
-        ts_mve_requant_row(acc, p->multiplier, p->shift, p->per_channel != 0, rows, p->output_offset, p->act_min,
-                           p->act_max, output + (size_t)b * rows);
+        ts_mve_gemv_rq(filter, k, input + (size_t)b * k, rows, rq, &o, output + (size_t)b * rows);
     }
     return TS_OK;
 }
