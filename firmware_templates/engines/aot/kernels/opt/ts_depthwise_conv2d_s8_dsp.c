@@ -89,13 +89,12 @@ static TS_NOINLINE void pixel_inside3x3_clamp(const ts_depthwise_conv2d_params_t
  * All channels of one output pixel through its tap table. A 3x3 filter's nine taps are one
  * assembly block, so that the tap table, channel offset and input offset stay in registers.
  */
-static TS_NOINLINE void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap, int32_t taps,
-                              int8_t *out)
+TS_ALWAYS_INLINE void table_body(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap, int32_t taps,
+                                 int8_t *out, int32_t lo, int32_t hi)
 {
     const uint32_t off2 = ts_dup16(p->input_offset);
     const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
     const uint32_t *w = (const uint32_t *)(const void *)p->filter_dsp;
-    const int32_t lo = p->act_min, hi = p->act_max;
     const int32_t channels = p->input_c;
     for (int32_t c = 0; c < channels; c += 4, rq += 4, w += 2 * taps) {
         int32_t a0 = rq[0].bias2, a1 = rq[1].bias2, a2 = rq[2].bias2, a3 = rq[3].bias2;
@@ -125,6 +124,19 @@ static TS_NOINLINE void pixel(const ts_depthwise_conv2d_params_t *p, const int8_
         }
         ts_rq_apply4(a0, a1, a2, a3, rq, lo, hi, out + c);
     }
+}
+
+/* table_body with the int8 range as the activation clamp, and any clamp */
+static TS_NOINLINE void pixel_table_ssat(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap,
+                                         int32_t taps, int8_t *out)
+{
+    table_body(p, tap, taps, out, -128, 127);
+}
+
+static TS_NOINLINE void pixel_table_clamp(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap,
+                                          int32_t taps, int8_t *out)
+{
+    table_body(p, tap, taps, out, p->act_min, p->act_max);
 }
 
 /* Tap pointers of the window at (y0, x0) partly outside the image: outside taps read `pad`. */
@@ -185,7 +197,7 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
                         tap[t] = base + offset[t];
                     }
                 }
-                pixel(p, tap, taps, out);
+                (ssat ? pixel_table_ssat : pixel_table_clamp)(p, tap, taps, out);
             }
         }
     }
