@@ -35,11 +35,19 @@ static inline void ts_mve_rq_table(const int8_t *w, int32_t k, int32_t rows, con
                                    const int32_t *multiplier, const int32_t *shift, int32_t step, int32_t *rq)
 {
     for (int32_t r = 0; r < rows; ++r, w += k) {
-        int32_t sum = 0;
-        for (int32_t i = 0; i < k; i += 16) {
-            const mve_pred16_t p = vctp8q((uint32_t)(k - i));
-            sum = vaddvaq_p_s8(sum, vldrbq_z_s8(w + i, p), p);
-        }
+        const int8_t *wp = w;
+        int32_t sum;
+        __asm__ volatile( /* VADDVA takes an even register */
+            "movs r4, #0\n\t"
+            "dlstp.8 lr, %[k]\n"
+            "1:\n\t"
+            "vldrb.8 q0, [%[wp]], #16\n\t"
+            "vaddva.s8 r4, q0\n\t"
+            "letp lr, 1b\n\t"
+            "mov %[sum], r4\n\t"
+            : [sum] "=r"(sum), [wp] "+r"(wp)
+            : [k] "r"(k)
+            : "r4", "q0", "lr", "cc", "memory");
         int32_t *slot = rq + r / 4 * 16 + r % 4;
         slot[0] = (bias != NULL ? bias[r] : 0) + offset * sum;
         slot[4] = multiplier[r * step];
