@@ -45,7 +45,7 @@ def _run_on_qemu(model_path, board, tmp_path, kernels="optimized", samples=4, se
 
 
 # --- a synthetic network hitting the optimized paths and their edges ----------------------
-def _network(make_tflite) -> bytes:
+def _network(make_tflite, in_c: int = 3) -> bytes:
     """CONV 3x3/s2/SAME (3 input channels: the int8 im2col path) -> DEPTHWISE 3x3 (8 ch) ->
     CONV 1x1 (12 ch) -> DEPTHWISE 3x3/s2/VALID (12 ch: DSP fast path, Helium fallback) ->
     CONV 1x1 (7 ch: padded rows) -> RESHAPE -> FULLY_CONNECTED 28->5 (per tensor, k % 8 != 0)."""
@@ -89,8 +89,8 @@ def _network(make_tflite) -> bytes:
         ops.append((opcode, [x, wt, bt], [y], otype, o))
         return y, out_scale, (n, oh, ow, out_c)
 
-    x = tensor((1, 9, 11, 3), 0.05, -3)
-    y, sc, shape = conv(x, 0.05, (1, 9, 11, 3), 8, 3, 2, s.Padding.SAME)
+    x = tensor((1, 9, 11, in_c), 0.05, -3)
+    y, sc, shape = conv(x, 0.05, (1, 9, 11, in_c), 8, 3, 2, s.Padding.SAME)
     y, sc, shape = conv(y, sc, shape, 8, 3, 1, s.Padding.SAME, depthwise=True)
     y, sc, shape = conv(y, sc, shape, 12, 1, 1, s.Padding.VALID, relu=False)
     y, sc, shape = conv(y, sc, shape, 12, 3, 2, s.Padding.VALID, depthwise=True)
@@ -127,6 +127,17 @@ def test_network_bit_exact_on_qemu(make_tflite, tmp_path, board, kernels):
         model_c = (project / "src" / "model" / "model.c").read_text()
         # the generator re-lays the weights for the DSP-only core; Helium reads the int8 filter
         assert ("filter_dsp" in model_c) == (board == "qemu-cortex-m4")
+
+
+@pytest.mark.slow
+def test_single_channel_input_bit_exact_on_m4(make_tflite, tmp_path):
+    """A one-channel 3x3 first layer (the DSP path packing window rows into the column, k = 9
+    an odd number of groups of four), as in person_detect."""
+    path = tmp_path / "net.tflite"
+    path.write_bytes(_network(make_tflite, in_c=1))
+    got, want, _ = _run_on_qemu(path, "qemu-cortex-m4", tmp_path)
+    assert len(set(want[0])) > 3, "the outputs should not all saturate"
+    assert got == want
 
 
 @pytest.mark.slow
