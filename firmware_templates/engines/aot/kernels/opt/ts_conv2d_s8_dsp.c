@@ -81,6 +81,11 @@ static void im2col(const ts_conv2d_params_t *p, const int8_t *image, int32_t px,
         ts_col_fill4(x, (k + 3) & ~3, p->input_offset, col);
         return;
     }
+    if (p->filter_h == 1 && p->filter_w == 1 && (uint32_t)y0 < (uint32_t)p->input_h &&
+        (uint32_t)x0 < (uint32_t)p->input_w) { /* a pointwise pixel: one run of channels */
+        ts_col_fill4(image + ((size_t)y0 * p->input_w + x0) * ic, ic, p->input_offset, col);
+        return;
+    }
     int32_t n = 0;
     for (int32_t fy = 0; fy < p->filter_h; ++fy) {
         const int32_t in_y = y0 + fy * p->dilation_h;
