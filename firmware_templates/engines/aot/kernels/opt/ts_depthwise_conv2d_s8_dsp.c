@@ -2,7 +2,8 @@
  * ts_depthwise_conv2d_s8_dsp.c - DEPTHWISE_CONV_2D on the DSP extension.
  *
  * Per output pixel, a table points each tap at its input pixel, or at a row of input
- * zero points for taps outside the image (x + offset = 0 there, as TFLM skips them).
+ * zero points for taps outside the image (x + offset = 0 there, as TFLM skips them); a 3x3
+ * window inside the image is read by rows from its corner instead.
  * Four channels per word: inputs widened with the offset by SXTAB16, weights pre-widened
  * by the generator (params->filter_dsp: per channel quad, per tap, (w0, w2) (w1, w3)),
  * one 16x16 MAC per channel and tap (SMLABB/SMLATT), and the outputs requantized from
