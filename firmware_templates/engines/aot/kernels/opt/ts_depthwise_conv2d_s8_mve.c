@@ -1,7 +1,8 @@
 /*
  * ts_depthwise_conv2d_s8_mve.c - DEPTHWISE_CONV_2D with Helium (MVE), sixteen channels per
- * pass. Per output pixel a table points each tap at its input pixel, or at a row of input
- * zero points outside the image; the input offset is folded into the accumulators' start
+ * pass. Per output pixel a table of byte offsets from a base points each tap at its input
+ * pixel, or at a row of input zero points outside the image (windows inside the image share
+ * one table from their corner); the input offset is folded into the accumulators' start
  * (bias + offset * sum of the channel's weights, ts_mve.h). Depth multipliers other than
  * 1, channel counts not a multiple of 8 and filters over TS_MVE_DW_MAX_WEIGHTS use the
  * portable kernel.
@@ -36,13 +37,13 @@ TS_ALWAYS_INLINE void store8(const ts_depthwise_conv2d_params_t *p, int32x4_t ev
 }
 
 /*
- * Sixteen channels from `c` over all taps, requantized as store8 does and stored at out:
- * acc = init + sum(x * w) in q0-q3 (even/odd lanes of each half, rq's layout). The output
+ * Sixteen channels at base + tap[t] over all taps, requantized as store8 does and stored at
+ * out: acc = init + sum(x * w) in q0-q3 (even/odd lanes of each half, rq's layout). The output
  * offset and clamp are read from p into the loop's scratch register afterwards (too few
  * registers otherwise). Widening loads and stores need low registers ("l"); q4-q7 are
  * callee-saved, so the compiler saves them around the asm.
  */
-static void taps16(const int8_t *const *tap, int32_t taps, int32_t c, const int8_t *w, const int32_t *rq,
+static void taps16(const int32_t *tap, int32_t taps, const int8_t *base, const int8_t *w, const int32_t *rq,
                    const ts_depthwise_conv2d_params_t *p, int8_t *out)
 {
     const int8_t *x;
@@ -54,7 +55,7 @@ static void taps16(const int8_t *const *tap, int32_t taps, int32_t c, const int8
         "dls lr, %[n]\n"
         "1:\n\t"
         "ldr %[x], [%[tap]], #4\n\t"
-        "add %[x], %[x], %[c]\n\t"
+        "add %[x], %[x], %[base]\n\t"
         "vldrb.s16 q4, [%[x]]\n\t"
         "vldrb.s16 q5, [%[w]], #8\n\t"
         "vmullb.s16 q6, q4, q5\n\t"
@@ -126,28 +127,28 @@ static void taps16(const int8_t *const *tap, int32_t taps, int32_t c, const int8
         "vmovnt.i32 q2, q3\n\t"
         "vstrb.16 q2, [%[out], #8]\n\t"
         : [x] "=&l"(x), [tap] "+r"(tap), [w] "+l"(w)
-        : [n] "r"(taps), [c] "r"(c), [rq] "r"(rq), [out] "l"(out), [zp] "m"(p->output_offset), [lo] "m"(p->act_min),
-          [hi] "m"(p->act_max)
+        : [n] "r"(taps), [base] "r"(base), [rq] "r"(rq), [out] "l"(out), [zp] "m"(p->output_offset),
+          [lo] "m"(p->act_min), [hi] "m"(p->act_max)
         : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "memory");
 }
 
 /*
- * All channels of one output pixel, sixteen per pass (then eight). `w` is
+ * All channels of one output pixel (taps at base + tap[t]), sixteen per pass (then eight). `w` is
  * [channels / 16][taps][16] (a last group of eight: [taps][8]) and `rq`
  * [channels / 8][init 8, multiplier 8, left shift 8, right shift 8], even channels first (prepare()).
  */
-static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap, int32_t taps, const int8_t *w,
-                  const int32_t *rq, int8_t *out)
+static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *base, const int32_t *tap, int32_t taps,
+                  const int8_t *w, const int32_t *rq, int8_t *out)
 {
     const int32_t ch = p->input_c;
     int32_t c = 0;
     for (; c + 16 <= ch; c += 16, w += taps * 16, rq += 64) {
-        taps16(tap, taps, c, w, rq, p, out + c);
+        taps16(tap, taps, base + c, w, rq, p, out + c);
     }
     if (c < ch) { /* eight channels left */
         int32x4_t even = vldrwq_s32(rq), odd = vldrwq_s32(rq + 4);
         for (int32_t t = 0; t < taps; ++t, w += 8) {
-            const int16x8_t x = vldrbq_s16(tap[t] + c), k = vldrbq_s16(w);
+            const int16x8_t x = vldrbq_s16(base + tap[t] + c), k = vldrbq_s16(w);
             even = vaddq_s32(even, vmullbq_int_s16(x, k));
             odd = vaddq_s32(odd, vmulltq_int_s16(x, k));
         }
@@ -177,16 +178,17 @@ static void prepare(const ts_depthwise_conv2d_params_t *p, const int8_t *filter,
     }
 }
 
-/* Tap pointers of the window at (y0, x0) partly outside the image: outside taps read `pad`. */
+/* Tap offsets from `image` of the window at (y0, x0) partly outside the image: outside taps
+ * read `pad` (an offset between two objects: M-profile addresses are flat and 32-bit). */
 static void window(const ts_depthwise_conv2d_params_t *p, const int8_t *image, int32_t y0, int32_t x0,
-                   const int8_t *pad, const int8_t **tap)
+                   const int8_t *pad, int32_t *tap)
 {
     for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
         const int32_t y = y0 + fy * p->dilation_h;
         for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
             const int32_t x = x0 + fx * p->dilation_w;
             const int inside = y >= 0 && y < p->input_h && x >= 0 && x < p->input_w;
-            tap[t] = inside ? image + ((size_t)y * p->input_w + x) * p->input_c : pad;
+            tap[t] = inside ? (y * p->input_w + x) * p->input_c : (int32_t)((intptr_t)pad - (intptr_t)image);
         }
     }
 }
@@ -206,8 +208,8 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
     int8_t pad[ch]; /* input zero points: w * (zp + offset) = 0 */
     int8_t w[taps * ch];
     int32_t rq[4 * ch];
-    const int8_t *tap[taps];
     int32_t offset[taps]; /* tap offsets from the window's corner */
+    int32_t border[taps]; /* tap offsets from the image of a window partly outside it */
     for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
         for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
             offset[t] = (fy * p->dilation_h * p->input_w + fx * p->dilation_w) * ch;
@@ -225,14 +227,11 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
                 const int inside = y0 >= 0 && y0 + (p->filter_h - 1) * p->dilation_h < p->input_h && x0 >= 0 &&
                                    x0 + (p->filter_w - 1) * p->dilation_w < p->input_w;
                 if (inside) { /* the whole window: the offsets prepared once */
-                    const int8_t *base = image + ((size_t)y0 * p->input_w + x0) * ch;
-                    for (int32_t t = 0; t < taps; ++t) {
-                        tap[t] = base + offset[t];
-                    }
+                    pixel(p, image + ((size_t)y0 * p->input_w + x0) * ch, offset, taps, w, rq, out);
                 } else {
-                    window(p, image, y0, x0, pad, tap);
+                    window(p, image, y0, x0, pad, border);
+                    pixel(p, image, border, taps, w, rq, out);
                 }
-                pixel(p, tap, taps, w, rq, out);
             }
         }
     }
