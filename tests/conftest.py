@@ -133,6 +133,12 @@ def shared_data():
     return _Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+@_pytest.fixture(scope="session")
+def kws(shared_data):
+    """MLPerf Tiny's keyword-spotting model, the workhorse of the device tests."""
+    return shared_data / "mlperf_tiny" / "kws_ref_model.tflite"
+
+
 # --- firmware (issue 5) ------------------------------------------------------------
 SHARED_DATA = _Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -23,11 +23,6 @@ TINYSHIP = [sys.executable, "-m", "toolchain"]
 
 
 @pytest.fixture(scope="module")
-def kws(shared_data):
-    return shared_data / "mlperf_tiny" / "kws_ref_model.tflite"
-
-
-@pytest.fixture(scope="module")
 def qemu_elf(built_firmware, kws):
     return built_firmware(kws, "qemu-cortex-m4")[1].elf
 

@@ -24,11 +24,6 @@ AFTER_TWO_SAMPLES = 1 + 2 * 6
 
 
 @pytest.fixture(scope="module")
-def kws(shared_data):
-    return shared_data / "mlperf_tiny" / "kws_ref_model.tflite"
-
-
-@pytest.fixture(scope="module")
 def host_elf(built_firmware, kws):
     return built_firmware(kws, "host")[1].elf
 

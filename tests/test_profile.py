@@ -23,11 +23,6 @@ TINYSHIP = [sys.executable, "-m", "toolchain"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def kws(shared_data):
-    return shared_data / "mlperf_tiny" / "kws_ref_model.tflite"
-
-
 @pytest.fixture
 def host_device(built_firmware, kws):
     """The kws host firmware on a free port, as a user's device would be: yields its URL.

@@ -41,23 +41,25 @@ def tflm_invoke(model, inputs, interpreter=None) -> list[np.ndarray]:
 
     Returns one array per model output, shaped as the model declares.
     """
+    model = _as_model(model)
     it = interpreter or tflm_interpreter(model)
     for i, x in enumerate(inputs):
         it.set_input(np.ascontiguousarray(x), i)
     it.invoke()
-    return [np.array(it.get_output(i), copy=True) for i in range(_num_outputs(model))]
+    return [np.array(it.get_output(i), copy=True) for i in range(len(model.main.outputs))]
 
 
 def tflm_run(model, samples) -> list[list[np.ndarray]]:
     """Run several inferences (`samples`: iterable of input lists) on one interpreter."""
+    model = _as_model(model)  # read and parsed once, not per sample
     it = tflm_interpreter(model)
     return [tflm_invoke(model, s, interpreter=it) for s in samples]
 
 
-def _num_outputs(model) -> int:
+def _as_model(model):
     from toolchain.model import Model, load_model
 
-    return len((model if isinstance(model, Model) else load_model(_model_bytes(model))).main.outputs)
+    return model if isinstance(model, Model) else load_model(model)
 
 
 def litert_run(model, samples) -> list[list[np.ndarray]]:
