@@ -138,7 +138,9 @@ def specializer(features: dict):
     """The generator's `specialize` hook for a core with the DSP extension or Helium: one-channel
     depthwise layers become convolutions, and DSP-only cores get the int16 re-layouts."""
     if features.get("mve"):
-        return depthwise_as_conv
+        from toolchain.codegen.aot_opt_mve import specialize_mve
+
+        return specialize_mve
     if features.get("dsp"):
         return lambda ctx, low, consts: specialize_dsp(ctx, depthwise_as_conv(ctx, low, consts), consts)
     return None
