@@ -11,5 +11,8 @@ from toolchain.codegen.aot_ops import Lowering
 
 def specialize_mve(ctx, low: Lowering, consts: list) -> Lowering:
     from toolchain.codegen.aot_opt import depthwise_as_conv
+    from toolchain.codegen.aot_opt_mve_dw import specialize_depthwise_mve
 
-    return depthwise_as_conv(ctx, low, consts)
+    low = depthwise_as_conv(ctx, low, consts)
+    low = specialize_depthwise_mve(ctx, low, consts)
+    return low
