@@ -40,6 +40,8 @@
 #define TS_OPT_CONV2D TS_OPT_ANY
 #define TS_OPT_DEPTHWISE_CONV2D TS_OPT_ANY
 #define TS_OPT_FULLY_CONNECTED TS_OPT_ANY
+#define TS_OPT_AVG_POOL2D TS_OPT_ANY
+#define TS_OPT_ADD TS_OPT_ANY
 
 /*
  * ts_requant: exactly ts_mbqm(x, multiplier, shift) (TFLM MultiplyByQuantizedMultiplier)

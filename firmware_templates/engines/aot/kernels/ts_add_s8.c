@@ -1,6 +1,10 @@
 /* ts_add_s8.c - portable ADD (the oracle for optimized variants). */
 #include "ts_add_s8.h"
 
+#if TS_OPT_ADD /* an optimized variant (kernels/opt) defines ts_add_s8 and falls back to this one */
+#define ts_add_s8 ts_add_s8_portable
+#endif
+
 int32_t ts_add_s8(const ts_add_params_t *params, const int8_t *input1, const int8_t *input2, int8_t *output)
 {
     if (params == NULL || input1 == NULL || input2 == NULL || output == NULL) {

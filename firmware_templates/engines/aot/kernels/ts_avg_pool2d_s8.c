@@ -1,6 +1,10 @@
 /* ts_avg_pool2d_s8.c - portable AVERAGE_POOL_2D (the oracle for optimized variants). */
 #include "ts_pool2d_s8.h"
 
+#if TS_OPT_AVG_POOL2D /* an optimized variant (kernels/opt) defines ts_avg_pool2d_s8 and falls back to this one */
+#define ts_avg_pool2d_s8 ts_avg_pool2d_s8_portable
+#endif
+
 int32_t ts_avg_pool2d_s8(const ts_pool2d_params_t *params, const int8_t *input, int8_t *output)
 {
     if (params == NULL || input == NULL || output == NULL) {

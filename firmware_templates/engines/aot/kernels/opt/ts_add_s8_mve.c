@@ -1,0 +1,175 @@
+/*
+ * ts_add_s8_mve.c - ADD with Helium (MVE), four int32 lanes per step.
+ *
+ * TFLite's int8 ADD, lane for lane: x = (v + offset) << left_shift (one VMLAS: v * 2^ls +
+ * offset * 2^ls), rescaled by MultiplyByQuantizedMultiplier (VQRDMULH is TFLM's
+ * SaturatingRoundingDoublingHighMul exactly; its RoundingDivideByPOT, half away from
+ * zero, is VRSHL, half up, after subtracting 1 from negative lanes), the two summed and
+ * rescaled the same way, offset, clamped and stored narrowing to int8.
+ * The operand with the larger scale has multiplier 2^30 and shift 0 (scale ratio 1/2):
+ * its rescale is exactly x / 2 (x is even), so it costs its VMLAS alone (by 2^(ls-1)).
+ *
+ * Same shapes (in place too: each step reads its lanes before writing them), and an operand
+ * broadcast as a scalar or along the last dimension only ([..., C] against [N, ..., C]) run
+ * here; other broadcasts and shifts outside the forms above use the portable kernel.
+ */
+/* -O2 whatever the project level (the Helium kernels are written for it) */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O2")
+#endif
+#include "ts_add_s8.h"
+
+#if TS_OPT_MVE
+#include "ts_mve.h"
+
+/* the portable kernel, renamed by ts_opt.h's selection */
+int32_t ts_add_s8_portable(const ts_add_params_t *params, const int8_t *input1, const int8_t *input2, int8_t *output);
+
+/* One operand's rescale: x = v * scale + offset (scale 2^ls, or 2^(ls-1) when half). */
+typedef struct {
+    int32_t scale, offset, multiplier, right; /* right = shift <= -1, unused when half */
+    int half;                                  /* multiplier 2^30, shift 0: x / 2 exactly */
+} ts_add_in_t;
+
+typedef struct {
+    ts_add_in_t in[2];
+    int32_t multiplier, right, output_offset; /* output rescale, right = shift <= -1 */
+    int32x4_t lo, hi;
+} ts_add_mve_t;
+
+/* TFLM RoundingDivideByPOT by -right (right <= -1) of the lanes, VRSHL after the -1 of negative lanes. */
+TS_ALWAYS_INLINE int32x4_t ts_add_rdbpot(int32x4_t y, int32_t right)
+{
+    return vrshlq_n_s32(vaddq_s32(y, vshrq_n_s32(y, 31)), right);
+}
+
+/* One operand's four lanes rescaled to the common scale. */
+TS_ALWAYS_INLINE int32x4_t ts_add_rescale(int32x4_t v, const ts_add_in_t *in, int half)
+{
+    const int32x4_t x = vmlasq_n_s32(v, vdupq_n_s32(in->scale), in->offset);
+    if (half) {
+        return x;
+    }
+    return ts_add_rdbpot(vqrdmulhq_n_s32(x, in->multiplier), in->right);
+}
+
+/* Four output lanes from four lanes of each operand. */
+TS_ALWAYS_INLINE int32x4_t ts_add4(int32x4_t v1, int32x4_t v2, const ts_add_mve_t *k, int half1, int half2)
+{
+    const int32x4_t sum = vaddq_s32(ts_add_rescale(v1, &k->in[0], half1), ts_add_rescale(v2, &k->in[1], half2));
+    const int32x4_t y = vaddq_n_s32(ts_add_rdbpot(vqrdmulhq_n_s32(sum, k->multiplier), k->right), k->output_offset);
+    return vminq_s32(vmaxq_s32(y, k->lo), k->hi);
+}
+
+/*
+ * out[i] = a[i] + b[i] for i < n; b advances by `b_step` (1, or 0: b[0] for every lane).
+ * half1/half2 are constants where this is inlined (one loop per combination).
+ */
+TS_ALWAYS_INLINE void ts_add_run(const int8_t *a, const int8_t *b, int32_t b_step, int8_t *out, int32_t n,
+                                 const ts_add_mve_t *kp, int half1, int half2)
+{
+    const ts_add_mve_t kk = *kp; /* a local copy: the byte stores cannot alias it (no reloads) */
+    const ts_add_mve_t *k = &kk;
+    const int32x4_t b0 = vdupq_n_s32(b[0]);
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const int32x4_t vb = b_step ? vldrbq_s32(b + i) : b0;
+        vstrbq_s32(out + i, ts_add4(vldrbq_s32(a + i), vb, k, half1, half2));
+    }
+    if (i < n) {
+        const mve_pred16_t p = vctp32q((uint32_t)(n - i));
+        const int32x4_t vb = b_step ? vldrbq_z_s32(b + i, p) : b0;
+        vstrbq_p_s32(out + i, ts_add4(vldrbq_z_s32(a + i, p), vb, k, half1, half2), p);
+    }
+}
+
+/* `rows` rows of n elements of a (and out) against one row of b (b_step 1) or the scalar b[0] (0). */
+static void ts_add_rows(const int8_t *a, const int8_t *b, int32_t b_step, int8_t *out, int32_t rows, int32_t n,
+                        const ts_add_mve_t *k)
+{
+    const int half1 = k->in[0].half, half2 = k->in[1].half;
+    for (int32_t r = 0; r < rows; ++r, a += n, out += n) {
+        if (half1 && !half2) {
+            ts_add_run(a, b, b_step, out, n, k, 1, 0);
+        } else if (half2 && !half1) {
+            ts_add_run(a, b, b_step, out, n, k, 0, 1);
+        } else if (half1) {
+            ts_add_run(a, b, b_step, out, n, k, 1, 1);
+        } else {
+            ts_add_run(a, b, b_step, out, n, k, 0, 0);
+        }
+    }
+}
+
+/* An operand's rescale in the fast forms, or 0 (left shift, or shift 0 with another multiplier). */
+static int ts_add_in(int32_t left_shift, int32_t offset, int32_t multiplier, int32_t shift, ts_add_in_t *in)
+{
+    in->half = multiplier == (1 << 30) && shift == 0;
+    in->scale = in->half ? 1 << (left_shift - 1) : 1 << left_shift;
+    in->offset = offset * in->scale;
+    in->multiplier = multiplier;
+    in->right = shift;
+    return left_shift >= 1 && left_shift <= 22 && (in->half || shift <= -1);
+}
+
+/* Operand strides st as a run step: 1 for a row along the last dimension only, 0 for a scalar, else -1. */
+static int32_t ts_add_row_step(const int32_t *st)
+{
+    for (int32_t d = 0; d < TS_MAX_DIMS - 1; ++d) {
+        if (st[d] != 0) {
+            return -1;
+        }
+    }
+    return st[TS_MAX_DIMS - 1] == 0 || st[TS_MAX_DIMS - 1] == 1 ? st[TS_MAX_DIMS - 1] : -1;
+}
+
+/* Whether operand strides st are the output's own (no broadcasting of that operand). */
+static int ts_add_full(const ts_broadcast_t *s, const int32_t *st)
+{
+    int32_t acc = 1;
+    for (int32_t d = TS_MAX_DIMS - 1; d >= 0; --d) {
+        if (s->dims[d] != 1 && st[d] != acc) {
+            return 0;
+        }
+        acc *= s->dims[d];
+    }
+    return 1;
+}
+
+int32_t ts_add_s8(const ts_add_params_t *params, const int8_t *input1, const int8_t *input2, int8_t *output)
+{
+    if (params == NULL || input1 == NULL || input2 == NULL || output == NULL) {
+        return TS_ERR_ARG;
+    }
+    const ts_add_params_t *p = params;
+    const ts_broadcast_t *s = &p->shape;
+    ts_add_mve_t k;
+    int ok = ts_add_in(p->left_shift, p->input1_offset, p->input1_multiplier, p->input1_shift, &k.in[0]) &&
+             ts_add_in(p->left_shift, p->input2_offset, p->input2_multiplier, p->input2_shift, &k.in[1]) &&
+             p->output_shift <= -1;
+    k.multiplier = p->output_multiplier;
+    k.right = p->output_shift;
+    k.output_offset = p->output_offset;
+    k.lo = vdupq_n_s32(p->act_min);
+    k.hi = vdupq_n_s32(p->act_max);
+    if (ok && !s->broadcast) {
+        ts_add_rows(input1, input2, 1, output, 1, s->size, &k);
+        return TS_OK;
+    }
+    const int32_t last = s->dims[TS_MAX_DIMS - 1];
+    for (int32_t swap = 0; ok && last > 0 && swap < 2; ++swap) { /* swap: operand 1 is the broadcast one */
+        const int32_t step = ts_add_row_step(swap ? s->stride1 : s->stride2);
+        if (step >= 0 && ts_add_full(s, swap ? s->stride2 : s->stride1)) {
+            if (swap) {
+                const ts_add_in_t first = k.in[0];
+                k.in[0] = k.in[1];
+                k.in[1] = first;
+            }
+            const int32_t n = step ? last : s->size;
+            ts_add_rows(swap ? input2 : input1, swap ? input1 : input2, step, output, s->size / n, n, &k);
+            return TS_OK;
+        }
+    }
+    return ts_add_s8_portable(params, input1, input2, output);
+}
+#endif /* TS_OPT_MVE */

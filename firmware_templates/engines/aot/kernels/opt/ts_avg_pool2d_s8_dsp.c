@@ -1,0 +1,139 @@
+/*
+ * ts_avg_pool2d_s8_dsp.c - AVERAGE_POOL_2D on the DSP extension (Cortex-M4/M7/M33).
+ *
+ * Per output pixel, eight channels at a time: one pass over the window's in-bounds input
+ * pixels loads two words (eight int8 channels) each and adds them into four registers of
+ * int16 halfword pairs with SXTAB16 (bytes 0 and 2) and SXTAB16 ROR #8 (bytes 1 and 3); a
+ * window of at most TS_AVG_DSP_MAX_COUNT elements cannot overflow a halfword. Window rows
+ * spanning the whole input width are one contiguous run, walked as one row. A last group
+ * of four channels uses one word, the last one to three channels a scalar sum.
+ *
+ * Each sum is then divided as TFLM does, (sum +- count/2) / count truncated: the +-count/2
+ * comes from the sum's sign mask s as (count/2 ^ s) - s (a zero sum rounds to 0 either
+ * way), and SDIV truncates like C. Windows larger than TS_AVG_DSP_MAX_COUNT use the
+ * portable kernel.
+ */
+#include "ts_pool2d_s8.h"
+
+#if TS_OPT_DSP
+#include "ts_simd.h"
+
+/* Largest window (in-bounds elements) summed in halfwords: 256 * -128 = -32768. */
+#define TS_AVG_DSP_MAX_COUNT 256
+
+/* the portable kernel, renamed by ts_opt.h's selection */
+int32_t ts_avg_pool2d_s8_portable(const ts_pool2d_params_t *params, const int8_t *input, int8_t *output);
+
+/* One pixel's window: count elements, half = count / 2, and the activation clamp. */
+typedef struct {
+    int32_t count, half, lo, hi;
+} ts_avg_div_t;
+
+/* A window sum divided (rounded half away from zero) and clamped. */
+static inline int8_t ts_avg_div(int32_t sum, const ts_avg_div_t *dv)
+{
+    const int32_t s = sum >> 31;
+    const int32_t q = (sum + ((dv->half ^ s) - s)) / dv->count;
+    return (int8_t)(q < dv->lo ? dv->lo : q > dv->hi ? dv->hi : q);
+}
+
+/* The four channels of a pair of SXTAB16 sums: (c0, c2) in `even`, (c1, c3) in `odd`. */
+static inline void ts_avg_store4(uint32_t even, uint32_t odd, const ts_avg_div_t *dv, int8_t *out)
+{
+    out[0] = ts_avg_div((int16_t)even, dv);
+    out[1] = ts_avg_div((int16_t)odd, dv);
+    out[2] = ts_avg_div((int32_t)even >> 16, dv);
+    out[3] = ts_avg_div((int32_t)odd >> 16, dv);
+}
+
+/*
+ * The averages of `channels` channels over a window of rows x cols input pixels starting
+ * at `in` (pixels `channels` bytes apart, rows `row_step` bytes apart).
+ */
+static void ts_avg_pixel(const int8_t *in, int32_t rows, int32_t cols, int32_t row_step, int32_t channels,
+                         const ts_avg_div_t *dv, int8_t *out)
+{
+    int32_t c = 0;
+    for (; c + 8 <= channels; c += 8) {
+        uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0;
+        const int8_t *row = in + c;
+        for (int32_t y = 0; y < rows; ++y, row += row_step) {
+            const int8_t *x = row;
+            for (int32_t i = 0; i < cols; ++i, x += channels) {
+                const uint32_t w0 = ts_read32(x), w1 = ts_read32(x + 4);
+                e0 = ts_sxtab16(e0, w0);
+                o0 = ts_sxtab16_ror8(o0, w0);
+                e1 = ts_sxtab16(e1, w1);
+                o1 = ts_sxtab16_ror8(o1, w1);
+            }
+        }
+        ts_avg_store4(e0, o0, dv, out + c);
+        ts_avg_store4(e1, o1, dv, out + c + 4);
+    }
+    if (c + 4 <= channels) {
+        uint32_t e0 = 0, o0 = 0;
+        const int8_t *row = in + c;
+        for (int32_t y = 0; y < rows; ++y, row += row_step) {
+            const int8_t *x = row;
+            for (int32_t i = 0; i < cols; ++i, x += channels) {
+                const uint32_t w0 = ts_read32(x);
+                e0 = ts_sxtab16(e0, w0);
+                o0 = ts_sxtab16_ror8(o0, w0);
+            }
+        }
+        ts_avg_store4(e0, o0, dv, out + c);
+        c += 4;
+    }
+    for (; c < channels; ++c) {
+        int32_t sum = 0;
+        const int8_t *row = in + c;
+        for (int32_t y = 0; y < rows; ++y, row += row_step) {
+            const int8_t *x = row;
+            for (int32_t i = 0; i < cols; ++i, x += channels) {
+                sum += *x;
+            }
+        }
+        out[c] = ts_avg_div(sum, dv);
+    }
+}
+
+int32_t ts_avg_pool2d_s8(const ts_pool2d_params_t *params, const int8_t *input, int8_t *output)
+{
+    if (params == NULL || input == NULL || output == NULL) {
+        return TS_ERR_ARG;
+    }
+    const ts_pool2d_params_t *p = params;
+    if (ts_min_i32(p->filter_h, p->input_h) * ts_min_i32(p->filter_w, p->input_w) > TS_AVG_DSP_MAX_COUNT) {
+        return ts_avg_pool2d_s8_portable(params, input, output);
+    }
+    const int32_t c = p->channels;
+    const int32_t row_step = p->input_w * c;
+    ts_avg_div_t dv = {1, 0, p->act_min, p->act_max};
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *image = input + (size_t)b * p->input_h * row_step;
+        for (int32_t oy = 0; oy < p->output_h; ++oy) {
+            const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+            const int32_t fy0 = ts_max_i32(0, -in_y0);
+            const int32_t fy1 = ts_min_i32(p->filter_h, p->input_h - in_y0);
+            for (int32_t ox = 0; ox < p->output_w; ++ox, output += c) {
+                const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+                const int32_t fx0 = ts_max_i32(0, -in_x0);
+                const int32_t fx1 = ts_min_i32(p->filter_w, p->input_w - in_x0);
+                if (fy1 <= fy0 || fx1 <= fx0) {
+                    return TS_ERR_ARG;
+                }
+                int32_t rows = fy1 - fy0, cols = fx1 - fx0;
+                dv.count = rows * cols;
+                dv.half = dv.count / 2;
+                if (cols == p->input_w) { /* whole rows: one contiguous run */
+                    cols = dv.count;
+                    rows = 1;
+                }
+                ts_avg_pixel(image + ((size_t)(in_y0 + fy0) * p->input_w + in_x0 + fx0) * c, rows, cols, row_step, c,
+                             &dv, output);
+            }
+        }
+    }
+    return TS_OK;
+}
+#endif /* TS_OPT_DSP */

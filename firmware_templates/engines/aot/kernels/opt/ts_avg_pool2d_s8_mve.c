@@ -1,0 +1,134 @@
+/*
+ * ts_avg_pool2d_s8_mve.c - AVERAGE_POOL_2D with Helium (MVE).
+ *
+ * Per output pixel, sixteen channels at a time: one pass over the window's in-bounds input
+ * pixels adds them into two int16x8 vectors (VLDRB.S16 widens on load; a window of at most
+ * TS_AVG_MVE_MAX_COUNT elements cannot overflow an int16 lane). Window rows that span the
+ * whole input width are one contiguous run and walked as one row.
+ *
+ * Division (TFLM: (sum +- count/2) / count, truncated, i.e. |sum| + count/2 divided by
+ * count with the sum's sign): q = floor(n * m / 2^31) with n = |sum| + count/2 and
+ * m = ceil(2^31 / count) (VMULH.U32 of 2n and m). With m * count = 2^31 + e, e < count,
+ * n * m / 2^31 = n / count + n * e / (count * 2^31), and n * e < 2^31 (n <= 32896,
+ * e < 256) keeps the error below 1/count: the floor is exact. The lanes are widened even /
+ * odd (VSHLLB/VSHLLT, doubling on the way) and narrowed back in place (VMOVNB/VMOVNT), the
+ * sign restored on int16 lanes, clamped, and stored narrowing to int8. Windows larger than
+ * TS_AVG_MVE_MAX_COUNT use the portable kernel.
+ */
+/* -O2 whatever the project level (the Helium kernels are written for it) */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O2")
+#endif
+#include "ts_pool2d_s8.h"
+
+#if TS_OPT_MVE
+#include "ts_mve.h"
+
+/* Largest window (in-bounds elements) summed in int16 lanes: 256 * -128 = -32768. */
+#define TS_AVG_MVE_MAX_COUNT 256
+
+/* the portable kernel, renamed by ts_opt.h's selection */
+int32_t ts_avg_pool2d_s8_portable(const ts_pool2d_params_t *params, const int8_t *input, int8_t *output);
+
+/* One pixel's division and clamp: m = ceil(2^31 / count), half2 = 2 * (count / 2). */
+typedef struct {
+    uint32x4_t m;
+    uint32_t half2;
+    int16x8_t lo, hi;
+} ts_avg_div_t;
+
+/* Eight int16 window sums divided (rounded half away from zero) and clamped. */
+TS_ALWAYS_INLINE int16x8_t ts_avg_div8(int16x8_t sum, const ts_avg_div_t *dv)
+{
+    const uint16x8_t a = vreinterpretq_u16_s16(vabsq_s16(sum)); /* -32768 reads as 32768 */
+    const uint32x4_t even = vmulhq_u32(vaddq_n_u32(vshllbq_n_u16(a, 1), dv->half2), dv->m);
+    const uint32x4_t odd = vmulhq_u32(vaddq_n_u32(vshlltq_n_u16(a, 1), dv->half2), dv->m);
+    const int16x8_t q = vreinterpretq_s16_u16(vmovntq_u32(vmovnbq_u32(a, even), odd));
+    const int16x8_t sign = vshrq_n_s16(sum, 15);
+    return vminq_s16(vmaxq_s16(vsubq_s16(veorq_s16(q, sign), sign), dv->lo), dv->hi);
+}
+
+/*
+ * The averages of `channels` channels over a window of rows x cols input pixels starting
+ * at `in` (pixels `channels` bytes apart, rows `row_step` bytes apart).
+ */
+static void ts_avg_pixel(const int8_t *in, int32_t rows, int32_t cols, int32_t row_step, int32_t channels,
+                         const ts_avg_div_t *dv, int8_t *out)
+{
+    int32_t c = 0;
+    for (; c + 16 <= channels; c += 16) {
+        int16x8_t s0 = vdupq_n_s16(0), s1 = vdupq_n_s16(0);
+        const int8_t *row = in + c;
+        for (int32_t y = 0; y < rows; ++y, row += row_step) {
+            const int8_t *x = row;
+            for (int32_t i = 0; i < cols; ++i, x += channels) {
+                s0 = vaddq_s16(s0, vldrbq_s16(x));
+                s1 = vaddq_s16(s1, vldrbq_s16(x + 8));
+            }
+        }
+        vstrbq_s16(out + c, ts_avg_div8(s0, dv));
+        vstrbq_s16(out + c + 8, ts_avg_div8(s1, dv));
+    }
+    for (; c < channels; c += 8) { /* the last 1..15 channels, eight (or fewer) at a time */
+        const mve_pred16_t p = vctp16q((uint32_t)(channels - c));
+        int16x8_t s = vdupq_n_s16(0);
+        const int8_t *row = in + c;
+        for (int32_t y = 0; y < rows; ++y, row += row_step) {
+            const int8_t *x = row;
+            for (int32_t i = 0; i < cols; ++i, x += channels) {
+                s = vaddq_s16(s, vldrbq_z_s16(x, p));
+            }
+        }
+        vstrbq_p_s16(out + c, ts_avg_div8(s, dv), p);
+    }
+}
+
+int32_t ts_avg_pool2d_s8(const ts_pool2d_params_t *params, const int8_t *input, int8_t *output)
+{
+    if (params == NULL || input == NULL || output == NULL) {
+        return TS_ERR_ARG;
+    }
+    const ts_pool2d_params_t *p = params;
+    if (ts_min_i32(p->filter_h, p->input_h) * ts_min_i32(p->filter_w, p->input_w) > TS_AVG_MVE_MAX_COUNT) {
+        return ts_avg_pool2d_s8_portable(params, input, output);
+    }
+    const int32_t c = p->channels;
+    const int32_t row_step = p->input_w * c;
+    ts_avg_div_t dv;
+    dv.m = vdupq_n_u32(0);
+    dv.half2 = 0;
+    dv.lo = vdupq_n_s16((int16_t)p->act_min);
+    dv.hi = vdupq_n_s16((int16_t)p->act_max);
+    int32_t last = 0;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *image = input + (size_t)b * p->input_h * row_step;
+        for (int32_t oy = 0; oy < p->output_h; ++oy) {
+            const int32_t in_y0 = oy * p->stride_h - p->pad_h;
+            const int32_t fy0 = ts_max_i32(0, -in_y0);
+            const int32_t fy1 = ts_min_i32(p->filter_h, p->input_h - in_y0);
+            for (int32_t ox = 0; ox < p->output_w; ++ox, output += c) {
+                const int32_t in_x0 = ox * p->stride_w - p->pad_w;
+                const int32_t fx0 = ts_max_i32(0, -in_x0);
+                const int32_t fx1 = ts_min_i32(p->filter_w, p->input_w - in_x0);
+                if (fy1 <= fy0 || fx1 <= fx0) {
+                    return TS_ERR_ARG;
+                }
+                int32_t rows = fy1 - fy0, cols = fx1 - fx0;
+                const int32_t count = rows * cols;
+                if (count != last) {
+                    last = count;
+                    dv.m = vdupq_n_u32(0x7FFFFFFFu / (uint32_t)count + 1u); /* ceil(2^31 / count) */
+                    dv.half2 = (uint32_t)(count & ~1);
+                }
+                if (cols == p->input_w) { /* whole rows: one contiguous run */
+                    cols = count;
+                    rows = 1;
+                }
+                ts_avg_pixel(image + ((size_t)(in_y0 + fy0) * p->input_w + in_x0 + fx0) * c, rows, cols, row_step, c,
+                             &dv, output);
+            }
+        }
+    }
+    return TS_OK;
+}
+#endif /* TS_OPT_MVE */

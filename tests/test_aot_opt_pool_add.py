@@ -1,0 +1,142 @@
+"""Optimized AVERAGE_POOL_2D and ADD kernels (DSP on Cortex-M4, Helium on Cortex-M55) against TFLM.
+
+One hand-built model per board holds every case as its own branch (several inputs, one
+output per branch), so that one build and one QEMU session cover them: average pools that
+are global or windowed, SAME-padded (border windows with fewer elements), strided, over
+1, 3, 8, 13, 17 and 64 channels, with RELU / RELU6 clamps, and a window of more than 256
+elements (the portable path); ADDs of equal shapes with different scales and zero points
+(either operand the larger scale, or equal scales), in place, with clamps, odd element
+counts, and broadcasts (per channel, scalar, operand 1 broadcast, a general broadcast).
+Inputs are random plus the extremes (all -128, all 127), compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from toolchain import build, generate
+from toolchain.boards import load_board
+from toolchain.device.emulator import QemuRunner
+from toolchain.model import load_model
+from toolchain.reference import tflm_run
+
+BOARDS = ("qemu-cortex-m4", "qemu-cortex-m55")
+
+
+def _model(make_tflite) -> bytes:
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
+
+    rng = np.random.default_rng(11)
+    tensors, buffers, ops, inputs, outputs = [], [], [], [], []
+    act = {None: s.ActivationFunctionType.NONE, "relu": s.ActivationFunctionType.RELU,
+           "relu6": s.ActivationFunctionType.RELU6}
+
+    def tensor(shape, scale, zp, data=None):
+        spec = {"shape": list(shape), "type": "int8", "scale": scale, "zero_point": zp}
+        if data is not None:
+            buffers.append(np.ascontiguousarray(data, np.int8).tobytes())
+            spec["buffer"] = len(buffers)
+        tensors.append(spec)
+        return len(tensors) - 1
+
+    def model_input(shape, scale, zp):
+        inputs.append(tensor(shape, scale, zp))
+        return inputs[-1]
+
+    def pool(x, fh, fw, sh, sw, same, activation=None, output=True):
+        shape, scale, zp = tensors[x]["shape"], tensors[x]["scale"], tensors[x]["zero_point"]
+        n, h, w, c = shape
+        oh, ow = (-(-h // sh), -(-w // sw)) if same else ((h - fh) // sh + 1, (w - fw) // sw + 1)
+        y = tensor((n, oh, ow, c), scale, zp)
+        o = s.Pool2DOptionsT()
+        o.padding = s.Padding.SAME if same else s.Padding.VALID
+        o.strideH, o.strideW, o.filterHeight, o.filterWidth = sh, sw, fh, fw
+        o.fusedActivationFunction = act[activation]
+        ops.append((1, [x], [y], s.BuiltinOptions.Pool2DOptions, o))
+        if output:
+            outputs.append(y)
+        return y
+
+    def add(a, b, out_shape, scale, zp, activation=None):
+        y = tensor(out_shape, scale, zp)
+        o = s.AddOptionsT()
+        o.fusedActivationFunction = act[activation]
+        ops.append((0, [a, b], [y], s.BuiltinOptions.AddOptions, o))
+        outputs.append(y)
+        return y
+
+    def const(shape, scale, zp):
+        return tensor(shape, scale, zp, rng.integers(-128, 128, size=shape))
+
+    a = model_input((1, 7, 9, 17), 0.05, -3)
+    b = model_input((1, 5, 5, 64), 0.04, 5)
+    c = model_input((1, 6, 6, 3), 0.1, 0)
+    d = model_input((1, 4, 10, 1), 0.02, -128)
+    e = model_input((1, 5, 6, 8), 0.03, 7)
+    g = model_input((1, 3, 4, 13), 0.06, 2)
+    big = model_input((1, 17, 16, 3), 0.05, 1)
+    a2 = model_input((1, 7, 9, 17), 0.11, 9)
+    b2 = model_input((1, 5, 5, 64), 0.04, -20)
+
+    # --- AVERAGE_POOL_2D ---
+    pool(a, 7, 9, 1, 1, False)                   # global, 63 elements, 17 channels
+    pool(a, 3, 3, 2, 2, True, "relu6")           # SAME borders, strides, RELU6
+    pool(b, 5, 5, 1, 1, False)                   # global over 64 channels (as kws)
+    pool(b, 3, 3, 1, 1, True, "relu")            # every border window size
+    pool(c, 3, 3, 1, 1, True)                    # 3 channels: 4, 6 and 9 elements
+    pool(d, 2, 3, 1, 2, False)                   # 1 channel, strides 1x2
+    pool(e, 4, 2, 2, 1, True, "relu")            # 8 channels, a 4x2 window
+    pool(g, 2, 2, 1, 1, False)                   # 13 channels
+    pool(big, 17, 16, 1, 1, False)               # 272 elements: more than int16 lanes hold
+    pool(big, 16, 16, 1, 1, False)               # 256 elements: the int16 lanes' limit
+    # --- ADD ---
+    add(a, a2, (1, 7, 9, 17), 0.13, -4)                          # input 2 the larger scale, 1071 elements
+    add(a2, a, (1, 7, 9, 17), 0.2, 3, "relu6")                   # input 1 the larger scale, RELU6
+    add(b, b2, (1, 5, 5, 64), 0.07, -10, "relu")                 # equal scales, RELU
+    p = pool(g, 1, 1, 1, 1, False, output=False)                 # an intermediate: the ADD may reuse it
+    add(p, g, (1, 3, 4, 13), 0.09, 1)                            # in place (156 elements)
+    add(e, const((8,), 0.02, -5), (1, 5, 6, 8), 0.05, 0)         # per-channel broadcast
+    add(c, const((1,), 0.3, 4), (1, 6, 6, 3), 0.35, -2, "relu")  # scalar broadcast
+    add(const((1, 1, 1, 13), 0.08, 3), g, (1, 3, 4, 13), 0.1, 6)  # operand 1 broadcast
+    add(e, const((1, 1, 6, 1), 0.05, 0), (1, 5, 6, 8), 0.06, 2)  # a general broadcast (portable)
+    opcodes = [(s.BuiltinOperator.ADD, 0, 1), (s.BuiltinOperator.AVERAGE_POOL_2D, 1, 2)]
+    return make_tflite(tensors, ops, inputs, outputs, opcodes=opcodes, buffers=buffers)
+
+
+def _samples(model, count=3, seed=5):
+    """Random inputs, then every input all -128 and all 127."""
+    rng = np.random.default_rng(seed)
+    shapes = [tuple(t.shape) for t in model.main.input_tensors()]
+    samples = [[rng.integers(-128, 128, size=sh, dtype=np.int8) for sh in shapes] for _ in range(count)]
+    return samples + [[np.full(sh, v, np.int8) for sh in shapes] for v in (-128, 127)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", BOARDS)
+def test_pool_and_add_bit_exact_on_qemu(make_tflite, tmp_path, board):
+    path = tmp_path / "pool_add.tflite"
+    path.write_bytes(_model(make_tflite))
+    project = tmp_path / board
+    generate(path, board=board, engine="aot", out_dir=project, aot_kernels="optimized")
+    names = {p.name for p in (project / "src" / "model").glob("*.c")}
+    suffix = "mve" if board.endswith("m55") else "dsp"
+    assert {f"ts_avg_pool2d_s8_{suffix}.c", f"ts_add_s8_{suffix}.c"} <= names
+    model_c = (project / "src" / "model" / "model.c").read_text()
+    built = build(project)
+    model = load_model(path)
+    samples = _samples(model)
+    want = [b"".join(np.ascontiguousarray(y).tobytes() for y in out) for out in tflm_run(path, samples)]
+    got = []
+    with QemuRunner(built.elf, load_board(board), run_dir=project / "run", boot_timeout=60, timeout=60) as runner:
+        client = runner.start()
+        for sample in samples:
+            client.load_input(b"".join(x.tobytes() for x in sample))
+            client.infer(1, 0, timeout=300)
+            got.append(client.outputs())
+    assert len(set(want[0])) > 50, "the outputs should not all saturate"
+    assert got == want
+    # the in-place ADD: its output is its first operand's arena bytes
+    assert re.search(r"ts_add_s8\(&l\d+_params, ARENA\(const int8_t, (\d+)\), [^;]*ARENA\(int8_t, \1\)\)", model_c)
