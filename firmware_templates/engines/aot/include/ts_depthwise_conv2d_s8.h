@@ -21,7 +21,7 @@ typedef struct {
     const int16_t *filter_dsp;               /**< NULL, or the filter re-laid for the DSP kernels (kernels/opt) */
     const int32_t *requant_dsp;              /**< with filter_dsp: [output_c][4] {bias, multiplier, add, right} */
     const int8_t *filter_mve;                /**< NULL, or [output_c][16] taps per channel for the Helium kernel */
-    const int32_t *requant_mve;              /**< with filter_mve: [output_c][4] {bias + input_offset * sum(w), multiplier, shift, 0} */
+    const int32_t *requant_mve;              /**< with filter_mve: [output_c][4] {bias + input_offset * sum(w), multiplier, shift, output_offset} */
 } ts_depthwise_conv2d_params_t;
 
 /**

@@ -1,11 +1,22 @@
 /*
- * ts_depthwise_conv2d_s8_mve.c - DEPTHWISE_CONV_2D with Helium (MVE), sixteen channels per
- * pass. Per output pixel a table of byte offsets from a base points each tap at its input
- * pixel, or at a row of input zero points outside the image (windows inside the image share
- * one table from their corner); the input offset is folded into the accumulators' start
- * (bias + offset * sum of the channel's weights, ts_mve.h). Depth multipliers other than
- * 1, channel counts not a multiple of 8 and filters over TS_MVE_DW_MAX_WEIGHTS use the
- * portable kernel.
+ * ts_depthwise_conv2d_s8_mve.c - DEPTHWISE_CONV_2D with Helium (MVE).
+ *
+ * Plane path (depth multiplier 1, at most 16 taps, generation-time tables filter_mve and
+ * requant_mve, see toolchain/codegen/aot_opt_mve_dw.py): the output is cut into bands of
+ * rows; per band and channel, the channel's input rows are copied (gather at stride C,
+ * scatter) into a plane padded with the input zero point, so that every window is the
+ * same sixteen byte offsets from its corner (taps past the last have weight 0). Per output
+ * pixel one gather of the window (VLDRB.U8 [corner, offsets]) and one VMLADAV.S8 against the
+ * channel's taps give sum(w * x); four pixels' sums share one vector for the init
+ * (bias + input offset * sum(w): padding reads the zero point, whose term is 0),
+ * requantization with the channel's multiplier and shift as scalars, clamp and a scatter
+ * store. A table gives each group of four pixels' corners and output address (one LDM).
+ *
+ * Otherwise, sixteen channels per pass over each pixel (by_pixels): a table of byte offsets
+ * from a base points each tap at its input pixel or at a row of input zero points outside the
+ * image (windows inside the image share one table from their corner), the input offset folded
+ * into the accumulators' start. Depth multipliers other than 1, channel counts not a multiple
+ * of 8 and filters over TS_MVE_DW_MAX_WEIGHTS use the portable kernel.
  */
 /* -O2 whatever the project level: the Helium asm has impossible register constraints at -O0 */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -193,12 +204,211 @@ static void window(const ts_depthwise_conv2d_params_t *p, const int8_t *image, i
     }
 }
 
-int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
-                               const int8_t *filter, const int32_t *bias, int8_t *output)
+/* ---- The plane path: one channel at a time, four output pixels per vector ---- */
+
+#define TS_MVE_DW_GROUPS 128 /* groups of four output pixels per band (their table is on the stack) */
+#define TS_MVE_DW_PLANE 1536 /* bytes of a band's plane (one channel of the input rows it reads, padded) */
+
+/* One channel's constants, as the pixel loop loads them (16-byte aligned, this order). */
+typedef struct {
+    int8_t w[16];    /* the channel's taps (filter_mve), zeros past the last */
+    uint8_t tap[16]; /* the taps' byte offsets in the plane from the window's corner, 0 past the last */
+    int32_t out[4];  /* the lanes' output byte offsets from the group's first pixel, plus the channel */
+    int32_t lo[4], hi[4];
+    int32_t rq[4]; /* requant_mve: init, multiplier, shift, output offset */
+} ts_dw_lanes_t;
+
+/*
+ * The pixel loop of one channel over `groups` groups of four output pixels. `tab` holds per
+ * group the four windows' corners in the plane and the first pixel's output address (channel
+ * 0), one LDM. Per pixel: gather the window's sixteen lanes (VLDRB.U8 [corner, taps]) and sum
+ * them against the taps (VMLADAV.S8, even registers); the four sums go into q1 by two
+ * VMOVs (two lanes each), then init, requantization (scalar multiplier and shift: REQ),
+ * output offset, clamp and a scatter store of the four bytes (VSTRB.32 [first, lanes]).
+ */
+#define TS_DW_PIXELS(REQ)                                                                                    \
+    "vldrb.8 q2, [%[v]]\n\t"                                                                                 \
+    "vldrb.8 q3, [%[v], #16]\n\t"                                                                            \
+    "vldrw.32 q4, [%[v], #32]\n\t"                                                                           \
+    "vldrw.32 q5, [%[v], #48]\n\t"                                                                           \
+    "vldrw.32 q6, [%[v], #64]\n\t"                                                                           \
+    "ldrd r5, r6, [%[v], #80]\n\t"                                                                           \
+    "ldrd r8, r9, [%[v], #88]\n\t"                                                                           \
+    "dls lr, %[n]\n"                                                                                         \
+    "1:\n\t"                                                                                                 \
+    "ldmia %[tab]!, {r0, r1, r2, r3, r4}\n\t"                                                                \
+    "vldrb.u8 q0, [r0, q3]\n\t"                                                                              \
+    "vmladav.s8 r0, q0, q2\n\t"                                                                              \
+    "vldrb.u8 q0, [r2, q3]\n\t"                                                                              \
+    "vmladav.s8 r2, q0, q2\n\t"                                                                              \
+    "vmov q1[2], q1[0], r0, r2\n\t"                                                                          \
+    "vldrb.u8 q0, [r1, q3]\n\t"                                                                              \
+    "vmladav.s8 r0, q0, q2\n\t"                                                                              \
+    "vldrb.u8 q0, [r3, q3]\n\t"                                                                              \
+    "vmladav.s8 r2, q0, q2\n\t"                                                                              \
+    "vmov q1[3], q1[1], r0, r2\n\t"                                                                          \
+    "vadd.i32 q1, q1, r5\n\t" REQ "vadd.i32 q1, q1, r9\n\t"                                                  \
+    "vmax.s32 q1, q1, q5\n\t"                                                                                \
+    "vmin.s32 q1, q1, q6\n\t"                                                                                \
+    "vstrb.32 q1, [r4, q4]\n\t"                                                                              \
+    "le lr, 1b\n\t"
+
+#define TS_DW_PIXELS_OPERANDS                                                                                \
+    : [tab] "+r"(tab)                                                                                        \
+    : [n] "r"(groups), [v] "r"(v)                                                                            \
+    : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6",   \
+      "memory"
+
+/* shift >= 0: acc << shift, then the doubling high multiply */
+static TS_NOINLINE void pixels_left(const uint32_t *tab, int32_t groups, const ts_dw_lanes_t *v)
 {
-    if (params == NULL || input == NULL || filter == NULL || output == NULL) {
-        return TS_ERR_ARG;
+    __asm__ volatile(TS_DW_PIXELS("vshl.s32 q1, r8\n\t"
+                                  "vqrdmulh.s32 q1, q1, r6\n\t") TS_DW_PIXELS_OPERANDS);
+}
+
+/* shift < 0: the doubling high multiply, then a rounding right shift, half away from zero
+ * (1 subtracted from negative lanes first: ts_mve.h) */
+static TS_NOINLINE void pixels_right(const uint32_t *tab, int32_t groups, const ts_dw_lanes_t *v)
+{
+    __asm__ volatile(TS_DW_PIXELS("vqrdmulh.s32 q1, q1, r6\n\t"
+                                  "vshr.s32 q0, q1, #31\n\t"
+                                  "vadd.i32 q1, q1, q0\n\t"
+                                  "vrshl.s32 q1, r8\n\t") TS_DW_PIXELS_OPERANDS);
+}
+
+/* Channel c of n input pixels from src (c's byte of the first) into the plane at dst[i]:
+ * eight pixels per pass (a gather at offsets 0, C, .., 7C; a scatter at dst), tail-predicated. */
+static void fill_plane(const int8_t *src, const uint16_t *dst, int32_t n, int8_t *plane, const uint16_t *stride,
+                       int32_t step)
+{
+    __asm__ volatile("vldrh.u16 q2, [%[stride]]\n\t"
+                     "dlstp.16 lr, %[n]\n"
+                     "1:\n\t"
+                     "vldrb.u16 q0, [%[src], q2]\n\t"
+                     "add %[src], %[src], %[step]\n\t"
+                     "vldrh.u16 q1, [%[dst]], #16\n\t"
+                     "vstrb.16 q0, [%[plane], q1]\n\t"
+                     "letp lr, 1b\n\t"
+                     : [src] "+r"(src), [dst] "+r"(dst)
+                     : [n] "r"(n), [plane] "r"(plane), [stride] "r"(stride), [step] "r"(step)
+                     : "q0", "q1", "q2", "lr", "memory");
+}
+
+/* Geometry of the plane path: the plane's row length, output rows per band, or 0 if it does not apply. */
+static int32_t plane_rows(const ts_depthwise_conv2d_params_t *p, int32_t *wp)
+{
+    const int32_t ow = p->output_w, oh = p->output_h;
+    const int32_t last_x = (ow - 1) * p->stride_w - p->pad_w + (p->filter_w - 1) * p->dilation_w;
+    *wp = p->pad_w + (last_x + 1 > p->input_w ? last_x + 1 : p->input_w);
+    const int32_t reach = (p->filter_h - 1) * p->dilation_h * *wp + (p->filter_w - 1) * p->dilation_w;
+    const int32_t ext = (p->filter_h - 1) * p->dilation_h + 1; /* plane rows of one output row */
+    if (p->filter_mve == NULL || p->requant_mve == NULL || p->depth_multiplier != 1 ||
+        p->filter_h * p->filter_w > 16 || reach > 255 || p->input_c > 8191 || oh * ow < 4 || ow > 4 * TS_MVE_DW_GROUPS ||
+        ext * *wp > TS_MVE_DW_PLANE) {
+        return 0;
     }
+    int32_t rows = (TS_MVE_DW_PLANE / *wp - ext) / p->stride_h + 1;
+    rows = rows < TS_MVE_DW_GROUPS * 4 / ow ? rows : TS_MVE_DW_GROUPS * 4 / ow;
+    rows = rows < oh ? rows : oh;
+    if (rows * ow < 4) {
+        return 0;
+    }
+    const int32_t bands = (oh + rows - 1) / rows, even = (oh + bands - 1) / bands;
+    return even * ow >= 4 ? even : rows;
+}
+
+/*
+ * The band of `rows` output rows from oy0 (pixels in row-major order; a last partial group
+ * of four repeats pixels of the one before): tab's window corners and output addresses, the
+ * plane rows' offsets of its input pixels (dst) and the first input row read (*y_lo).
+ * Returns the number of input pixels.
+ */
+static int32_t band(const ts_depthwise_conv2d_params_t *p, int32_t oy0, int32_t rows, int32_t wp, const int8_t *plane,
+                    int8_t *out, uint32_t *tab, uint16_t *dst, int32_t *y_lo)
+{
+    const int32_t ow = p->output_w, n = rows * ow;
+    for (int32_t g = 0; g < (n + 3) / 4; ++g, tab += 5) {
+        const int32_t first = 4 * g + 4 <= n ? 4 * g : n - 4;
+        for (int32_t l = 0; l < 4; ++l) {
+            const int32_t i = first + l;
+            tab[l] = (uint32_t)(uintptr_t)(plane + (i / ow) * p->stride_h * wp + (i % ow) * p->stride_w);
+        }
+        tab[4] = (uint32_t)(uintptr_t)(out + ((size_t)oy0 * ow + first) * p->input_c);
+    }
+    const int32_t top = oy0 * p->stride_h - p->pad_h;
+    const int32_t bottom = top + (rows - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h;
+    const int32_t lo = top > 0 ? top : 0, hi = bottom < p->input_h - 1 ? bottom : p->input_h - 1;
+    int32_t k = 0;
+    for (int32_t y = lo; y <= hi; ++y) {
+        for (int32_t x = 0; x < p->input_w; ++x) {
+            dst[k++] = (uint16_t)((y - top) * wp + p->pad_w + x);
+        }
+    }
+    *y_lo = lo;
+    return k;
+}
+
+/* The plane path (see the top of the file); 0 if it does not apply. */
+static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output)
+{
+    int32_t wp;
+    const int32_t rows = plane_rows(p, &wp);
+    if (rows == 0) {
+        return 0;
+    }
+    const int32_t ch = p->input_c, ow = p->output_w;
+    const int32_t groups = (rows * ow + 3) / 4;
+    const int32_t plane_bytes = ((rows - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1) * wp;
+    int8_t plane[TS_MVE_DW_PLANE] __attribute__((aligned(16)));
+    uint16_t dst[TS_MVE_DW_PLANE] __attribute__((aligned(16)));
+    uint32_t tab[TS_MVE_DW_GROUPS * 5];
+    uint16_t stride[8] __attribute__((aligned(16)));
+    ts_dw_lanes_t v __attribute__((aligned(16)));
+    for (int32_t i = 0; i < 8; ++i) {
+        stride[i] = (uint16_t)(i * ch);
+    }
+    memset(&v, 0, sizeof v);
+    for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
+        for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
+            v.tap[t] = (uint8_t)(fy * p->dilation_h * wp + fx * p->dilation_w);
+        }
+    }
+    for (int32_t l = 0; l < 4; ++l) {
+        v.lo[l] = p->act_min;
+        v.hi[l] = p->act_max;
+    }
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
+        int8_t *out = output + (size_t)b * p->output_h * ow * ch;
+        for (int32_t oy0 = 0; oy0 < p->output_h; oy0 += rows) {
+            oy0 = oy0 + rows <= p->output_h ? oy0 : p->output_h - rows;
+            int32_t y_lo;
+            const int32_t n_in = band(p, oy0, rows, wp, plane, out, tab, dst, &y_lo);
+            memset(plane, -p->input_offset, (size_t)plane_bytes);
+            for (int32_t c = 0; c < ch; ++c) {
+                if (n_in > 0) {
+                    fill_plane(image + (size_t)y_lo * p->input_w * ch + c, dst, n_in, plane, stride, 8 * ch);
+                }
+                memcpy(v.w, p->filter_mve + 16 * c, 16);
+                memcpy(v.rq, p->requant_mve + 4 * c, 16);
+                for (int32_t l = 0; l < 4; ++l) {
+                    v.out[l] = l * ch + c;
+                }
+                if (v.rq[2] < 0) {
+                    pixels_right(tab, groups, &v);
+                } else {
+                    pixels_left(tab, groups, &v);
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+/* The sixteen-channel path (any window; channel counts a multiple of 8). */
+static int32_t by_pixels(const ts_depthwise_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
+                         const int32_t *bias, int8_t *output)
+{
     const ts_depthwise_conv2d_params_t *p = params;
     const int32_t ch = p->input_c;
     const int32_t taps = p->filter_h * p->filter_w;
@@ -236,5 +446,16 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
         }
     }
     return TS_OK;
+}
+int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
+                               const int8_t *filter, const int32_t *bias, int8_t *output)
+{
+    if (params == NULL || input == NULL || filter == NULL || output == NULL) {
+        return TS_ERR_ARG;
+    }
+    if (by_planes(params, input, output)) {
+        return TS_OK;
+    }
+    return by_pixels(params, input, filter, bias, output);
 }
 #endif /* TS_OPT_MVE */

@@ -1,0 +1,125 @@
+"""The Helium depthwise kernel (kernels/opt/ts_depthwise_conv2d_s8_mve.c) against TFLM.
+
+Chains of DEPTHWISE_CONV_2D layers, built for qemu-cortex-m55 with the optimized kernels, run
+in QEMU and compared byte for byte with the TFLM interpreter. The chains hit the plane path
+(one channel at a time, windows gathered from a padded plane, four output pixels per vector)
+with its edges: channel counts 4, 5, 8, 12, 24 and 64, strides 1 and 2, SAME and VALID,
+3x3, 4x4 (16 taps, asymmetric SAME padding) and dilated windows, images where every pixel is
+a border pixel, images split into several bands (the last one overlapping), left and right
+requantization shifts, per-channel and per-tensor scales, RELU, RELU6 and no clamp; and the
+other paths (5x5 windows, fewer than four output pixels). The generated tables are checked on
+the host.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toolchain.codegen.aot_opt_mve_dw import depthwise_mve_tables
+
+from test_aot_opt import _run_on_qemu
+
+BOARD = "qemu-cortex-m55"
+
+
+def _chain(make_tflite, shape, layers, per_tensor=False, seed=3) -> bytes:
+    """A chain of depthwise layers from an input of `shape` (NHWC). Each layer is a dict:
+    k (window, int or (h, w)), stride, padding ("SAME"/"VALID"), act ("RELU", "RELU6",
+    "NONE"), dilation, ratio (the requantization scale: (lo, hi) drawn per channel; default
+    small, right shifts), wmax (the weights' magnitude)."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
+
+    rng = np.random.default_rng(seed)
+    tensors, buffers, ops = [], [], []
+
+    def tensor(shp, scale, zp=0, data=None, dtype="int8", qdim=0):
+        spec = {"shape": list(shp), "type": dtype, "scale": scale, "zero_point": zp, "quantized_dimension": qdim}
+        if data is not None:
+            buffers.append(np.ascontiguousarray(data).tobytes())
+            spec["buffer"] = len(buffers)
+        tensors.append(spec)
+        return len(tensors) - 1
+
+    n, h, w, c = shape
+    scale = 0.05
+    x = first = tensor(shape, scale, -3)
+    for i, layer in enumerate(layers):
+        kh, kw = (layer["k"], layer["k"]) if isinstance(layer["k"], int) else layer["k"]
+        stride, dil = layer.get("stride", 1), layer.get("dilation", 1)
+        same = layer.get("padding", "SAME") == "SAME"
+        if same:
+            oh, ow = -(-h // stride), -(-w // stride)
+        else:
+            oh, ow = (h - (kh - 1) * dil - 1) // stride + 1, (w - (kw - 1) * dil - 1) // stride + 1
+        wmax = layer.get("wmax", 127)
+        weights = rng.integers(-wmax, wmax + 1, size=(1, kh, kw, c), dtype=np.int8)
+        lo, hi = layer.get("ratio", (0.004, 0.02))
+        ratio = rng.uniform(lo, hi, 1 if per_tensor else c)
+        out_scale = scale * layer.get("out", 0.9)
+        w_scale = ratio * out_scale / scale
+        wt = tensor(weights.shape, list(w_scale), [0] * len(w_scale), weights, qdim=3)
+        bt = tensor((c,), list(scale * np.resize(w_scale, c)), [0] * c,
+                    rng.integers(-2000, 2000, c).astype(np.int32), dtype="int32")
+        act = layer.get("act", "RELU")
+        zp = {"RELU": -128, "RELU6": -100, "NONE": 5}[act]
+        y = tensor((n, oh, ow, c), out_scale, zp)
+        o = s.DepthwiseConv2DOptionsT()
+        o.depthMultiplier = 1
+        o.padding = s.Padding.SAME if same else s.Padding.VALID
+        o.strideH = o.strideW = stride
+        o.dilationHFactor = o.dilationWFactor = dil
+        o.fusedActivationFunction = getattr(s.ActivationFunctionType, act)
+        ops.append((0, [x, wt, bt], [y], s.BuiltinOptions.DepthwiseConv2DOptions, o))
+        x, scale, h, w = y, out_scale, oh, ow
+    return make_tflite(tensors, ops, [first], [x], opcodes=[(s.BuiltinOperator.DEPTHWISE_CONV_2D, 4, 3)],
+                       buffers=buffers)
+
+
+LEFT = {"ratio": (0.3, 1.6), "wmax": 1}  # requantization scales around 1: shifts -1, 0 and 1
+
+CHAINS = {
+    # 8 channels (person_detect's first depthwise): every window shape and padding
+    "c8": ((1, 12, 13, 8), [
+        {"k": 3}, {"k": 3, "stride": 2, "act": "RELU6"}, {"k": 3, "padding": "VALID", "act": "NONE"},
+        {"k": 4, "act": "NONE"}, {"k": 3, "dilation": 2, "act": "NONE"}, {"k": 5, "act": "NONE"},
+        {"k": 4, "stride": 2, "padding": "VALID"}], False),
+    # 4 channels, per tensor; left shifts; (1, 3) and (3, 1) windows
+    "c4": ((1, 10, 9, 4), [
+        {"k": 3, **LEFT, "act": "NONE"}, {"k": (1, 3), "stride": 2, "padding": "VALID", "act": "RELU6"},
+        {"k": (3, 1), "act": "NONE"}, {"k": 3, "stride": 2}], True),
+    # 12 channels: a 2x2 image (every pixel a border pixel), then one output pixel (other paths)
+    "c12": ((1, 2, 2, 12), [{"k": 3, "act": "NONE"}, {"k": 3, **LEFT, "act": "NONE"},
+                            {"k": 3, "stride": 2, "act": "NONE"}], False),
+    # 24 channels, per tensor, odd sizes, both shifts
+    "c24": ((1, 7, 6, 24), [{"k": 3, "stride": 2, "act": "NONE"}, {"k": 3, **LEFT, "act": "RELU6"},
+                            {"k": 3, "padding": "VALID", "act": "NONE"}], True),
+    # 64 channels, kws' shape; mixed shifts
+    "c64": ((1, 25, 5, 64), [{"k": 3}, {"k": 3, "ratio": (0.05, 1.2), "wmax": 3, "act": "NONE"}], False),
+    # 5 channels, an image split into bands (the last one overlapping the one before)
+    "c5": ((1, 40, 33, 5), [{"k": 3, "act": "NONE"}, {"k": 3, "stride": 2, "act": "NONE"},
+                            {"k": 3, "padding": "VALID", "act": "RELU6"}], False),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CHAINS))
+def test_depthwise_chains_bit_exact_on_m55(make_tflite, tmp_path, name):
+    shape, layers, per_tensor = CHAINS[name]
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(_chain(make_tflite, shape, layers, per_tensor))
+    got, want, project = _run_on_qemu(path, BOARD, tmp_path, samples=2)
+    assert len(set(want[0])) > 3, "the outputs should not all saturate"
+    assert got == want
+    assert "filter_mve" in (project / "src" / "model" / "model.c").read_text()
+
+
+def test_tables():
+    """filter_mve: the taps of a channel in lanes, zeros after; requant_mve: init wraps to int32."""
+    w = np.array([[1, -2], [3, 4], [-5, 6]], np.int8)  # [taps, channels]
+    filt, table = depthwise_mve_tables(w, [10, (1 << 31) - 1], -7, [100, 200], [-3, 2], 9)
+    assert list(filt[:16]) == [1, 3, -5] + [0] * 13 and list(filt[16:]) == [-2, 4, 6] + [0] * 13
+    assert list(table[:4]) == [10 - 7 * (1 + 3 - 5), 100, -3, 9]
+    assert table[4] == (1 << 31) - 1 - 7 * 8 and list(table[5:]) == [200, 2, 9]
+    wrapped = depthwise_mve_tables(w, [0, (1 << 31) - 1], 7, [1], [0], 0)[1]
+    assert wrapped[4] == (1 << 31) - 1 + 7 * 8 - (1 << 32)
