@@ -62,44 +62,57 @@ TS_ALWAYS_INLINE int8_t ts_add1(int32_t v1, int32_t v2, const ts_add_dsp_t *k, i
     return (int8_t)(y < k->lo ? k->lo : y > k->hi ? k->hi : y);
 }
 
-/* out[i] = a[i] + b[i * b_step] for i < n (b_step 1, or 0: a scalar). */
+/* out[i] = a[i] + b[i * b_step] for i < n (b_step 1, or 0: a scalar); b_step, half1, half2
+ * and full are constants where this is inlined (one loop per combination). */
 TS_ALWAYS_INLINE void ts_add_run(const int8_t *a, const int8_t *b, int32_t b_step, int8_t *out, int32_t n,
                                  const ts_add_dsp_t *k, int half1, int half2, int full)
 {
     const ts_add_dsp_t kk = *k; /* a local copy: the byte stores cannot alias it (no reloads) */
-    for (int32_t i = 0; i < n; ++i, b += b_step) {
-        out[i] = ts_add1(a[i], *b, &kk, half1, half2, full);
+    const int8_t *end = a + n;
+    while (a < end) {
+        *out++ = ts_add1(*a++, *b, &kk, half1, half2, full);
+        b += b_step;
     }
 }
 
-/* One loop per combination of half operands and clamp. */
-#define TS_ADD_RUN(h1, h2)                                     \
-    do {                                                       \
-        if (full) {                                            \
-            ts_add_run(a, b, b_step, out, n, k, h1, h2, 1);    \
-        } else {                                               \
-            ts_add_run(a, b, b_step, out, n, k, h1, h2, 0);    \
-        }                                                      \
-    } while (0)
+/* ts_add_run with the clamp's form as a constant. */
+TS_ALWAYS_INLINE void ts_add_run_full(const int8_t *a, const int8_t *b, int32_t b_step, int8_t *out, int32_t n,
+                                      const ts_add_dsp_t *k, int half1, int half2)
+{
+    if (k->lo == -128 && k->hi == 127) {
+        ts_add_run(a, b, b_step, out, n, k, half1, half2, 1);
+    } else {
+        ts_add_run(a, b, b_step, out, n, k, half1, half2, 0);
+    }
+}
+
+/* ts_add_run with the operands' forms as constants. */
+TS_ALWAYS_INLINE void ts_add_run_halves(const int8_t *a, const int8_t *b, int32_t b_step, int8_t *out, int32_t n,
+                                        const ts_add_dsp_t *k)
+{
+    if (k->in[0].half && k->in[1].half) {
+        ts_add_run_full(a, b, b_step, out, n, k, 1, 1);
+    } else if (k->in[1].half) {
+        ts_add_run_full(a, b, b_step, out, n, k, 0, 1);
+    } else if (k->in[0].half) {
+        ts_add_run_full(a, b, b_step, out, n, k, 1, 0);
+    } else {
+        ts_add_run_full(a, b, b_step, out, n, k, 0, 0);
+    }
+}
 
 /* `rows` rows of n elements of a (and out) against one row of b (b_step 1) or the scalar b[0] (0). */
 static void ts_add_rows(const int8_t *a, const int8_t *b, int32_t b_step, int8_t *out, int32_t rows, int32_t n,
                         const ts_add_dsp_t *k)
 {
-    const int full = k->lo == -128 && k->hi == 127;
     for (int32_t r = 0; r < rows; ++r, a += n, out += n) {
-        if (k->in[0].half && k->in[1].half) {
-            TS_ADD_RUN(1, 1);
-        } else if (k->in[1].half) {
-            TS_ADD_RUN(0, 1);
-        } else if (k->in[0].half) {
-            TS_ADD_RUN(1, 0);
+        if (b_step) {
+            ts_add_run_halves(a, b, 1, out, n, k);
         } else {
-            TS_ADD_RUN(0, 0);
+            ts_add_run_halves(a, b, 0, out, n, k);
         }
     }
 }
-#undef TS_ADD_RUN
 
 /* An operand's rescale in the fast forms, or 0 (left shift, or shift 0 with another multiplier). */
 static int ts_add_in(int32_t offset, int32_t multiplier, int32_t shift, ts_add_in_t *in)

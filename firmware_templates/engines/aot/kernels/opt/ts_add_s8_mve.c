@@ -62,8 +62,9 @@ TS_ALWAYS_INLINE int32x4_t ts_add4(int32x4_t v1, int32x4_t v2, const ts_add_mve_
 }
 
 /*
- * out[i] = a[i] + b[i] for i < n; b advances by `b_step` (1, or 0: b[0] for every lane).
- * half1/half2 are constants where this is inlined (one loop per combination).
+ * out[i] = a[i] + b[i * b_step] for i < n, b_step 1 or 0 (b[0] for every lane: its rescale
+ * is loop-invariant). b_step, half1 and half2 are constants where this is inlined (one loop
+ * per combination).
  */
 TS_ALWAYS_INLINE void ts_add_run(const int8_t *a, const int8_t *b, int32_t b_step, int8_t *out, int32_t n,
                                  const ts_add_mve_t *kp, int half1, int half2)
@@ -71,15 +72,31 @@ TS_ALWAYS_INLINE void ts_add_run(const int8_t *a, const int8_t *b, int32_t b_ste
     const ts_add_mve_t kk = *kp; /* a local copy: the byte stores cannot alias it (no reloads) */
     const ts_add_mve_t *k = &kk;
     const int32x4_t b0 = vdupq_n_s32(b[0]);
-    int32_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const int32x4_t vb = b_step ? vldrbq_s32(b + i) : b0;
-        vstrbq_s32(out + i, ts_add4(vldrbq_s32(a + i), vb, k, half1, half2));
+    for (int32_t i = n >> 2; i > 0; --i, a += 4, out += 4) {
+        const int32x4_t vb = b_step ? vldrbq_s32(b) : b0;
+        vstrbq_s32(out, ts_add4(vldrbq_s32(a), vb, k, half1, half2));
+        b += 4 * b_step;
     }
-    if (i < n) {
-        const mve_pred16_t p = vctp32q((uint32_t)(n - i));
-        const int32x4_t vb = b_step ? vldrbq_z_s32(b + i, p) : b0;
-        vstrbq_p_s32(out + i, ts_add4(vldrbq_z_s32(a + i, p), vb, k, half1, half2), p);
+    if (n & 3) {
+        const mve_pred16_t p = vctp32q((uint32_t)(n & 3));
+        const int32x4_t vb = b_step ? vldrbq_z_s32(b, p) : b0;
+        vstrbq_p_s32(out, ts_add4(vldrbq_z_s32(a, p), vb, k, half1, half2), p);
+    }
+}
+
+/* ts_add_run for the operands' forms (half1, half2) as constants. */
+TS_ALWAYS_INLINE void ts_add_run_halves(const int8_t *a, const int8_t *b, int32_t b_step, int8_t *out, int32_t n,
+                                        const ts_add_mve_t *k)
+{
+    const int half1 = k->in[0].half, half2 = k->in[1].half;
+    if (half1 && !half2) {
+        ts_add_run(a, b, b_step, out, n, k, 1, 0);
+    } else if (half2 && !half1) {
+        ts_add_run(a, b, b_step, out, n, k, 0, 1);
+    } else if (half1) {
+        ts_add_run(a, b, b_step, out, n, k, 1, 1);
+    } else {
+        ts_add_run(a, b, b_step, out, n, k, 0, 0);
     }
 }
 
@@ -87,16 +104,11 @@ TS_ALWAYS_INLINE void ts_add_run(const int8_t *a, const int8_t *b, int32_t b_ste
 static void ts_add_rows(const int8_t *a, const int8_t *b, int32_t b_step, int8_t *out, int32_t rows, int32_t n,
                         const ts_add_mve_t *k)
 {
-    const int half1 = k->in[0].half, half2 = k->in[1].half;
     for (int32_t r = 0; r < rows; ++r, a += n, out += n) {
-        if (half1 && !half2) {
-            ts_add_run(a, b, b_step, out, n, k, 1, 0);
-        } else if (half2 && !half1) {
-            ts_add_run(a, b, b_step, out, n, k, 0, 1);
-        } else if (half1) {
-            ts_add_run(a, b, b_step, out, n, k, 1, 1);
+        if (b_step) {
+            ts_add_run_halves(a, b, 1, out, n, k);
         } else {
-            ts_add_run(a, b, b_step, out, n, k, 0, 0);
+            ts_add_run_halves(a, b, 0, out, n, k);
         }
     }
 }
