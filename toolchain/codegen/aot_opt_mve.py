@@ -1,12 +1,19 @@
 """Generation-time specializations for the Helium (MVE) kernels (Cortex-M55).
 
 `specialize_mve` is the generator's `specialize` hook for Helium cores (see
-toolchain.codegen.aot_opt.specializer): one-channel depthwise layers become convolutions.
+toolchain.codegen.aot_opt.specializer): one-channel depthwise layers become convolutions,
+depthwise layers get their tables (aot_opt_mve_dw), and convolutions theirs (`conv_mve`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
+
 from toolchain.codegen.aot_ops import Lowering
+
+MAX_FIELD = 64  # receptive fields kept in q0..q3 by ts_conv2d_s8_mve.c
 
 
 def specialize_mve(ctx, low: Lowering, consts: list) -> Lowering:
@@ -15,4 +22,92 @@ def specialize_mve(ctx, low: Lowering, consts: list) -> Lowering:
 
     low = depthwise_as_conv(ctx, low, consts)
     low = specialize_depthwise_mve(ctx, low, consts)
+    low = conv_mve(ctx, low, consts)
     return low
+
+
+def _int32(v: np.ndarray) -> np.ndarray:
+    """Wrapped to int32, as the kernels' int32 accumulators."""
+    return ((np.asarray(v, np.int64) + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int64)
+
+
+def window_offsets(p: dict, lanes: int) -> list[int] | None:
+    """The byte offsets of a CONV_2D window's taps (filter order: rows, columns, channels)
+    from its first tap in the image, 0 beyond k; None when one exceeds 8 bits."""
+    ic, fh, fw = p["input_c"], p["filter_h"], p["filter_w"]
+    fy, fx, ch = np.meshgrid(np.arange(fh), np.arange(fw), np.arange(ic), indexing="ij")
+    offs = ((fy * p["dilation_h"] * p["input_w"] + fx * p["dilation_w"]) * ic + ch).reshape(-1)
+    if offs.max(initial=0) > 255:
+        return None
+    return offs.tolist() + [0] * (lanes - offs.size)
+
+
+def conv_tables(w: np.ndarray, bias, input_offset: int, multipliers, shifts) -> tuple[np.ndarray, list[int]] | None:
+    """For ts_conv2d_s8_mve.c's receptive fields in registers: the [rows, k] filter zero-padded to
+    [quads * 4, chunks * 16] and per quad {init[4], multiplier[4], shift[4]} with
+    init = bias + input_offset * sum(w); None when k > 64 or a shift is outside [-31, -1]."""
+    rows, k = w.shape
+    m = np.asarray(multipliers, np.int64)[np.arange(rows) % len(multipliers)]
+    s = np.asarray(shifts, np.int64)[np.arange(rows) % len(shifts)]
+    if k > MAX_FIELD or s.min() < -31 or s.max() > -1:
+        return None
+    quads, chunks = -(-rows // 4), -(-k // 16)
+    filt = np.zeros((quads * 4, chunks * 16), np.int8)
+    filt[:rows, :k] = w
+    init = np.zeros(quads * 4, np.int64)
+    init[:rows] = _int32((bias if bias is not None else 0) + input_offset * w.astype(np.int64).sum(1))
+    mult = np.zeros(quads * 4, np.int64)
+    mult[:rows] = m
+    shift = np.full(quads * 4, -1, np.int64)
+    shift[:rows] = s
+    table = np.stack([init, mult, shift]).reshape(3, quads, 4).transpose(1, 0, 2).reshape(-1)
+    return filt, table.tolist()
+
+
+def gemv_table(w: np.ndarray, bias, input_offset: int, multipliers, shifts) -> list[int]:
+    """ts_mve_rq_table's table (ts_mve.h) for ts_mve_gemv_rq: per quad {init, multiplier, left, right}."""
+    rows, _ = w.shape
+    quads = -(-rows // 4)
+    t = np.zeros((quads * 4, 4), np.int64)
+    t[:rows, 0] = _int32((bias if bias is not None else 0) + input_offset * w.astype(np.int64).sum(1))
+    t[:rows, 1] = np.asarray(multipliers, np.int64)[np.arange(rows) % len(multipliers)]
+    s = np.asarray(shifts, np.int64)[np.arange(rows) % len(shifts)]
+    t[:rows, 2] = np.maximum(s, 0)
+    t[:rows, 3] = np.minimum(s, 0)
+    return t.reshape(quads, 4, 4).transpose(0, 2, 1).reshape(-1).tolist()
+
+
+def conv_mve(ctx, low: Lowering, consts: list) -> Lowering:
+    """A CONV_2D (not grouped) gets its requantization table, and with a receptive field of at
+    most 64 bytes the re-laid filter (the int8 filter is then dropped: the call passes NULL)
+    and the gather offsets. Grouped convolutions are left alone (the portable kernel runs)."""
+    if low.kernel != "ts_conv2d_s8":
+        return low
+    p = low.params
+    if p["filter_c"] != p["input_c"]:
+        return low
+    values = {c.name: c.values for c in consts}
+    rows = p["output_c"]
+    w = np.array(values[low.args[1]], np.int8).reshape(rows, -1)
+    b = ctx.input(2)
+    bias = b.numpy().reshape(-1).astype(np.int64) if b is not None else None
+    mult, shift = values[p["multiplier"]], values[p["shift"]]
+    fields = conv_tables(w, bias, p["input_offset"], mult, shift)
+    if fields is None:
+        table = ctx.const_array("requant_mve", "int32_t", gemv_table(w, bias, p["input_offset"], mult, shift),
+                                "per quad {init = bias + offset * sum(w), multiplier, left, right}")
+        return replace(low, params=dict(p, requant_mve=table))
+    filt, table = fields
+    lanes = filt.shape[1]
+    window = window_offsets(p, lanes)
+    column = list(range(w.shape[1])) + [0] * (lanes - w.shape[1])
+    consts[:] = [c for c in consts if c.name != low.args[1]]
+    params = dict(
+        p,
+        filter_mve=ctx.const_array("filter_mve", "int8_t", filt.reshape(-1), "filter rows zero-padded to 16-byte chunks"),
+        requant_mve=ctx.const_array("requant_mve", "int32_t", table, "per quad {init = bias + offset * sum(w), multiplier, shift}"),
+        offsets_mve=ctx.const_array("offsets_mve", "uint8_t", (window or column) + column, "window, column gather offsets"),
+        chunks_mve=lanes // 16,
+        gather_mve=int(window is not None),
+    )
+    return replace(low, params=params, args=[low.args[0], "NULL", *low.args[2:]])

@@ -2,7 +2,8 @@
  * ts_im2col.h - the receptive field of one CONV_2D output pixel as k int8 values
  * (filter order: rows, columns, channels), shared by the optimized convolutions.
  * Taps outside the image are the input zero point (-input_offset): with the offset
- * added later they contribute 0, as TFLM skips them.
+ * added later they contribute 0, as TFLM skips them. A window over the border is the zero
+ * point everywhere, then per window row inside the image one copy of its columns inside.
  */
 #ifndef TS_IM2COL_H
 #define TS_IM2COL_H
@@ -34,6 +35,47 @@ TS_ALWAYS_INLINE void ts_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
 #endif
 }
 
+/** The window columns [*fx_lo, *fx_hi) at x0, x0 + dilation_w, ... that are inside the image. */
+static inline void ts_im2col_columns(const ts_conv2d_params_t *p, int32_t x0, int32_t *fx_lo, int32_t *fx_hi)
+{
+    const int32_t dw = p->dilation_w;
+    int32_t lo = x0 < 0 ? (-x0 + dw - 1) / dw : 0;
+    int32_t hi = p->input_w - x0 > 0 ? (p->input_w - x0 + dw - 1) / dw : 0;
+    hi = hi < p->filter_w ? hi : p->filter_w;
+    *fx_lo = lo < hi ? lo : hi;
+    *fx_hi = hi;
+}
+
+/**
+ * The window at (y0, x0) into col, which holds the input zero point already: per window row
+ * inside the image, its columns inside the image (one run when dilation_w is 1).
+ */
+static inline void ts_im2col_copy(const ts_conv2d_params_t *p, const int8_t *image, int32_t y0, int32_t x0,
+                                  int8_t *col)
+{
+    const int32_t ic = p->input_c, row = p->filter_w * ic;
+    int32_t fx_lo, fx_hi;
+    ts_im2col_columns(p, x0, &fx_lo, &fx_hi);
+    if (fx_hi <= fx_lo) {
+        return;
+    }
+    for (int32_t fy = 0; fy < p->filter_h; ++fy) {
+        const int32_t in_y = y0 + fy * p->dilation_h;
+        if (in_y < 0 || in_y >= p->input_h) {
+            continue;
+        }
+        const int8_t *src = image + ((size_t)in_y * p->input_w + x0 + fx_lo * p->dilation_w) * ic;
+        int8_t *dst = col + fy * row + fx_lo * ic;
+        if (p->dilation_w == 1) {
+            ts_copy_s8(dst, src, (fx_hi - fx_lo) * ic);
+            continue;
+        }
+        for (int32_t fx = fx_lo; fx < fx_hi; ++fx, dst += ic, src += (size_t)p->dilation_w * ic) {
+            ts_copy_s8(dst, src, ic);
+        }
+    }
+}
+
 /**
  * Output pixel `px` (row-major over output_h x output_w) of one image.
  * @param[in]  image  [input_h, input_w, input_c]
@@ -45,33 +87,67 @@ static inline const int8_t *ts_im2col_s8(const ts_conv2d_params_t *p, const int8
     const int32_t ic = p->input_c;
     const int32_t y0 = px / p->output_w * p->stride_h - p->pad_h;
     const int32_t x0 = px % p->output_w * p->stride_w - p->pad_w;
-    const int8_t zp = (int8_t)-p->input_offset;
+    const int32_t row = p->filter_w * ic;
     if (p->filter_h == 1 && p->filter_w == 1 && y0 >= 0 && y0 < p->input_h && x0 >= 0 && x0 < p->input_w) {
         return image + ((size_t)y0 * p->input_w + x0) * ic;
     }
-    const int32_t row = p->filter_w * ic;
-    int8_t *dst = col;
-    for (int32_t fy = 0; fy < p->filter_h; ++fy, dst += row) {
-        const int32_t in_y = y0 + fy * p->dilation_h;
-        if (in_y < 0 || in_y >= p->input_h) {
-            memset(dst, zp, (size_t)row);
-            continue;
+    if (p->dilation_w == 1 && x0 >= 0 && x0 + p->filter_w <= p->input_w && y0 >= 0 &&
+        y0 + (p->filter_h - 1) * p->dilation_h < p->input_h) {
+        const int8_t *src = image + ((size_t)y0 * p->input_w + x0) * ic; /* the window is inside */
+        for (int32_t fy = 0; fy < p->filter_h; ++fy, src += (size_t)p->dilation_h * p->input_w * ic) {
+            ts_copy_s8(col + fy * row, src, row);
         }
-        const int8_t *src = image + (size_t)in_y * p->input_w * ic;
-        if (p->dilation_w == 1 && x0 >= 0 && x0 + p->filter_w <= p->input_w) {
-            ts_copy_s8(dst, src + (size_t)x0 * ic, row); /* the whole window row is inside */
-            continue;
-        }
-        for (int32_t fx = 0; fx < p->filter_w; ++fx) {
-            const int32_t in_x = x0 + fx * p->dilation_w;
-            if (in_x >= 0 && in_x < p->input_w) {
-                ts_copy_s8(dst + fx * ic, src + (size_t)in_x * ic, ic);
-            } else {
-                memset(dst + fx * ic, zp, (size_t)ic);
-            }
-        }
+        return col;
     }
+    memset(col, (int8_t)-p->input_offset, (size_t)(p->filter_h * row));
+    ts_im2col_copy(p, image, y0, x0, col);
     return col;
 }
+
+#if TS_OPT_MVE
+/** The window rows [*fy_lo, *fy_hi) at y0, y0 + dilation_h, ... that are inside the image. */
+static inline void ts_im2col_rows(const ts_conv2d_params_t *p, int32_t y0, int32_t *fy_lo, int32_t *fy_hi)
+{
+    const int32_t dh = p->dilation_h;
+    int32_t lo = y0 < 0 ? (-y0 + dh - 1) / dh : 0;
+    int32_t hi = p->input_h - y0 > 0 ? (p->input_h - y0 + dh - 1) / dh : 0;
+    hi = hi < p->filter_h ? hi : p->filter_h;
+    *fy_lo = lo < hi ? lo : hi;
+    *fy_hi = hi;
+}
+
+/**
+ * The window at (y0, x0) (any position, the border included) into col[0..k), col[k..span)
+ * the zero point too: span >= k, a multiple of 16 (whole vectors are stored). The part of
+ * each window row inside the image has the same length: one predicate for all rows.
+ */
+static inline void ts_im2col_zp_s8(const ts_conv2d_params_t *p, const int8_t *image, int32_t y0, int32_t x0,
+                                   int8_t *col, int32_t span)
+{
+    const int8x16_t zp = vdupq_n_s8((int8_t)-p->input_offset);
+    for (int32_t i = 0; i < span; i += 16) {
+        vstrbq_s8(col + i, zp);
+    }
+    const int32_t ic = p->input_c, row = p->filter_w * ic;
+    int32_t fx_lo, fx_hi, fy_lo, fy_hi;
+    ts_im2col_columns(p, x0, &fx_lo, &fx_hi);
+    ts_im2col_rows(p, y0, &fy_lo, &fy_hi);
+    const int32_t n = (fx_hi - fx_lo) * ic;
+    if (p->dilation_w != 1 || n > 16) {
+        ts_im2col_copy(p, image, y0, x0, col);
+        return;
+    }
+    if (n <= 0 || fy_hi <= fy_lo) {
+        return;
+    }
+    const mve_pred16_t pred = vctp8q((uint32_t)n);
+    const int32_t step = p->dilation_h * p->input_w * ic;
+    const int8_t *src = image + ((size_t)(y0 + fy_lo * p->dilation_h) * p->input_w + x0 + fx_lo) * ic;
+    int8_t *dst = col + fy_lo * row + fx_lo * ic;
+    for (int32_t fy = fy_lo; fy < fy_hi; ++fy, src += step, dst += row) {
+        vstrbq_p_s8(dst, vldrbq_z_s8(src, pred), pred);
+    }
+}
+#endif
 
 #endif /* TS_IM2COL_H */

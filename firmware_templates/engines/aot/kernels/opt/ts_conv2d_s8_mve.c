@@ -1,8 +1,20 @@
 /*
- * ts_conv2d_s8_mve.c - CONV_2D with Helium (MVE): per output pixel, its receptive field
- * as int8 (ts_im2col.h; a 1x1 convolution reads the input pixel in place), four filter
- * rows per VMLADAVA pass, requantized four lanes at a time in the same asm (ts_mve.h).
- * Grouped convolutions use the portable kernel.
+ * ts_conv2d_s8_mve.c - CONV_2D with Helium (MVE).
+ *
+ * Receptive fields of up to 64 bytes (the generator's filter_mve, toolchain/codegen/
+ * aot_opt_mve.py): a run of output pixels is one asm loop. Per pixel the field is gathered
+ * into q0..q3 (VLDRB gathers with 8-bit byte offsets) straight from the image - a 1x1
+ * convolution reads the pixel, a window inside the image its taps - or, for windows over the
+ * border, from a column filled with the input zero point (ts_im2col_zp_s8). Then per quad of
+ * output channels: four rows of VMLADAV(A) against the zero-padded filter (lanes beyond k
+ * multiply 0), the four sums into one vector, requantized with the generator's table
+ * {init = bias + input_offset * sum(w), multiplier, shift} and stored by one VSTRB.32.
+ * The generator only emits the table when every shift is in [-31, -1]; then TFLM's
+ * MultiplyByQuantizedMultiplier is VQRDMULH, minus 1 for negative accumulators, VRSHL
+ * (ts_opt.h derives why [acc < 0] may stand for [VQRDMULH < 0]).
+ *
+ * Larger fields: per pixel ts_im2col_s8 and ts_mve_gemv_rq (ts_mve.h), with the generator's
+ * requantization table when present. Grouped convolutions use the portable kernel.
  */
 /* -O2 whatever the project level: the Helium asm has impossible register constraints at -O0 */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -11,6 +23,8 @@
 #include "ts_conv2d_s8.h"
 
 #if TS_OPT_MVE
+#include <stddef.h>
+#include <string.h>
 #include "ts_im2col.h"
 #include "ts_mve.h"
 
@@ -18,13 +32,189 @@
 int32_t ts_conv2d_s8_portable(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
                               const int32_t *bias, int8_t *output);
 
+/** What a run of pixels reads (the asm loads these fields by offset). */
+typedef struct {
+    const uint8_t *offs;  /**< [chunks * 16] byte offsets of the receptive field from a pixel's x */
+    const int8_t *w;      /**< filter_mve */
+    const int32_t *rq;    /**< requant_mve */
+    int32_t quads;        /**< output channels / 4, rounded up */
+    int32_t out_step;     /**< output_c - 4 * quads: back to the next pixel after the last quad */
+    int32_t x_step;       /**< bytes from a pixel's x to the next one's */
+    int32_t lo[4], hi[4]; /**< the activation clamp */
+} ts_conv_run_t;
+
+/* the receptive field into q0..q(n-1), r4 = offs */
+#define TS_X1 "vldrb.u8 q7, [r4]\n\tvldrb.u8 q0, [%[x], q7]\n\t"
+#define TS_X2 TS_X1 "vldrb.u8 q7, [r4, #16]\n\tvldrb.u8 q1, [%[x], q7]\n\t"
+#define TS_X3 TS_X2 "vldrb.u8 q7, [r4, #32]\n\tvldrb.u8 q2, [%[x], q7]\n\t"
+#define TS_X4 TS_X3 "vldrb.u8 q7, [r4, #48]\n\tvldrb.u8 q3, [%[x], q7]\n\t"
+/* one filter row's dot product with the field into `acc` */
+#define TS_R1(acc) "vldrb.8 q4, [%[w]], #16\n\tvmladav.s8 " acc ", q0, q4\n\t"
+#define TS_R2(acc) TS_R1(acc) "vldrb.8 q6, [%[w]], #16\n\tvmladava.s8 " acc ", q1, q6\n\t"
+#define TS_R3(acc) TS_R2(acc) "vldrb.8 q4, [%[w]], #16\n\tvmladava.s8 " acc ", q2, q4\n\t"
+#define TS_R4(acc) TS_R3(acc) "vldrb.8 q6, [%[w]], #16\n\tvmladava.s8 " acc ", q3, q6\n\t"
+/* the clamp: [-128, 127] by saturating shifts, or any range from the run's lo/hi */
+#define TS_CLAMP_FULL "vqshl.s32 q5, q5, #24\n\tvshr.s32 q5, q5, #24\n\t"
+#define TS_CLAMP_RANGE                    \
+    "vldrw.32 q6, [%[j], %[o_lo]]\n\t"    \
+    "vmax.s32 q5, q5, q6\n\t"             \
+    "vldrw.32 q6, [%[j], %[o_hi]]\n\t"    \
+    "vmin.s32 q5, q5, q6\n\t"
+
+/*
+ * n pixels: x, x + x_step, ...; outputs from out on, output_c bytes per pixel (the last quad
+ * writes 4 bytes: up to 3 past the pixel, see ts_conv_pixels). Accumulators r4, r6, r8, r10
+ * (VMLADAV takes even registers), quads counted by the low-overhead loop in lr; VMOV
+ * Qd[2], Qd[0], Rt, Rt2 writes Rt to the lower lane.
+ */
+#define TS_CONV_RUN(name, X, R, CLAMP)                                                                        \
+    static TS_NOINLINE void name(const ts_conv_run_t *j, const int8_t *x, int32_t n, int8_t *out, int32_t zp) \
+    {                                                                                                         \
+        const int8_t *w;                                                                                      \
+        const int32_t *rq;                                                                                    \
+        __asm__ volatile("1:\n\t"                                                                             \
+                         "ldr r4, [%[j], %[o_offs]]\n\t" X "ldr %[w], [%[j], %[o_w]]\n\t"                     \
+                         "ldr %[rq], [%[j], %[o_rq]]\n\t"                                                     \
+                         "ldr r4, [%[j], %[o_quads]]\n\t"                                                     \
+                         "dls lr, r4\n"                                                                       \
+                         "2:\n\t" R("r4") R("r6") R("r8") R("r10")                                            \
+                         "vmov q5[2], q5[0], r4, r8\n\t"                                                      \
+                         "vmov q5[3], q5[1], r6, r10\n\t"                                                     \
+                         "vldrw.32 q6, [%[rq]], #16\n\t" /* init */                                           \
+                         "vadd.i32 q5, q5, q6\n\t"                                                            \
+                         "vshr.s32 q7, q5, #31\n\t"                                                           \
+                         "vldrw.32 q6, [%[rq]], #16\n\t" /* multiplier */                                     \
+                         "vqrdmulh.s32 q5, q5, q6\n\t"                                                        \
+                         "vadd.i32 q5, q5, q7\n\t"                                                            \
+                         "vldrw.32 q6, [%[rq]], #16\n\t" /* shift, negative */                                \
+                         "vrshl.s32 q5, q5, q6\n\t"                                                           \
+                         "vadd.i32 q5, q5, %[zp]\n\t" CLAMP "vstrb.32 q5, [%[out]], #4\n\t"                   \
+                         "le lr, 2b\n\t"                                                                      \
+                         "ldr r4, [%[j], %[o_ostep]]\n\t"                                                     \
+                         "add %[out], %[out], r4\n\t"                                                         \
+                         "ldr r4, [%[j], %[o_xstep]]\n\t"                                                     \
+                         "add %[x], %[x], r4\n\t"                                                             \
+                         "subs %[n], %[n], #1\n\t"                                                            \
+                         "bne 1b\n\t"                                                                         \
+                         : [x] "+r"(x), [out] "+l"(out), [n] "+r"(n), [w] "=&r"(w), [rq] "=&r"(rq)            \
+                         : [j] "r"(j), [zp] "r"(zp), [o_offs] "i"(offsetof(ts_conv_run_t, offs)),             \
+                           [o_w] "i"(offsetof(ts_conv_run_t, w)), [o_rq] "i"(offsetof(ts_conv_run_t, rq)),    \
+                           [o_quads] "i"(offsetof(ts_conv_run_t, quads)),                                     \
+                           [o_ostep] "i"(offsetof(ts_conv_run_t, out_step)),                                  \
+                           [o_xstep] "i"(offsetof(ts_conv_run_t, x_step)),                                    \
+                           [o_lo] "i"(offsetof(ts_conv_run_t, lo)), [o_hi] "i"(offsetof(ts_conv_run_t, hi))   \
+                         : "r4", "r6", "r8", "r10", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7",    \
+                           "cc", "memory");                                                                   \
+    }
+
+TS_CONV_RUN(ts_conv_run1, TS_X1, TS_R1, TS_CLAMP_FULL)
+TS_CONV_RUN(ts_conv_run2, TS_X2, TS_R2, TS_CLAMP_FULL)
+TS_CONV_RUN(ts_conv_run3, TS_X3, TS_R3, TS_CLAMP_FULL)
+TS_CONV_RUN(ts_conv_run4, TS_X4, TS_R4, TS_CLAMP_FULL)
+TS_CONV_RUN(ts_conv_run1_range, TS_X1, TS_R1, TS_CLAMP_RANGE)
+TS_CONV_RUN(ts_conv_run2_range, TS_X2, TS_R2, TS_CLAMP_RANGE)
+TS_CONV_RUN(ts_conv_run3_range, TS_X3, TS_R3, TS_CLAMP_RANGE)
+TS_CONV_RUN(ts_conv_run4_range, TS_X4, TS_R4, TS_CLAMP_RANGE)
+
+typedef void (*ts_conv_run_fn)(const ts_conv_run_t *, const int8_t *, int32_t, int8_t *, int32_t);
+
+/** A convolution's runs: the asm's table, the variant, where the output ends. */
+typedef struct {
+    ts_conv_run_t j;
+    ts_conv_run_fn run;
+    int32_t oc, zp;
+    const int8_t *end;
+} ts_conv_mve_t;
+
+/** n >= 1 pixels from x on (x_step apart, receptive field at offs) into out. */
+static void ts_conv_pixels(ts_conv_mve_t *c, const int8_t *x, int32_t n, const uint8_t *offs, int32_t x_step,
+                           int8_t *out)
+{
+    c->j.offs = offs;
+    c->j.x_step = x_step;
+    if (c->j.out_step != 0 && out + (size_t)n * c->oc == c->end) {
+        /* the output's last pixel: its padded quad goes to a scratch buffer */
+        int8_t last[c->oc + 3];
+        if (n > 1) {
+            c->run(&c->j, x, n - 1, out, c->zp);
+        }
+        c->run(&c->j, x + (n - 1) * x_step, 1, last, c->zp);
+        memcpy(out + (size_t)(n - 1) * c->oc, last, (size_t)c->oc);
+        return;
+    }
+    c->run(&c->j, x, n, out, c->zp);
+}
+
+/** Receptive fields in registers (filter_mve), see the top of this file. */
+static void ts_conv2d_mve_fields(const ts_conv2d_params_t *p, const int8_t *input, int8_t *output)
+{
+    static const ts_conv_run_fn runs[2][4] = {
+        {ts_conv_run1, ts_conv_run2, ts_conv_run3, ts_conv_run4},
+        {ts_conv_run1_range, ts_conv_run2_range, ts_conv_run3_range, ts_conv_run4_range},
+    };
+    const int32_t ic = p->input_c, oc = p->output_c, ow = p->output_w, oh = p->output_h;
+    const int32_t sw = p->stride_w, span = p->chunks_mve * 16;
+    ts_conv_mve_t c;
+    c.j.w = p->filter_mve;
+    c.j.rq = p->requant_mve;
+    c.j.quads = (oc + 3) / 4;
+    c.j.out_step = oc - 4 * c.j.quads;
+    for (int32_t i = 0; i < 4; ++i) {
+        c.j.lo[i] = p->act_min;
+        c.j.hi[i] = p->act_max;
+    }
+    c.run = runs[!(p->act_min == -128 && p->act_max == 127)][p->chunks_mve - 1];
+    c.oc = oc;
+    c.zp = p->output_offset;
+    c.end = output + (size_t)p->batches * oh * ow * oc;
+    const uint8_t *window = p->offsets_mve, *column = p->offsets_mve + span;
+    int8_t col[64];
+    /* output columns whose window is inside the image horizontally: [ox_lo, ox_hi) */
+    const int32_t span_h = (p->filter_h - 1) * p->dilation_h + 1, span_w = (p->filter_w - 1) * p->dilation_w + 1;
+    int32_t ox_lo = (p->pad_w + sw - 1) / sw;
+    int32_t ox_hi = p->input_w - span_w + p->pad_w >= 0 ? (p->input_w - span_w + p->pad_w) / sw + 1 : 0;
+    ox_lo = ox_lo < ow ? ox_lo : ow;
+    ox_hi = ox_hi < ow ? ox_hi : ow;
+    ox_hi = p->gather_mve && ox_hi > ox_lo ? ox_hi : ox_lo;
+    const int32_t contiguous = p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && sw == 1 &&
+                               p->pad_h == 0 && p->pad_w == 0 && oh == p->input_h && ow == p->input_w;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ic;
+        int8_t *out = output + (size_t)b * oh * ow * oc;
+        if (contiguous && p->gather_mve) { /* a 1x1 convolution: one run over the image */
+            ts_conv_pixels(&c, image, oh * ow, window, ic, out);
+            continue;
+        }
+        for (int32_t oy = 0; oy < oh; ++oy, out += (size_t)ow * oc) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            const int32_t inside = y0 >= 0 && y0 + span_h <= p->input_h;
+            const int32_t lo = inside ? ox_lo : ow, hi = inside ? ox_hi : ow;
+            for (int32_t ox = 0; ox < ow; ++ox) {
+                if (ox == lo && hi > lo) {
+                    const int8_t *x = image + ((size_t)y0 * p->input_w + lo * sw - p->pad_w) * ic;
+                    ts_conv_pixels(&c, x, hi - lo, window, sw * ic, out + (size_t)lo * oc);
+                    ox = hi - 1;
+                    continue;
+                }
+                ts_im2col_zp_s8(p, image, y0, ox * sw - p->pad_w, col, span);
+                ts_conv_pixels(&c, col, 1, column, 0, out + (size_t)ox * oc);
+            }
+        }
+    }
+}
+
 int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
                      const int32_t *bias, int8_t *output)
 {
-    if (params == NULL || input == NULL || filter == NULL || output == NULL || params->filter_c <= 0) {
+    if (params == NULL || input == NULL || output == NULL || params->filter_c <= 0 ||
+        (filter == NULL && params->filter_mve == NULL)) {
         return TS_ERR_ARG;
     }
     const ts_conv2d_params_t *p = params;
+    if (p->filter_mve != NULL) {
+        ts_conv2d_mve_fields(p, input, output);
+        return TS_OK;
+    }
     if (p->filter_c != p->input_c) {
         return ts_conv2d_s8_portable(params, input, filter, bias, output);
     }
@@ -33,8 +223,12 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
     const int32_t pixels = p->output_h * p->output_w;
     const ts_mve_out_t o = {p->output_offset, p->act_min, p->act_max};
     int8_t col[k];
-    int32_t rq[(oc + 3) / 4 * 16];
-    ts_mve_rq_table(filter, k, oc, bias, p->input_offset, p->multiplier, p->shift, 1, rq);
+    const int32_t *rq = p->requant_mve;
+    int32_t table[p->requant_mve != NULL ? 1 : (oc + 3) / 4 * 16];
+    if (rq == NULL) {
+        ts_mve_rq_table(filter, k, oc, bias, p->input_offset, p->multiplier, p->shift, 1, table);
+        rq = table;
+    }
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * p->input_c;
         int8_t *out = output + (size_t)b * pixels * oc;

@@ -1,0 +1,144 @@
+"""Helium CONV_2D paths (ts_conv2d_s8_mve.c, aot_opt_mve.conv_mve) against the TFLM interpreter.
+
+Two small hand-built models run on qemu-cortex-m55 with the optimized kernels, compared byte
+for byte with TFLM; their layers hit every path of the kernel and its edges:
+
+- `_fields`: receptive fields of at most 64 bytes in registers, per-channel weights: a one-channel
+  3x3/s2/SAME depthwise with multiplier 6 (lowered to a convolution, k = 9, 6 outputs: a partial
+  quad; RELU6 clamping below 127), 3x3/s1/SAME over 6 channels (k = 54, four chunks: border
+  windows from the zero-point column, inner ones gathered), 1x1/s1 (one run over the image,
+  7 outputs: the last pixel through the scratch buffer), 1x1/s2 (strided runs), and a 3x3 over
+  12 channels (k = 108: im2col and ts_mve_gemv_rq with the generated table).
+- `_fallbacks`: per-tensor weights, a dilated 3x3 over a wide image (window offsets beyond 8 bits:
+  every window through the column; dilated copies), and a 1x1 whose shift is 0 (not in
+  [-31, -1]: the gemv path with the generated {init, multiplier, left, right} table).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toolchain.codegen.aot_opt_mve import conv_tables, gemv_table, window_offsets
+
+from test_aot_opt import _run_on_qemu
+
+
+class _Net:
+    """A chain of CONV_2D / DEPTHWISE_CONV_2D layers as a make_tflite spec."""
+
+    def __init__(self, shape, scale, zp, seed):
+        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
+
+        self.s = s
+        self.rng = np.random.default_rng(seed)
+        self.tensors, self.buffers, self.ops = [], [], []
+        self.shape, self.scale = tuple(shape), scale
+        self.x = self.first = self.tensor(shape, scale, zp)
+
+    def tensor(self, shape, scale, zp=0, data=None, dtype="int8", qdim=0):
+        spec = {"shape": list(shape), "type": dtype, "scale": scale, "zero_point": zp, "quantized_dimension": qdim}
+        if data is not None:
+            self.buffers.append(np.ascontiguousarray(data).tobytes())
+            spec["buffer"] = len(self.buffers)
+        self.tensors.append(spec)
+        return len(self.tensors) - 1
+
+    def conv(self, out_c, k, stride, same, act="relu", depthwise=False, dilation=1, per_tensor=False,
+             w_range=127, gain=60.0, out_scale=None, out_zp=None, bias_range=3000):
+        s, rng = self.s, self.rng
+        n, h, w, c = self.shape
+        span = (k - 1) * dilation + 1
+        oh, ow = (-(-h // stride), -(-w // stride)) if same else ((h - span) // stride + 1, (w - span) // stride + 1)
+        wshape = (1, k, k, out_c) if depthwise else (out_c, k, k, c)
+        weights = rng.integers(-w_range, w_range + 1, size=wshape, dtype=np.int8)
+        w_scale = np.full(1, 0.01) if per_tensor else rng.uniform(0.005, 0.02, out_c)
+        fan_in = k * k * (1 if depthwise else c)
+        wt = self.tensor(wshape, w_scale, [0] * len(w_scale), weights, qdim=3 if depthwise else 0)
+        bias_scale = self.scale * (w_scale if not per_tensor else np.full(out_c, w_scale[0]))
+        bt = self.tensor((out_c,), bias_scale, [0] * out_c,
+                         rng.integers(-bias_range, bias_range, out_c).astype(np.int32), dtype="int32")
+        if out_scale is None:
+            out_scale = float(self.scale * w_scale.mean() * gain * np.sqrt(fan_in) * w_range / 127)
+        zp = out_zp if out_zp is not None else (-128 if act != "none" else 3)
+        y = self.tensor((n, oh, ow, out_c), out_scale, zp)
+        acts = {"relu": s.ActivationFunctionType.RELU, "relu6": s.ActivationFunctionType.RELU6,
+                "none": s.ActivationFunctionType.NONE}
+        if depthwise:
+            o = s.DepthwiseConv2DOptionsT()
+            o.depthMultiplier, opcode, otype = out_c // c, 1, s.BuiltinOptions.DepthwiseConv2DOptions
+        else:
+            o = s.Conv2DOptionsT()
+            opcode, otype = 0, s.BuiltinOptions.Conv2DOptions
+        o.padding = s.Padding.SAME if same else s.Padding.VALID
+        o.strideH = o.strideW = stride
+        o.fusedActivationFunction = acts[act]
+        o.dilationHFactor = o.dilationWFactor = dilation
+        self.ops.append((opcode, [self.x, wt, bt], [y], otype, o))
+        self.x, self.shape, self.scale = y, (n, oh, ow, out_c), out_scale
+        return self
+
+    def tflite(self, make_tflite) -> bytes:
+        s = self.s
+        opcodes = [(s.BuiltinOperator.CONV_2D, 3, 3), (s.BuiltinOperator.DEPTHWISE_CONV_2D, 4, 3)]
+        return make_tflite(self.tensors, self.ops, [self.first], [self.x], opcodes=opcodes, buffers=self.buffers)
+
+
+def _fields(make_tflite) -> bytes:
+    net = _Net((1, 13, 11, 1), 0.05, -3, seed=11)
+    net.conv(6, 3, 2, True, act="relu6", depthwise=True, out_scale=0.04)  # act_max < 127: the clamp range
+    net.conv(8, 3, 1, True)
+    net.conv(7, 1, 1, False, act="none")
+    net.conv(12, 1, 2, False)
+    net.conv(5, 3, 1, False, act="none")
+    return net.tflite(make_tflite)
+
+
+def _fallbacks(make_tflite) -> bytes:
+    net = _Net((1, 9, 40, 3), 0.05, 5, seed=12)
+    net.conv(8, 3, 1, True, dilation=2, per_tensor=True)
+    net.conv(6, 1, 1, False, act="none", w_range=1, out_scale=float(net.scale * 0.01 / 0.6), per_tensor=True,
+             bias_range=30)
+    return net.tflite(make_tflite)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", [_fields, _fallbacks])
+def test_conv_paths_bit_exact_on_m55(make_tflite, tmp_path, model):
+    path = tmp_path / "net.tflite"
+    path.write_bytes(model(make_tflite))
+    got, want, project = _run_on_qemu(path, "qemu-cortex-m55", tmp_path, samples=3)
+    assert len(set(want[0])) > 3, "the outputs should not all saturate"
+    assert got == want
+    model_c = (project / "src" / "model" / "model.c").read_text()
+    if model is _fields:  # four layers with fields in registers, one through ts_mve_gemv_rq
+        assert model_c.count(".chunks_mve = ") == 4 and model_c.count(".requant_mve = ") == 5
+        assert ".chunks_mve = 4" in model_c and ".gather_mve = 1" in model_c
+    else:  # the dilated window does not fit 8-bit offsets; the 1x1's shift 0 takes the gemv path
+        assert ".gather_mve = 0" in model_c and model_c.count(".chunks_mve = ") == 1
+        assert model_c.count(".requant_mve = ") == 2
+
+
+# --- host checks of the generated tables --------------------------------------------------
+def test_conv_tables_layout():
+    rng = np.random.default_rng(0)
+    w = rng.integers(-128, 128, size=(6, 20), dtype=np.int8)
+    bias = rng.integers(-1000, 1000, 6)
+    filt, table = conv_tables(w, bias, 7, [1 << 30] * 6, [-3, -1, -31, -2, -5, -7])
+    assert filt.shape == (8, 32) and (filt[:6, :20] == w).all() and not filt[6:].any() and not filt[:, 20:].any()
+    t = np.array(table).reshape(2, 3, 4)  # per quad {init, multiplier, shift}
+    init = bias + 7 * w.astype(np.int64).sum(1)
+    assert list(t[0, 0]) == list(init[:4]) and list(t[1, 0, :2]) == list(init[4:]) and list(t[1, 0, 2:]) == [0, 0]
+    assert list(t[0, 2]) == [-3, -1, -31, -2] and list(t[1, 2]) == [-5, -7, -1, -1]
+    assert conv_tables(w, bias, 7, [1 << 30], [0]) is None  # shift 0: not the fields' requantization
+    assert conv_tables(np.zeros((4, 65), np.int8), None, 0, [1 << 30], [-1]) is None  # k > 64
+    g = np.array(gemv_table(w, bias, 7, [5], [2])).reshape(2, 4, 4)  # {init, multiplier, left, right}
+    assert list(g[0, 0]) == list(init[:4]) and list(g[0, 1]) == [5] * 4 and list(g[0, 2]) == [2] * 4
+    assert list(g[0, 3]) == [0] * 4
+
+
+def test_window_offsets():
+    p = {"input_c": 2, "filter_h": 2, "filter_w": 3, "input_w": 10, "dilation_h": 1, "dilation_w": 2}
+    offs = window_offsets(p, 16)
+    assert offs[:12] == [0, 1, 4, 5, 8, 9, 20, 21, 24, 25, 28, 29] and offs[12:] == [0] * 4
+    assert window_offsets(dict(p, input_w=200), 16) is None
