@@ -211,11 +211,11 @@ static void window(const ts_depthwise_conv2d_params_t *p, const int8_t *image, i
 
 /* One channel's constants, as the pixel loop loads them (16-byte aligned, this order). */
 typedef struct {
-    int8_t w[16];    /* the channel's taps (filter_mve), zeros past the last */
     uint8_t tap[16]; /* the taps' byte offsets in the plane from the window's corner, 0 past the last */
-    int32_t out[4];  /* the lanes' output byte offsets from the group's first pixel, plus the channel */
+    int32_t out[4];  /* the lanes' output byte offsets from the group's first pixel (band and channel included) */
     int32_t lo[4], hi[4];
-    int32_t rq[4]; /* requant_mve: init, multiplier, shift, output offset */
+    const int8_t *w;   /* the channel's taps (filter_mve), zeros past the last */
+    const int32_t *rq; /* the channel's requant_mve: init, multiplier, shift, output offset */
 } ts_dw_lanes_t;
 
 /*
@@ -227,13 +227,14 @@ typedef struct {
  * output offset, clamp and a scatter store of the four bytes (VSTRB.32 [first, lanes]).
  */
 #define TS_DW_PIXELS(REQ)                                                                                    \
-    "vldrb.8 q2, [%[v]]\n\t"                                                                                 \
-    "vldrb.8 q3, [%[v], #16]\n\t"                                                                            \
-    "vldrw.32 q4, [%[v], #32]\n\t"                                                                           \
-    "vldrw.32 q5, [%[v], #48]\n\t"                                                                           \
-    "vldrw.32 q6, [%[v], #64]\n\t"                                                                           \
-    "ldrd r5, r6, [%[v], #80]\n\t"                                                                           \
-    "ldrd r8, r9, [%[v], #88]\n\t"                                                                           \
+    "vldrb.8 q3, [%[v]]\n\t"                                                                                 \
+    "vldrw.32 q4, [%[v], #16]\n\t"                                                                           \
+    "vldrw.32 q5, [%[v], #32]\n\t"                                                                           \
+    "vldrw.32 q6, [%[v], #48]\n\t"                                                                           \
+    "ldrd r5, r8, [%[v], #64]\n\t"                                                                           \
+    "vldrb.8 q2, [r5]\n\t"                                                                                   \
+    "ldrd r5, r6, [r8]\n\t"                                                                                  \
+    "ldrd r8, r9, [r8, #8]\n\t"                                                                              \
     "dls lr, %[n]\n"                                                                                         \
     "1:\n\t"                                                                                                 \
     "ldmia %[tab]!, {r0, r1, r2, r3, r4}\n\t"                                                                \
@@ -318,30 +319,52 @@ static int32_t plane_rows(const ts_depthwise_conv2d_params_t *p, int32_t *wp)
 }
 
 /*
- * The band of `rows` output rows from oy0 (pixels in row-major order; a last partial group
- * of four repeats pixels of the one before): tab's window corners and output addresses, the
- * plane rows' offsets of its input pixels (dst) and the first input row read (*y_lo).
- * Returns the number of input pixels.
+ * The table of a band of `rows` output rows (pixels in row-major order; a last partial group
+ * of four repeats pixels of the one before): per group the four windows' corners in the
+ * plane and the first pixel's address in the band's output as if it started at `out`.
  */
-static int32_t band(const ts_depthwise_conv2d_params_t *p, int32_t oy0, int32_t rows, int32_t wp, const int8_t *plane,
-                    int8_t *out, uint32_t *tab, uint16_t *dst, int32_t *y_lo)
+static void corners(const ts_depthwise_conv2d_params_t *p, int32_t rows, int32_t wp, const int8_t *plane, int8_t *out,
+                    uint32_t *tab)
 {
-    const int32_t ow = p->output_w, n = rows * ow;
-    for (int32_t g = 0; g < (n + 3) / 4; ++g, tab += 5) {
-        const int32_t first = 4 * g + 4 <= n ? 4 * g : n - 4;
+    const int32_t ow = p->output_w, n = rows * ow, ch = p->input_c;
+    const int8_t *row = plane, *corner = plane;
+    const int8_t *o = out;
+    uint32_t *t = tab;
+    for (int32_t g = 0, x = 0; g < n / 4; ++g, t += 5, o += 4 * ch) { /* the full groups */
         for (int32_t l = 0; l < 4; ++l) {
-            const int32_t i = first + l;
-            tab[l] = (uint32_t)(uintptr_t)(plane + (i / ow) * p->stride_h * wp + (i % ow) * p->stride_w);
+            t[l] = (uint32_t)(uintptr_t)corner;
+            corner += p->stride_w;
+            if (++x == ow) {
+                x = 0;
+                row += p->stride_h * wp;
+                corner = row;
+            }
         }
-        tab[4] = (uint32_t)(uintptr_t)(out + ((size_t)oy0 * ow + first) * p->input_c);
+        t[4] = (uint32_t)(uintptr_t)o;
     }
+    if (n % 4 != 0) { /* a last group of the last four pixels */
+        for (int32_t l = 0; l < 4; ++l) {
+            const int32_t i = n - 4 + l;
+            t[l] = (uint32_t)(uintptr_t)(plane + (i / ow) * p->stride_h * wp + (i % ow) * p->stride_w);
+        }
+        t[4] = (uint32_t)(uintptr_t)(out + (size_t)(n - 4) * ch);
+    }
+}
+
+/* The plane offsets of the input pixels read by the band of output rows from oy0 (dst), and
+ * the first input row read (*y_lo); returns the number of input pixels. */
+static int32_t band(const ts_depthwise_conv2d_params_t *p, int32_t oy0, int32_t rows, int32_t wp, uint16_t *dst,
+                    int32_t *y_lo)
+{
     const int32_t top = oy0 * p->stride_h - p->pad_h;
     const int32_t bottom = top + (rows - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h;
     const int32_t lo = top > 0 ? top : 0, hi = bottom < p->input_h - 1 ? bottom : p->input_h - 1;
+    const uint16x8_t ramp = vidupq_n_u16(0, 1);
     int32_t k = 0;
-    for (int32_t y = lo; y <= hi; ++y) {
-        for (int32_t x = 0; x < p->input_w; ++x) {
-            dst[k++] = (uint16_t)((y - top) * wp + p->pad_w + x);
+    for (int32_t y = lo; y <= hi; ++y, k += p->input_w) { /* eight at a time: dst has room past the end */
+        const int32_t base = (y - top) * wp + p->pad_w;
+        for (int32_t x = 0; x < p->input_w; x += 8) {
+            vst1q_u16(dst + k + x, vaddq_n_u16(ramp, (uint16_t)(base + x)));
         }
     }
     *y_lo = lo;
@@ -360,7 +383,7 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
     const int32_t groups = (rows * ow + 3) / 4;
     const int32_t plane_bytes = ((rows - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1) * wp;
     int8_t plane[TS_MVE_DW_PLANE] __attribute__((aligned(16)));
-    uint16_t dst[TS_MVE_DW_PLANE] __attribute__((aligned(16)));
+    uint16_t dst[TS_MVE_DW_PLANE + 8] __attribute__((aligned(16)));
     uint32_t tab[TS_MVE_DW_GROUPS * 5];
     uint16_t stride[8] __attribute__((aligned(16)));
     ts_dw_lanes_t v __attribute__((aligned(16)));
@@ -377,23 +400,23 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
         v.lo[l] = p->act_min;
         v.hi[l] = p->act_max;
     }
+    corners(p, rows, wp, plane, output, tab);
+    const int32x4_t lanes = vreinterpretq_s32_u32(vidupq_n_u32(0, 1)) * ch; /* 0, C, 2C, 3C */
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
-        int8_t *out = output + (size_t)b * p->output_h * ow * ch;
         for (int32_t oy0 = 0; oy0 < p->output_h; oy0 += rows) {
             oy0 = oy0 + rows <= p->output_h ? oy0 : p->output_h - rows;
             int32_t y_lo;
-            const int32_t n_in = band(p, oy0, rows, wp, plane, out, tab, dst, &y_lo);
+            const int32_t n_in = band(p, oy0, rows, wp, dst, &y_lo);
+            const int32_t shift = (b * p->output_h + oy0) * ow * ch; /* of the band's output from tab's */
             memset(plane, -p->input_offset, (size_t)plane_bytes);
             for (int32_t c = 0; c < ch; ++c) {
                 if (n_in > 0) {
                     fill_plane(image + (size_t)y_lo * p->input_w * ch + c, dst, n_in, plane, stride, 8 * ch);
                 }
-                memcpy(v.w, p->filter_mve + 16 * c, 16);
-                memcpy(v.rq, p->requant_mve + 4 * c, 16);
-                for (int32_t l = 0; l < 4; ++l) {
-                    v.out[l] = l * ch + c;
-                }
+                v.w = p->filter_mve + 16 * c;
+                v.rq = p->requant_mve + 4 * c;
+                vst1q_s32(v.out, vaddq_n_s32(lanes, shift + c));
                 if (v.rq[2] < 0) {
                     pixels_right(tab, groups, &v);
                 } else {
