@@ -1,12 +1,13 @@
 /*
  * ts_avg_pool2d_s8_dsp.c - AVERAGE_POOL_2D on the DSP extension (Cortex-M4/M7/M33).
  *
- * Per output pixel, eight channels at a time: one pass over the window's in-bounds input
- * pixels loads two words (eight int8 channels) each and adds them into four registers of
+ * Per output pixel, sixteen channels at a time: one pass over the window's in-bounds input
+ * pixels loads four words (sixteen int8 channels) each and adds them into eight registers of
  * int16 halfword pairs with SXTAB16 (bytes 0 and 2) and SXTAB16 ROR #8 (bytes 1 and 3); a
  * window of at most TS_AVG_DSP_MAX_COUNT elements cannot overflow a halfword. Window rows
- * spanning the whole input width are one contiguous run, walked as one row. A last group
- * of four channels uses one word, the last one to three channels a scalar sum.
+ * spanning the whole input width are one contiguous run, walked as one row. Last groups
+ * of eight and four channels use two words and one, the last one to three channels a
+ * scalar sum.
  *
  * Each sum is then divided as TFLM does, (sum +- count/2) / count truncated: the +-count/2
  * comes from the sum's sign mask s as (count/2 ^ s) - s (a zero sum rounds to 0 either
@@ -54,12 +55,34 @@ static void ts_avg_pixel(const int8_t *in, int32_t rows, int32_t cols, int32_t r
                          const ts_avg_div_t *dv, int8_t *out)
 {
     int32_t c = 0;
-    for (; c + 8 <= channels; c += 8) {
+    for (; c + 16 <= channels; c += 16) {
+        uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0, e2 = 0, o2 = 0, e3 = 0, o3 = 0;
+        const int8_t *row = in + c;
+        for (int32_t y = 0; y < rows; ++y, row += row_step) {
+            const int8_t *x = row;
+            for (int32_t i = cols; i > 0; --i, x += channels) {
+                const uint32_t w0 = ts_read32(x), w1 = ts_read32(x + 4), w2 = ts_read32(x + 8), w3 = ts_read32(x + 12);
+                e0 = ts_sxtab16(e0, w0);
+                o0 = ts_sxtab16_ror8(o0, w0);
+                e1 = ts_sxtab16(e1, w1);
+                o1 = ts_sxtab16_ror8(o1, w1);
+                e2 = ts_sxtab16(e2, w2);
+                o2 = ts_sxtab16_ror8(o2, w2);
+                e3 = ts_sxtab16(e3, w3);
+                o3 = ts_sxtab16_ror8(o3, w3);
+            }
+        }
+        ts_avg_store4(e0, o0, dv, out + c);
+        ts_avg_store4(e1, o1, dv, out + c + 4);
+        ts_avg_store4(e2, o2, dv, out + c + 8);
+        ts_avg_store4(e3, o3, dv, out + c + 12);
+    }
+    if (c + 8 <= channels) {
         uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0;
         const int8_t *row = in + c;
         for (int32_t y = 0; y < rows; ++y, row += row_step) {
             const int8_t *x = row;
-            for (int32_t i = 0; i < cols; ++i, x += channels) {
+            for (int32_t i = cols; i > 0; --i, x += channels) {
                 const uint32_t w0 = ts_read32(x), w1 = ts_read32(x + 4);
                 e0 = ts_sxtab16(e0, w0);
                 o0 = ts_sxtab16_ror8(o0, w0);
@@ -69,13 +92,14 @@ static void ts_avg_pixel(const int8_t *in, int32_t rows, int32_t cols, int32_t r
         }
         ts_avg_store4(e0, o0, dv, out + c);
         ts_avg_store4(e1, o1, dv, out + c + 4);
+        c += 8;
     }
     if (c + 4 <= channels) {
         uint32_t e0 = 0, o0 = 0;
         const int8_t *row = in + c;
         for (int32_t y = 0; y < rows; ++y, row += row_step) {
             const int8_t *x = row;
-            for (int32_t i = 0; i < cols; ++i, x += channels) {
+            for (int32_t i = cols; i > 0; --i, x += channels) {
                 const uint32_t w0 = ts_read32(x);
                 e0 = ts_sxtab16(e0, w0);
                 o0 = ts_sxtab16_ror8(o0, w0);
@@ -89,7 +113,7 @@ static void ts_avg_pixel(const int8_t *in, int32_t rows, int32_t cols, int32_t r
         const int8_t *row = in + c;
         for (int32_t y = 0; y < rows; ++y, row += row_step) {
             const int8_t *x = row;
-            for (int32_t i = 0; i < cols; ++i, x += channels) {
+            for (int32_t i = cols; i > 0; --i, x += channels) {
                 sum += *x;
             }
         }

@@ -1,10 +1,11 @@
 /*
  * ts_avg_pool2d_s8_mve.c - AVERAGE_POOL_2D with Helium (MVE).
  *
- * Per output pixel, sixteen channels at a time: one pass over the window's in-bounds input
- * pixels adds them into two int16x8 vectors (VLDRB.S16 widens on load; a window of at most
+ * Per output pixel, 32 channels at a time: one pass over the window's in-bounds input
+ * pixels adds them into four int16x8 vectors (VLDRB.S16 widens on load; a window of at most
  * TS_AVG_MVE_MAX_COUNT elements cannot overflow an int16 lane). Window rows that span the
- * whole input width are one contiguous run and walked as one row.
+ * whole input width are one contiguous run and walked as one row. Then a group of 16
+ * channels, and the last ones eight at a time (tail-predicated).
  *
  * Division (TFLM: (sum +- count/2) / count, truncated, i.e. |sum| + count/2 divided by
  * count with the sum's sign): q = floor(n * m / 2^31) with n = |sum| + count/2 and
@@ -15,7 +16,7 @@
  * sign restored on int16 lanes, clamped, and stored narrowing to int8. Windows larger than
  * TS_AVG_MVE_MAX_COUNT use the portable kernel.
  */
-/* -O2 whatever the project level (the Helium kernels are written for it) */
+/* -O2 whatever the project level: the Helium asm's register constraints want it */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O2")
 #endif
@@ -48,6 +49,47 @@ TS_ALWAYS_INLINE int16x8_t ts_avg_div8(int16x8_t sum, const ts_avg_div_t *dv)
     return vminq_s16(vmaxq_s16(vsubq_s16(veorq_s16(q, sign), sign), dv->lo), dv->hi);
 }
 
+/* s0..s3 += the 32 channels at x over n >= 1 pixels `step` bytes apart (a low-overhead loop;
+ * the widening VLDRB takes a low base register). */
+TS_ALWAYS_INLINE void ts_avg_sum32(const int8_t *x, int32_t n, int32_t step, int16x8_t *s0, int16x8_t *s1,
+                                   int16x8_t *s2, int16x8_t *s3)
+{
+    int16x8_t t0, t1;
+    __asm__ volatile("dls lr, %[n]\n"
+                     "1:\n\t"
+                     "vldrb.s16 %q[t0], [%[x]]\n\t"
+                     "vldrb.s16 %q[t1], [%[x], #8]\n\t"
+                     "vadd.i16 %q[s0], %q[s0], %q[t0]\n\t"
+                     "vadd.i16 %q[s1], %q[s1], %q[t1]\n\t"
+                     "vldrb.s16 %q[t0], [%[x], #16]\n\t"
+                     "vldrb.s16 %q[t1], [%[x], #24]\n\t"
+                     "add %[x], %[x], %[step]\n\t"
+                     "vadd.i16 %q[s2], %q[s2], %q[t0]\n\t"
+                     "vadd.i16 %q[s3], %q[s3], %q[t1]\n\t"
+                     "le lr, 1b\n"
+                     : [s0] "+w"(*s0), [s1] "+w"(*s1), [s2] "+w"(*s2), [s3] "+w"(*s3), [t0] "=&w"(t0),
+                       [t1] "=&w"(t1), [x] "+l"(x)
+                     : [n] "r"(n), [step] "r"(step)
+                     : "lr", "memory");
+}
+
+/* s0, s1 += the 16 channels at x over n >= 1 pixels `step` bytes apart. */
+TS_ALWAYS_INLINE void ts_avg_sum16(const int8_t *x, int32_t n, int32_t step, int16x8_t *s0, int16x8_t *s1)
+{
+    int16x8_t t0, t1;
+    __asm__ volatile("dls lr, %[n]\n"
+                     "1:\n\t"
+                     "vldrb.s16 %q[t0], [%[x]]\n\t"
+                     "vldrb.s16 %q[t1], [%[x], #8]\n\t"
+                     "add %[x], %[x], %[step]\n\t"
+                     "vadd.i16 %q[s0], %q[s0], %q[t0]\n\t"
+                     "vadd.i16 %q[s1], %q[s1], %q[t1]\n\t"
+                     "le lr, 1b\n"
+                     : [s0] "+w"(*s0), [s1] "+w"(*s1), [t0] "=&w"(t0), [t1] "=&w"(t1), [x] "+l"(x)
+                     : [n] "r"(n), [step] "r"(step)
+                     : "lr", "memory");
+}
+
 /*
  * The averages of `channels` channels over a window of rows x cols input pixels starting
  * at `in` (pixels `channels` bytes apart, rows `row_step` bytes apart).
@@ -56,18 +98,24 @@ static void ts_avg_pixel(const int8_t *in, int32_t rows, int32_t cols, int32_t r
                          const ts_avg_div_t *dv, int8_t *out)
 {
     int32_t c = 0;
-    for (; c + 16 <= channels; c += 16) {
-        int16x8_t s0 = vdupq_n_s16(0), s1 = vdupq_n_s16(0);
-        const int8_t *row = in + c;
-        for (int32_t y = 0; y < rows; ++y, row += row_step) {
-            const int8_t *x = row;
-            for (int32_t i = 0; i < cols; ++i, x += channels) {
-                s0 = vaddq_s16(s0, vldrbq_s16(x));
-                s1 = vaddq_s16(s1, vldrbq_s16(x + 8));
-            }
+    for (; c + 32 <= channels; c += 32) {
+        int16x8_t s0 = vdupq_n_s16(0), s1 = vdupq_n_s16(0), s2 = vdupq_n_s16(0), s3 = vdupq_n_s16(0);
+        for (int32_t y = 0; y < rows; ++y) {
+            ts_avg_sum32(in + c + y * row_step, cols, channels, &s0, &s1, &s2, &s3);
         }
         vstrbq_s16(out + c, ts_avg_div8(s0, dv));
         vstrbq_s16(out + c + 8, ts_avg_div8(s1, dv));
+        vstrbq_s16(out + c + 16, ts_avg_div8(s2, dv));
+        vstrbq_s16(out + c + 24, ts_avg_div8(s3, dv));
+    }
+    if (c + 16 <= channels) {
+        int16x8_t s0 = vdupq_n_s16(0), s1 = vdupq_n_s16(0);
+        for (int32_t y = 0; y < rows; ++y) {
+            ts_avg_sum16(in + c + y * row_step, cols, channels, &s0, &s1);
+        }
+        vstrbq_s16(out + c, ts_avg_div8(s0, dv));
+        vstrbq_s16(out + c + 8, ts_avg_div8(s1, dv));
+        c += 16;
     }
     for (; c < channels; c += 8) { /* the last 1..15 channels, eight (or fewer) at a time */
         const mve_pred16_t p = vctp16q((uint32_t)(channels - c));
@@ -75,7 +123,7 @@ static void ts_avg_pixel(const int8_t *in, int32_t rows, int32_t cols, int32_t r
         const int8_t *row = in + c;
         for (int32_t y = 0; y < rows; ++y, row += row_step) {
             const int8_t *x = row;
-            for (int32_t i = 0; i < cols; ++i, x += channels) {
+            for (int32_t i = cols; i > 0; --i, x += channels) {
                 s = vaddq_s16(s, vldrbq_z_s16(x, p));
             }
         }
