@@ -65,6 +65,23 @@ def dsp_depthwise_filter(w: np.ndarray) -> np.ndarray:
     return quads.transpose(1, 0, 2).reshape(-1)
 
 
+def dsp_depthwise3x3_filter(w: np.ndarray) -> np.ndarray:
+    """A [9, channels] int8 3x3 depthwise filter as int16 for the DSP kernel's channel planes:
+    per channel, per window row, (w0, w1, w2, 0), doubled as dsp_filter."""
+    rows = np.zeros((w.shape[1], 3, 4), np.int16)
+    rows[:, :, :3] = (w.astype(np.int16) * 2).T.reshape(-1, 3, 3)
+    return rows.reshape(-1)
+
+
+def dsp_depthwise_planes(p: dict) -> bool:
+    """Whether the DSP depthwise kernel runs this layer by channel planes (its C twin is
+    dw_planes_layout in ts_depthwise_conv2d_s8_dsp.c; keep the two in step): 3x3, undilated,
+    equal strides 1 with at least 64 output pixels or 2 with at least 400."""
+    s, pixels = p["stride_h"], p["output_h"] * p["output_w"]
+    return (p["filter_h"] == 3 and p["filter_w"] == 3 and p["dilation_h"] == 1 and p["dilation_w"] == 1
+            and p["stride_w"] == s and ((s == 1 and pixels >= 64) or (s == 2 and pixels >= 400)))
+
+
 def dsp_requant(bias, multipliers, shifts, output_offset: int, rows: int) -> list[int] | None:
     """[quads(rows)][4] {2 * bias, multiplier, add, right} for ts_rq_t, or None when a channel
     falls outside the fast form (shift >= 0, or the folded offset could overflow)."""
@@ -95,11 +112,13 @@ def specialize_dsp(ctx, low: Lowering, consts: list) -> Lowering:
     bias = b.numpy().reshape(-1).astype(np.int64) if b is not None else None
     values = {c.name: c.values for c in consts}
     w = np.array(values[low.args[1]], np.int8)  # the filter as lowered (OHWI, 1HWC or [out, in])
+    planes = False
     if low.kernel == "ts_depthwise_conv2d_s8":
         rows, k = p["output_c"], p["filter_h"] * p["filter_w"]
         if p["depth_multiplier"] != 1 or rows % 4 or p["dilation_h"] != 1 or p["dilation_w"] != 1:
             return low
-        filt = dsp_depthwise_filter(w.reshape(k, rows))
+        planes = dsp_depthwise_planes(p)
+        filt = (dsp_depthwise3x3_filter if planes else dsp_depthwise_filter)(w.reshape(k, rows))
     else:
         rows = p.get("output_c", p.get("output_depth"))
         k = w.size // rows
@@ -112,7 +131,8 @@ def specialize_dsp(ctx, low: Lowering, consts: list) -> Lowering:
     if table is None:
         return low
     consts[:] = [c for c in consts if c.name != low.args[1]]
-    params = dict(p, filter_dsp=ctx.const_array("filter_dsp", "int16_t", filt, f"{low.args[1]} widened for SMLAD"),
+    what = "as 3x3 taps in rows for the channel planes" if planes else "widened for SMLAD"
+    params = dict(p, filter_dsp=ctx.const_array("filter_dsp", "int16_t", filt, f"{low.args[1]} {what}"),
                   requant_dsp=ctx.const_array("requant_dsp", "int32_t", table, "{2 * bias, multiplier, add, right}"))
     return replace(low, params=params, args=[low.args[0], "NULL", *low.args[2:]])
 

@@ -80,6 +80,22 @@ static inline int32_t ts_smlatt(uint32_t x, uint32_t y, int32_t acc)
     return r;
 }
 
+/** PKHBT: bottom halfword of `lo`, bottom halfword of `hi` on top. */
+static inline uint32_t ts_pack_bb(uint32_t lo, uint32_t hi)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+/** PKHTB: top halfword of `lo` at the bottom, top halfword of `hi` on top. */
+static inline uint32_t ts_pack_tt(uint32_t lo, uint32_t hi)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+
 /** The halfword pair (v, v) for SXTAB16 offsets. */
 static inline uint32_t ts_dup16(int32_t v)
 {

@@ -1,15 +1,27 @@
 /*
  * ts_depthwise_conv2d_s8_dsp.c - DEPTHWISE_CONV_2D on the DSP extension.
  *
- * Per output pixel, a table points each tap at its input pixel, or at a row of input
- * zero points for taps outside the image (x + offset = 0 there, as TFLM skips them); a 3x3
- * window inside the image is read by rows from its corner instead.
- * Four channels per word: inputs widened with the offset by SXTAB16, weights pre-widened
- * by the generator (params->filter_dsp: per channel quad, per tap, (w0, w2) (w1, w3)),
- * one 16x16 MAC per channel and tap (SMLABB/SMLATT), and the outputs requantized from
- * registers (params->requant_dsp). Without the re-layouts (depth multiplier != 1,
- * dilation, channels not a multiple of 4, requantizations outside the fast form) the
- * portable kernel runs.
+ * 3x3 filters on images large enough (dw_planes_layout; the generator then lays out each
+ * channel's taps as rows (w0, w1, w2, 0), doubled, aot_opt.py dsp_depthwise3x3_filter): per
+ * quad of channels, a band of input lines
+ * is widened once (input offset added, SXTAB16) into four int16 planes, one per channel,
+ * with zeros for the padding around the image (x + offset = 0, as TFLM skips those taps).
+ * Adjacent positions of a plane are the halfword pairs SMLAD multiplies by two taps. Then,
+ * channel by channel, each output line runs one assembly loop over groups of four outputs:
+ * per window row one LDM of the plane, one LDRD of the row's taps and eight MACs (SMLAD or,
+ * for odd positions at stride 1, PKHBT + SMLADX for the tap pair, SMLAxB for the third tap),
+ * then the four outputs requantized with the channel's parameters kept on the stack. Lines
+ * are image rows, or image columns (taps transposed) when that computes fewer outputs in
+ * groups of four (kws: 5 columns wide, 25 high). Strides along a line other than 1 and 2,
+ * or lines too long for the planes' stack budget, run pixel by pixel in C.
+ * Other filters and small images: per output pixel, a table points each tap at its input
+ * pixel, or at a row of input zero points for taps outside the image (a 3x3 window inside the
+ * image is read by rows from its corner instead). Four channels per word: inputs
+ * widened with the offset by SXTAB16, weights pre-widened by the generator
+ * (params->filter_dsp: per channel quad, per tap, (w0, w2) (w1, w3)), one 16x16 MAC per
+ * channel and tap (SMLABB/SMLATT), outputs requantized from registers (params->requant_dsp).
+ * Without the re-layouts (depth multiplier != 1, dilation, channels not a multiple of 4,
+ * requantizations outside the fast form) the portable kernel runs.
  */
 #include "ts_depthwise_conv2d_s8.h"
 
@@ -20,6 +32,363 @@
 /* the portable kernel, renamed by ts_opt.h's selection */
 int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
                                         const int8_t *filter, const int32_t *bias, int8_t *output);
+
+/* ---- 3x3 filters: channel planes ------------------------------------------------------ */
+
+/* Whether the generator laid the filter out for the channel planes (aot_opt.py
+ * dsp_depthwise_planes; keep the two in step): 3x3, undilated, equal strides 1 with at least
+ * 64 output pixels or 2 with at least 400 (smaller images cost less pixel by pixel). */
+static int dw_planes_layout(const ts_depthwise_conv2d_params_t *p)
+{
+    const int32_t s = p->stride_h, pixels = p->output_h * p->output_w;
+    return p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
+           p->stride_w == s && ((s == 1 && pixels >= 64) || (s == 2 && pixels >= 400));
+}
+
+/* stack bytes for the int16 planes of one channel quad (a band of input lines) */
+#define TS_DW_PLANES_BYTES 4096
+
+/* One channel as the line loop reads it (copied onto the stack by the loop): per window row
+ * its taps as (w0, w1), (w2, 0) (doubled, as dsp_depthwise3x3_filter lays them out), the
+ * requantization and the activation clamp. */
+typedef struct {
+    uint32_t w[6];
+    ts_rq_t rq;
+    int32_t lo, hi;
+} dw_frame_t;
+
+/* Outputs are computed along lines: image rows, or image columns (then the taps transposed). */
+typedef struct {
+    int32_t lines_out, len_out, lines_in, len_in; /* lines and positions per line */
+    int32_t s_line, s_pos, pad_line, pad_pos;     /* strides and leading padding across / along lines */
+    int32_t in_line, in_pos, out_line, out_pos;   /* byte steps between lines / positions */
+    int transposed;
+} dw_geom_t;
+
+static void dw_geom(const ts_depthwise_conv2d_params_t *p, int transposed, dw_geom_t *g)
+{
+    const int32_t ch = p->input_c;
+    if (transposed) {
+        *g = (dw_geom_t){p->output_w, p->output_h, p->input_w, p->input_h, p->stride_w, p->stride_h,
+                         p->pad_w, p->pad_h, ch, p->input_w * ch, ch, p->output_w * ch, 1};
+    } else {
+        *g = (dw_geom_t){p->output_h, p->output_w, p->input_h, p->input_w, p->stride_h, p->stride_w,
+                         p->pad_h, p->pad_w, p->input_w * ch, ch, p->output_w * ch, ch, 0};
+    }
+}
+
+/* int16 positions of a plane row: every group of four outputs reads s_pos * 4 + 2 of them */
+static int32_t dw_wp(const dw_geom_t *g)
+{
+    return g->s_pos * ((g->len_out + 3) & ~3) + 2;
+}
+
+/* input lines of a band of planes; 0 when the line loop does not apply (stride along the line
+ * not 1 or 2, or three lines do not fit the stack budget) */
+static int32_t dw_band_rows(const dw_geom_t *g)
+{
+    if (g->s_pos != 1 && g->s_pos != 2) {
+        return 0;
+    }
+    const int32_t rows = TS_DW_PLANES_BYTES / (4 * 2 * dw_wp(g));
+    return rows >= 3 ? rows : 0;
+}
+
+/* Rows or columns, whichever computes fewer outputs in groups of four (a line costs about two
+ * more); 0 when neither applies. */
+static int dw_choose(const ts_depthwise_conv2d_params_t *p, dw_geom_t *g)
+{
+    dw_geom_t rows, cols;
+    dw_geom(p, 0, &rows);
+    dw_geom(p, 1, &cols);
+    const int32_t r_cost = dw_band_rows(&rows) ? rows.lines_out * (((rows.len_out + 3) & ~3) + 2) : INT32_MAX;
+    const int32_t c_cost = dw_band_rows(&cols) ? cols.lines_out * (((cols.len_out + 3) & ~3) + 2) : INT32_MAX;
+    if (r_cost == INT32_MAX && c_cost == INT32_MAX) {
+        return 0;
+    }
+    *g = c_cost < r_cost ? cols : rows;
+    return 1;
+}
+
+/* Positions a, a + 1 of four channels (words va, vb) into the four planes' word q[0], q[pw], ... */
+TS_ALWAYS_INLINE void dw_pair(uint32_t *q, int32_t pw, uint32_t va, uint32_t vb, uint32_t off2)
+{
+    const uint32_t a02 = ts_sxtab16(off2, va), a13 = ts_sxtab16_ror8(off2, va);
+    const uint32_t b02 = ts_sxtab16(off2, vb), b13 = ts_sxtab16_ror8(off2, vb);
+    q[0] = ts_pack_bb(a02, b02);
+    q[pw] = ts_pack_bb(a13, b13);
+    q[2 * pw] = ts_pack_tt(a02, b02);
+    q[3 * pw] = ts_pack_tt(a13, b13);
+}
+
+/* One input line of four channels (src: its position 0) widened into a row of the planes
+ * (plane k at row + k * plane int16); positions outside the image read zero points (zp4). */
+static void dw_widen_line(const int8_t *src, const dw_geom_t *g, int32_t wp, uint32_t off2, uint32_t zp4,
+                          int16_t *row, int32_t plane)
+{
+    uint32_t *q = (uint32_t *)(void *)row;
+    const int32_t pw = plane / 2, step = g->in_pos, pad = g->pad_pos, len = g->len_in, pairs = wp / 2;
+    int32_t lo = (pad + 1) / 2, hi = (len + pad) / 2; /* pairs [lo, hi) have both positions inside */
+    lo = lo < pairs ? lo : pairs;
+    hi = hi < lo ? lo : hi > pairs ? pairs : hi;
+    for (int32_t m = 0; m < pairs; ++m) {
+        if (m == lo) { /* the inside pairs, without bounds checks */
+            const int8_t *x = src + (2 * m - pad) * step;
+            for (; m < hi; ++m, x += 2 * step) {
+                dw_pair(q + m, pw, ts_read32(x), ts_read32(x + step), off2);
+            }
+            if (m == pairs) {
+                break;
+            }
+        }
+        const int32_t a = 2 * m - pad;
+        const uint32_t va = a >= 0 && a < len ? ts_read32(src + a * step) : zp4;
+        const uint32_t vb = a + 1 >= 0 && a + 1 < len ? ts_read32(src + (a + 1) * step) : zp4;
+        dw_pair(q + m, pw, va, vb, off2);
+    }
+}
+
+/* What the line loop needs besides the channel: groups of four outputs per line, the step back
+ * (plane bytes, output bytes) to a last group overlapping the one before (0: none), the
+ * steps from a line's end to the next line's start, the number of lines, and a word the
+ * loop counts in (and one to keep the stack in double words). */
+typedef struct {
+    int32_t full, back_p, back_o, line_p, line_o, lines, count, spare;
+} dw_run_t;
+
+/*
+ * The line loop. Entry: r0 the channel's frame, r1 the run, r10 the plane row of the first
+ * line's top window row, r11 the byte step between plane rows, r12 the first output, lr the
+ * output step along a line. Frame and run are copied onto the stack (taps at sp + 0..20,
+ * bias2 24, multiplier 28, add 32, right 36, lo 40, hi 44, run 48..76), which leaves r0-r3
+ * for the four accumulators, r4-r6 for plane words and r8 r9 for taps.
+ */
+#define TS_DW_PROLOGUE                                                                            \
+    "add r6, r1, #24\n\t"                                                                         \
+    "ldm r6, {r2, r3}\n\t"                                                                        \
+    "push {r2, r3}\n\t"                                                                           \
+    "ldm r1, {r1, r2, r3, r4, r5, r6}\n\t"                                                        \
+    "push {r1, r2, r3, r4, r5, r6}\n\t"                                                           \
+    "add r6, r0, #24\n\t"                                                                         \
+    "ldm r6, {r1, r2, r3, r4, r5, r6}\n\t"                                                        \
+    "push {r1, r2, r3, r4, r5, r6}\n\t"                                                           \
+    "ldm r0, {r0, r1, r2, r3, r4, r5}\n\t"                                                        \
+    "push {r0, r1, r2, r3, r4, r5}\n\t"
+
+/* per line: `full` groups, then the last group overlapping the one before if any (`tail`:
+ * the same group, whose plane may be read at any halfword), then the next line */
+#define TS_DW_LINES(group, tail, step)                                                            \
+    "2:\n\t"                                                                                      \
+    "ldr r4, [sp, #48]\n\t"                                                                       \
+    "str r4, [sp, #72]\n\t"                                                                       \
+    "1:\n\t" group                                                                                \
+    "add r10, r10, #" step "\n\t"                                                                 \
+    "ldr r4, [sp, #72]\n\t"                                                                       \
+    "subs r4, r4, #1\n\t"                                                                         \
+    "str r4, [sp, #72]\n\t"                                                                       \
+    "bne 1b\n\t"                                                                                  \
+    "ldr r4, [sp, #52]\n\t"                                                                       \
+    "cmp r4, #0\n\t"                                                                              \
+    "beq 3f\n\t"                                                                                  \
+    "sub r10, r10, r4\n\t"                                                                        \
+    "ldr r4, [sp, #56]\n\t"                                                                       \
+    "sub r12, r12, r4\n\t" tail                                                                   \
+    "add r10, r10, #" step "\n\t"                                                                 \
+    "3:\n\t"                                                                                      \
+    "ldrd r4, r5, [sp, #60]\n\t"                                                                  \
+    "add r10, r10, r4\n\t"                                                                        \
+    "add r12, r12, r5\n\t"                                                                        \
+    "ldr r4, [sp, #68]\n\t"                                                                       \
+    "subs r4, r4, #1\n\t"                                                                         \
+    "str r4, [sp, #68]\n\t"                                                                       \
+    "bne 2b\n\t"                                                                                  \
+    "add sp, sp, #80\n\t"
+
+/* the three plane words of a window row: LDM (word aligned), or three LDRs (any halfword; the
+ * base, r4 or r10, read last) */
+#define TS_DW_LDM(base) "ldm " base ", {r4, r5, r6}\n\t"
+#define TS_DW_LDR3(base) "ldr r6, [" base ", #8]\n\t" "ldr r5, [" base ", #4]\n\t" "ldr r4, [" base "]\n\t"
+
+/* Stride 1, one window row (taps at sp + woff) at r4 (or r10 for the top row), positions
+ * j0..j5: out0 += (j0 j1).(w0 w1) + j2 w2, out2 += (j2 j3).(w0 w1) + j4 w2, out1 += j3 w2 +
+ * (j2 j1) x (w0 w1) (SMLADX), out3 += j5 w2 + (j4 j3) x (w0 w1); accumulating onto i0..i3
+ * (the bias, r3, in the top row). */
+#define TS_DW_S1_ROW(load, base, woff, i0, i1, i2, i3) \
+    load(base)                                      \
+    "ldrd r8, r9, [sp, #" woff "]\n\t"              \
+    "smlad r0, r4, r8, " i0 "\n\t"                  \
+    "smlabb r0, r5, r9, r0\n\t"                     \
+    "smlad r2, r5, r8, " i2 "\n\t"                  \
+    "smlabb r2, r6, r9, r2\n\t"                     \
+    "smlatb r1, r5, r9, " i1 "\n\t"                 \
+    "smlatb r3, r6, r9, " i3 "\n\t"                 \
+    "pkhbt r6, r6, r5\n\t"                          \
+    "smladx r3, r6, r8, r3\n\t"                     \
+    "pkhbt r5, r5, r4\n\t"                          \
+    "smladx r1, r5, r8, r1\n\t"
+#define TS_DW_S1_ROWS(load)                                                              \
+    "ldr r3, [sp, #24]\n\t" TS_DW_S1_ROW(load, "r10", "0", "r3", "r3", "r3", "r3")        \
+    "add r4, r10, r11\n\t" TS_DW_S1_ROW(load, "r4", "8", "r0", "r1", "r2", "r3")          \
+    "add r4, r10, r11, lsl #1\n\t" TS_DW_S1_ROW(load, "r4", "16", "r0", "r1", "r2", "r3")
+
+/* Stride 2, one window row, positions j0..j9 (r4-r6, then j6..j9 in r4 r5 from base + 12):
+ * out_i += (j2i j2i+1).(w0 w1) + j2i+2 w2. `again` recomputes the row address. */
+#define TS_DW_S2_ROW(base, again, woff, i0, i1, i2, i3) \
+    "ldm " base ", {r4, r5, r6}\n\t"                    \
+    "ldrd r8, r9, [sp, #" woff "]\n\t"                  \
+    "smlad r0, r4, r8, " i0 "\n\t"                      \
+    "smlabb r0, r5, r9, r0\n\t"                         \
+    "smlad r1, r5, r8, " i1 "\n\t"                      \
+    "smlabb r1, r6, r9, r1\n\t"                         \
+    "smlad r2, r6, r8, " i2 "\n\t" again                \
+    "ldrd r4, r5, [" base ", #12]\n\t"                  \
+    "smlabb r2, r4, r9, r2\n\t"                         \
+    "smlad r3, r4, r8, " i3 "\n\t"                      \
+    "smlabb r3, r5, r9, r3\n\t"
+#define TS_DW_S2_ROWS(load)                                                                                 \
+    "ldr r3, [sp, #24]\n\t" TS_DW_S2_ROW("r10", "", "0", "r3", "r3", "r3", "r3")                           \
+    "add r4, r10, r11\n\t" TS_DW_S2_ROW("r4", "add r4, r10, r11\n\t", "8", "r0", "r1", "r2", "r3")         \
+    "add r4, r10, r11, lsl #1\n\t"                                                                        \
+    TS_DW_S2_ROW("r4", "add r4, r10, r11, lsl #1\n\t", "16", "r0", "r1", "r2", "r3")
+
+/* requantize accumulator `a` into r4 (multiplier r8, add r9, right r6; ts_rq_value), then clamp */
+#define TS_DW_RQ(a, clamp) "smmlar r4, " a ", r8, r9\n\t" "add r4, r4, " a ", asr #31\n\t" "asr r4, r4, r6\n\t" clamp
+#define TS_DW_SSAT "ssat r4, #8, r4\n\t"
+#define TS_DW_CLAMP                                                                                \
+    "ldr r5, [sp, #40]\n\t" "cmp r4, r5\n\t" "it lt\n\t" "movlt r4, r5\n\t"                        \
+    "ldr r5, [sp, #44]\n\t" "cmp r4, r5\n\t" "it gt\n\t" "movgt r4, r5\n\t"
+#define TS_DW_STORE4(clamp)                                                                        \
+    "ldrd r8, r9, [sp, #28]\n\t" "ldr r6, [sp, #36]\n\t"                                           \
+    TS_DW_RQ("r0", clamp) "strb r4, [r12]\n\t" TS_DW_RQ("r1", clamp) "strb r4, [r12, lr]\n\t"     \
+    "add r12, r12, lr, lsl #1\n\t"                                                                 \
+    TS_DW_RQ("r2", clamp) "strb r4, [r12]\n\t" TS_DW_RQ("r3", clamp) "strb r4, [r12, lr]\n\t"     \
+    "add r12, r12, lr, lsl #1\n\t"
+
+/* one line loop: `rows` (stride 1 or 2, stepping the plane by `step` bytes per group), `clamp`
+ * (the last group of a line at stride 1 may start at an odd position: three LDRs) */
+#define TS_DW_LINE_FN(name, rows, step, clamp)                                                           \
+    static TS_NOINLINE void name(const dw_frame_t *f, const dw_run_t *run, const int16_t *plane, int32_t d, \
+                                 int8_t *out, int32_t out_step)                                         \
+    {                                                                                                   \
+        register const dw_frame_t *r0 __asm__("r0") = f;                                                \
+        register const dw_run_t *r1 __asm__("r1") = run;                                                \
+        register const int16_t *r10 __asm__("r10") = plane;                                             \
+        register int32_t r11 __asm__("r11") = d;                                                        \
+        register int8_t *r12 __asm__("r12") = out;                                                      \
+        register int32_t lr __asm__("lr") = out_step;                                                   \
+        __asm__ volatile(TS_DW_PROLOGUE                                                                 \
+                         TS_DW_LINES(rows(TS_DW_LDM) TS_DW_STORE4(clamp), rows(TS_DW_LDR3) TS_DW_STORE4(clamp), step)                     \
+                         : "+r"(r0), "+r"(r1), "+r"(r10), "+r"(r12)                                     \
+                         : "r"(r11), "r"(lr)                                                            \
+                         : "r2", "r3", "r4", "r5", "r6", "r8", "r9", "cc", "memory");                   \
+    }
+TS_DW_LINE_FN(dw_line_s1_ssat, TS_DW_S1_ROWS, "8", TS_DW_SSAT)
+TS_DW_LINE_FN(dw_line_s1_clamp, TS_DW_S1_ROWS, "8", TS_DW_CLAMP)
+TS_DW_LINE_FN(dw_line_s2_ssat, TS_DW_S2_ROWS, "16", TS_DW_SSAT)
+TS_DW_LINE_FN(dw_line_s2_clamp, TS_DW_S2_ROWS, "16", TS_DW_CLAMP)
+
+typedef void (*dw_line_fn)(const dw_frame_t *, const dw_run_t *, const int16_t *, int32_t, int8_t *, int32_t);
+
+/* The frames of channels c..c+3: taps from the generator's rows (w0, w1, w2, 0), transposed
+ * (a line's window rows are then the filter's columns) when lines are image columns. */
+static void dw_frames(const ts_depthwise_conv2d_params_t *p, int transposed, int32_t c, dw_frame_t *f)
+{
+    const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
+    for (int32_t k = 0; k < 4; ++k) {
+        const int16_t *t = p->filter_dsp + (c + k) * 12;
+        for (int32_t r = 0; r < 3; ++r) {
+            const int16_t a = transposed ? t[r] : t[4 * r], b = transposed ? t[4 + r] : t[4 * r + 1];
+            const int16_t e = transposed ? t[8 + r] : t[4 * r + 2];
+            f[k].w[2 * r] = (uint16_t)a | ((uint32_t)(uint16_t)b << 16);
+            f[k].w[2 * r + 1] = (uint16_t)e;
+        }
+        f[k].rq = rq[c + k];
+        f[k].lo = p->act_min;
+        f[k].hi = p->act_max;
+    }
+}
+
+/* One image of a 3x3 depthwise convolution by channel planes (file comment). */
+static void dw3x3_planes(const ts_depthwise_conv2d_params_t *p, const dw_geom_t *g, const int8_t *image,
+                         int8_t *out)
+{
+    const int32_t wp = dw_wp(g), rows = dw_band_rows(g), plane = rows * wp;
+    const int32_t band = (rows - 3) / g->s_line + 1; /* output lines per band */
+    const int32_t full = g->len_out / 4, rem = g->len_out % 4;
+    const int short_lines = full == 0;
+    int8_t scratch[4 * (TS_DW_PLANES_BYTES / 48)]; /* a band's lines of four outputs (bands of <= 4096 / 48 lines) */
+    const uint32_t off2 = ts_dup16(p->input_offset);
+    const uint32_t zp4 = 0x01010101u * (uint8_t)(int8_t)-p->input_offset; /* + offset = 0 */
+    const int ssat = p->act_min == -128 && p->act_max == 127;
+    const dw_line_fn line = g->s_pos == 1 ? (ssat ? dw_line_s1_ssat : dw_line_s1_clamp)
+                                          : (ssat ? dw_line_s2_ssat : dw_line_s2_clamp);
+    uint32_t words[TS_DW_PLANES_BYTES / 4];
+    int16_t *planes = (int16_t *)(void *)words;
+    dw_frame_t f[4];
+    for (int32_t c = 0; c < p->input_c; c += 4) {
+        dw_frames(p, g->transposed, c, f);
+        for (int32_t i0 = 0; i0 < g->lines_out; i0 += band) {
+            const int32_t n_out = g->lines_out - i0 < band ? g->lines_out - i0 : band;
+            const int32_t first = i0 * g->s_line - g->pad_line, n_in = (n_out - 1) * g->s_line + 3;
+            for (int32_t r = 0; r < n_in; ++r) {
+                const int32_t in = first + r;
+                int16_t *row = planes + r * wp;
+                if (in >= 0 && in < g->lines_in) {
+                    dw_widen_line(image + (size_t)in * g->in_line + c, g, wp, off2, zp4, row, plane);
+                    continue;
+                }
+                for (int32_t k = 0; k < 4; ++k) { /* a padding line */
+                    memset(row + k * plane, 0, (size_t)wp * sizeof *row);
+                }
+            }
+            const int32_t plane_line = 2 * g->s_line * wp; /* plane bytes between output lines */
+            for (int32_t k = 0; k < 4; ++k) {
+                int8_t *o = out + (size_t)i0 * g->out_line + c + k;
+                if (short_lines) { /* lines of 1-3 outputs: one group each, into the scratch */
+                    const dw_run_t run = {1, 0, 0, plane_line - 8 * g->s_pos, 0, n_out, 0, 0};
+                    line(&f[k], &run, planes + k * plane, 2 * wp, scratch, 1);
+                    for (int32_t i = 0; i < n_out; ++i) {
+                        for (int32_t j = 0; j < g->len_out; ++j) {
+                            o[(size_t)i * g->out_line + (size_t)j * g->out_pos] = scratch[4 * i + j];
+                        }
+                    }
+                    continue;
+                }
+                const dw_run_t run = {full, rem ? (4 - rem) * 2 * g->s_pos : 0, rem ? (4 - rem) * g->out_pos : 0,
+                                      plane_line - 2 * g->s_pos * g->len_out, g->out_line - g->len_out * g->out_pos,
+                                      n_out, 0, 0};
+                line(&f[k], &run, planes + k * plane, 2 * wp, o, g->out_pos);
+            }
+        }
+    }
+}
+
+/* One image of a 3x3 depthwise convolution the lines do not cover: pixel by pixel, in C. */
+static void dw3x3_pixels(const ts_depthwise_conv2d_params_t *p, const int8_t *image, int8_t *out)
+{
+    const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
+    const int32_t ch = p->input_c;
+    for (int32_t oy = 0; oy < p->output_h; ++oy) {
+        for (int32_t ox = 0; ox < p->output_w; ++ox, out += ch) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+            for (int32_t c = 0; c < ch; ++c) {
+                const int16_t *t = p->filter_dsp + c * 12;
+                int32_t acc = rq[c].bias2;
+                for (int32_t fy = 0; fy < 3; ++fy) {
+                    for (int32_t fx = 0; fx < 3; ++fx) {
+                        const int32_t y = y0 + fy, x = x0 + fx;
+                        if (y >= 0 && y < p->input_h && x >= 0 && x < p->input_w) {
+                            acc += t[4 * fy + fx] * (image[((size_t)y * p->input_w + x) * ch + c] + p->input_offset);
+                        }
+                    }
+                }
+                out[c] = ts_rq_apply(acc, &rq[c], p->act_min, p->act_max);
+            }
+        }
+    }
+}
+
+/* ---- other filter sizes: tap tables ---------------------------------------------------- */
 
 /* The MACs of tap t of one channel quad in assembly, its input word in r4, weight words
  * w[2t], w[2t + 1] (temporaries: r5 the input's even bytes, r8 r9 weights). */
@@ -165,6 +534,20 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
         return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output);
     }
     const int32_t ch = p->input_c;
+    if (dw_planes_layout(p)) {
+        dw_geom_t g;
+        const int lines = dw_choose(p, &g);
+        for (int32_t b = 0; b < p->batches; ++b) {
+            const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
+            int8_t *out = output + (size_t)b * p->output_h * p->output_w * ch;
+            if (lines) {
+                dw3x3_planes(p, &g, image, out);
+            } else {
+                dw3x3_pixels(p, image, out);
+            }
+        }
+        return TS_OK;
+    }
     const int32_t taps = p->filter_h * p->filter_w;
     const int square3 = p->filter_h == 3 && p->filter_w == 3; /* windows inside the image read by rows */
     const int ssat = p->act_min == -128 && p->act_max == 127;

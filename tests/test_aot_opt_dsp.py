@@ -1,0 +1,123 @@
+"""The DSP-extension kernels (kernels/opt/*_dsp.c, Cortex-M4) against TFLM.
+
+Small chains of layers built for qemu-cortex-m4 with the optimized kernels, run in QEMU and
+compared byte for byte with the TFLM interpreter. The depthwise chains hit the 3x3 channel-plane
+line loop and its edges: 4, 8, 12 and 64 channels, strides 1 and 2, SAME and VALID, lines along
+image rows and along image columns (chosen by shape), lines of 1-3 outputs (scratch), lines
+whose last group of four overlaps the one before at an odd position (three LDRs), bands of
+planes (a wide image), tiny images where every pixel is a border pixel, per-tensor and
+per-channel scales, RELU6 (a clamp inside int8) and the int8 range. The generator's 3x3 layout
+is checked on the host.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toolchain.codegen.aot_opt import dsp_depthwise3x3_filter
+
+from test_aot_opt import _run_on_qemu
+
+BOARD = "qemu-cortex-m4"
+
+
+def _chain(make_tflite, shape, layers, seed=5) -> bytes:
+    """Layers applied in turn to an input of `shape` (NHWC). Each layer is a dict: op ("dw" or
+    "conv"), k (window), out (conv output channels), stride, padding ("SAME"/"VALID"), act
+    ("RELU6", "NONE", "RELU"), per_tensor (one weight scale)."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
+
+    rng = np.random.default_rng(seed)
+    tensors, buffers, ops = [], [], []
+
+    def tensor(shp, scale, zp=0, data=None, dtype="int8", qdim=0):
+        spec = {"shape": list(shp), "type": dtype, "scale": scale, "zero_point": zp, "quantized_dimension": qdim}
+        if data is not None:
+            buffers.append(np.ascontiguousarray(data).tobytes())
+            spec["buffer"] = len(buffers)
+        tensors.append(spec)
+        return len(tensors) - 1
+
+    n, h, w, c = shape
+    scale = 0.05
+    x = first = tensor(shape, scale, -3)
+    for layer in layers:
+        dw = layer["op"] == "dw"
+        k, stride = layer.get("k", 3 if dw else 1), layer.get("stride", 1)
+        out_c = c if dw else layer["out"]
+        if layer.get("padding", "SAME") == "SAME":
+            pad, oh, ow = s.Padding.SAME, -(-h // stride), -(-w // stride)
+        else:
+            pad, oh, ow = s.Padding.VALID, (h - k) // stride + 1, (w - k) // stride + 1
+        wshape = (1, k, k, out_c) if dw else (out_c, k, k, c)
+        weights = rng.integers(-127, 128, size=wshape, dtype=np.int8)
+        nscale = 1 if layer.get("per_tensor") else out_c
+        w_scale = rng.uniform(0.004, 0.02, nscale)
+        fan_in = k * k * (1 if dw else c)
+        wt = tensor(wshape, w_scale, [0] * nscale, weights, qdim=3 if dw and nscale > 1 else 0)
+        bias = rng.integers(-2000, 2000, out_c).astype(np.int32)
+        b_scale = scale * (w_scale if nscale > 1 else np.repeat(w_scale, out_c))
+        bt = tensor((out_c,), b_scale, [0] * out_c, bias, dtype="int32")
+        act = layer.get("act", "NONE")
+        out_scale = float(scale * w_scale.mean() * 50 * np.sqrt(fan_in))
+        zp = -128 if act != "NONE" else 5
+        y = tensor((n, oh, ow, out_c), out_scale, zp)
+        fused = getattr(s.ActivationFunctionType, act)
+        if dw:
+            o = s.DepthwiseConv2DOptionsT()
+            o.depthMultiplier, opcode, otype = 1, 1, s.BuiltinOptions.DepthwiseConv2DOptions
+        else:
+            o = s.Conv2DOptionsT()
+            opcode, otype = 0, s.BuiltinOptions.Conv2DOptions
+        o.padding, o.strideH, o.strideW, o.fusedActivationFunction = pad, stride, stride, fused
+        o.dilationHFactor = o.dilationWFactor = 1
+        ops.append((opcode, [x, wt, bt], [y], otype, o))
+        x, scale, h, w, c = y, out_scale, oh, ow, out_c
+    opcodes = [(s.BuiltinOperator.CONV_2D, 3, 3), (s.BuiltinOperator.DEPTHWISE_CONV_2D, 4, 3)]
+    return make_tflite(tensors, ops, [first], [x], opcodes=opcodes, buffers=buffers)
+
+
+def _check(make_tflite, tmp_path, shape, layers, samples=2):
+    path = tmp_path / "net.tflite"
+    path.write_bytes(_chain(make_tflite, shape, layers))
+    got, want, project = _run_on_qemu(path, BOARD, tmp_path, samples=samples)
+    assert len(set(want[0])) > 4, "the outputs should not all saturate"
+    assert got == want
+    return project
+
+
+# (name, input shape, layers, how many of them run by channel planes)
+DW = [
+    # kws-like: 25 x 5, lines along columns (25 = 6 groups + a last group at an odd position)
+    ("columns_odd_tail", (1, 25, 5, 8), [{"op": "dw"}, {"op": "dw", "act": "RELU6"}], 2),
+    # lines along rows of 13 (odd last group), per-tensor scale
+    ("rows_odd_tail", (1, 9, 13, 12), [{"op": "dw", "act": "RELU6"}, {"op": "dw", "per_tensor": True}], 2),
+    # columns too long for the planes' budget: rows of 3 outputs (one group each, via the scratch)
+    ("short_lines", (1, 200, 3, 4), [{"op": "dw"}], 1),
+    # a wide image split into bands of planes; stride 2 (VALID, 14 x 34 outputs), 64 channels
+    ("bands", (1, 30, 70, 4), [{"op": "dw", "act": "RELU6"}, {"op": "conv", "out": 64},
+                               {"op": "dw", "stride": 2, "padding": "VALID"}], 2),
+    # small images, pixel by pixel (the per-quad layout): stride 2 SAME and VALID, 12 channels,
+    # 4x3 (every pixel a border pixel), down to 1x1
+    ("pixels", (1, 9, 11, 12), [{"op": "dw", "stride": 2}, {"op": "dw", "padding": "VALID", "act": "RELU6"},
+                                {"op": "dw", "per_tensor": True}], 0),
+    ("tiny", (1, 4, 3, 8), [{"op": "dw"}, {"op": "dw", "padding": "VALID", "act": "RELU6"},
+                            {"op": "dw", "stride": 2}, {"op": "dw", "per_tensor": True}], 0),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,shape,layers,planes", DW, ids=[d[0] for d in DW])
+def test_depthwise_3x3_bit_exact(make_tflite, tmp_path, name, shape, layers, planes):
+    project = _check(make_tflite, tmp_path, shape, layers)
+    # the layers meant for the channel planes got their layout (and no others)
+    assert (project / "src" / "model" / "model.c").read_text().count("for the channel planes") == planes
+
+
+def test_depthwise3x3_filter_layout():
+    w = np.arange(-40, 32, dtype=np.int8).reshape(9, 8)  # [taps, channels]
+    laid = dsp_depthwise3x3_filter(w).reshape(8, 3, 4)
+    for c in range(8):
+        for r in range(3):
+            assert laid[c, r].tolist() == [2 * w[3 * r, c], 2 * w[3 * r + 1, c], 2 * w[3 * r + 2, c], 0]
