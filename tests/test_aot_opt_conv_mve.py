@@ -4,11 +4,12 @@ Two small hand-built models run on qemu-cortex-m55 with the optimized kernels, c
 for byte with TFLM; their layers hit every path of the kernel and its edges:
 
 - `_fields`: receptive fields of at most 64 bytes in registers, per-channel weights: a one-channel
-  3x3/s2/SAME depthwise with multiplier 6 (lowered to a convolution, k = 9, 6 outputs: a partial
-  quad; RELU6 clamping below 127), 3x3/s1/SAME over 6 channels (k = 54, four chunks: border
-  windows from the zero-point column, inner ones gathered), 1x1/s1 (one run over the image,
-  7 outputs: the last pixel through the scratch buffer), 1x1/s2 (strided runs), and a 3x3 over
-  12 channels (k = 108: im2col and ts_mve_gemv_rq with the generated table).
+  3x3/s2/SAME depthwise with multiplier 6 on 48x50 (lowered to a convolution, k = 9, 6 outputs:
+  a partial quad; RELU6 clamping below 127; too large for the padded copy: border windows from
+  the zero-point column, inner ones gathered), 3x3/s1/SAME over 6 channels (k = 54, four
+  chunks), 1x1/s1 (one run over the image, 7 outputs: the last pixel through the scratch
+  buffer), 1x1/s2 (strided runs), 3x3/s2/SAME on a 12x13 image (k = 45: the zero-point-padded
+  copy), and a 3x3 over 8 channels (k = 72: im2col and ts_mve_gemv_rq with the generated table).
 - `_fallbacks`: per-tensor weights, a dilated 3x3 over a wide image (window offsets beyond 8 bits:
   every window through the column; dilated copies), and a 1x1 whose shift is 0 (not in
   [-31, -1]: the gemv path with the generated {init, multiplier, left, right} table).
@@ -85,11 +86,12 @@ class _Net:
 
 
 def _fields(make_tflite) -> bytes:
-    net = _Net((1, 13, 11, 1), 0.05, -3, seed=11)
+    net = _Net((1, 48, 50, 1), 0.05, -3, seed=11)
     net.conv(6, 3, 2, True, act="relu6", depthwise=True, out_scale=0.04)  # act_max < 127: the clamp range
     net.conv(8, 3, 1, True)
     net.conv(7, 1, 1, False, act="none")
-    net.conv(12, 1, 2, False)
+    net.conv(5, 1, 2, False)
+    net.conv(8, 3, 2, True)  # 12x13x5: the zero-point-padded copy
     net.conv(5, 3, 1, False, act="none")
     return net.tflite(make_tflite)
 
@@ -111,9 +113,10 @@ def test_conv_paths_bit_exact_on_m55(make_tflite, tmp_path, model):
     assert len(set(want[0])) > 3, "the outputs should not all saturate"
     assert got == want
     model_c = (project / "src" / "model" / "model.c").read_text()
-    if model is _fields:  # four layers with fields in registers, one through ts_mve_gemv_rq
-        assert model_c.count(".chunks_mve = ") == 4 and model_c.count(".requant_mve = ") == 5
-        assert ".chunks_mve = 4" in model_c and ".gather_mve = 1" in model_c
+    if model is _fields:  # five layers with fields in registers (one padded), one through ts_mve_gemv_rq
+        assert model_c.count(".chunks_mve = ") == 5 and model_c.count(".requant_mve = ") == 6
+        assert ".chunks_mve = 4" in model_c and ".chunks_mve = 3" in model_c and ".gather_mve = 1" in model_c
+        assert model_c.count(".padded_w_mve = ") == 1
     else:  # the dilated window does not fit 8-bit offsets; the 1x1's shift 0 takes the gemv path
         assert ".gather_mve = 0" in model_c and model_c.count(".chunks_mve = ") == 1
         assert model_c.count(".requant_mve = ") == 2

@@ -14,6 +14,7 @@ import numpy as np
 from toolchain.codegen.aot_ops import Lowering
 
 MAX_FIELD = 64  # receptive fields kept in q0..q3 by ts_conv2d_s8_mve.c
+PADDED_BYTES = 2048  # the largest zero-point-padded image copy ts_conv2d_s8_mve.c puts on the stack
 
 
 def specialize_mve(ctx, low: Lowering, consts: list) -> Lowering:
@@ -40,6 +41,20 @@ def window_offsets(p: dict, lanes: int) -> list[int] | None:
     if offs.max(initial=0) > 255:
         return None
     return offs.tolist() + [0] * (lanes - offs.size)
+
+
+def padded_image(p: dict) -> tuple[int, int] | None:
+    """(height, width) of the image padded with the zero point on every side a window reaches,
+    when there is padding and the padded image fits PADDED_BYTES (ts_conv2d_s8_mve.c copies it
+    to the stack: every window is then inside); else None."""
+    span_h = (p["filter_h"] - 1) * p["dilation_h"] + 1
+    span_w = (p["filter_w"] - 1) * p["dilation_w"] + 1
+    bottom = max(0, (p["output_h"] - 1) * p["stride_h"] + span_h - p["input_h"] - p["pad_h"])
+    right = max(0, (p["output_w"] - 1) * p["stride_w"] + span_w - p["input_w"] - p["pad_w"])
+    if p["pad_h"] == p["pad_w"] == bottom == right == 0:
+        return None
+    h, w = p["input_h"] + p["pad_h"] + bottom, p["input_w"] + p["pad_w"] + right
+    return (h, w) if h * w * p["input_c"] <= PADDED_BYTES else None
 
 
 def conv_tables(w: np.ndarray, bias, input_offset: int, multipliers, shifts) -> tuple[np.ndarray, list[int]] | None:
@@ -99,7 +114,10 @@ def conv_mve(ctx, low: Lowering, consts: list) -> Lowering:
         return replace(low, params=dict(p, requant_mve=table))
     filt, table = fields
     lanes = filt.shape[1]
-    window = window_offsets(p, lanes)
+    padded = padded_image(p)
+    window = window_offsets(dict(p, input_w=padded[1]) if padded else p, lanes)
+    if window is None and padded:
+        padded, window = None, window_offsets(p, lanes)
     column = list(range(w.shape[1])) + [0] * (lanes - w.shape[1])
     consts[:] = [c for c in consts if c.name != low.args[1]]
     params = dict(
@@ -110,4 +128,6 @@ def conv_mve(ctx, low: Lowering, consts: list) -> Lowering:
         chunks_mve=lanes // 16,
         gather_mve=int(window is not None),
     )
+    if padded:
+        params.update(padded_h_mve=padded[0], padded_w_mve=padded[1])
     return replace(low, params=params, args=[low.args[0], "NULL", *low.args[2:]])

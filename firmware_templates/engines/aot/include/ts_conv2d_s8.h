@@ -27,6 +27,9 @@ typedef struct {
                                                   byte offsets in the image (gather_mve), then 0..k (a column) */
     int32_t chunks_mve;                      /**< with filter_mve: k / 16 rounded up, 1..4 */
     int32_t gather_mve;                      /**< the window's offsets fit in 8 bits */
+    int32_t padded_h_mve, padded_w_mve;      /**< 0, or the image zero-point-padded on every side the
+                                                  windows reach (a small image, copied to the stack):
+                                                  offsets_mve's window offsets are for padded_w_mve */
 } ts_conv2d_params_t;
 
 /**

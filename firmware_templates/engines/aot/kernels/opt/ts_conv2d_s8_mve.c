@@ -5,7 +5,9 @@
  * aot_opt_mve.py): a run of output pixels is one asm loop. Per pixel the field is gathered
  * into q0..q3 (VLDRB gathers with 8-bit byte offsets) straight from the image - a 1x1
  * convolution reads the pixel, a window inside the image its taps - or, for windows over the
- * border, from a column filled with the input zero point (ts_im2col_zp_s8). Then per quad of
+ * border, from a column filled with the input zero point (ts_im2col_zp_s8); a small image
+ * (the generator's padded_h_mve/_w_mve) is first copied into a zero-point-padded plane on
+ * the stack, where every window is inside. Then per quad of
  * output channels: four rows of VMLADAV(A) against the zero-padded filter (lanes beyond k
  * multiply 0), the four sums into one vector, requantized with the generator's table
  * {init = bias + input_offset * sum(w), multiplier, shift} and stored by one VSTRB.32.
@@ -145,6 +147,27 @@ static void ts_conv_pixels(ts_conv_mve_t *c, const int8_t *x, int32_t n, const u
     c->run(&c->j, x, n, out, c->zp);
 }
 
+/** The image zero-point-padded (padded_h_mve x padded_w_mve): every window is inside, one run per output row. */
+static void ts_conv2d_mve_padded(const ts_conv2d_params_t *p, ts_conv_mve_t *c, const int8_t *image, int8_t *out)
+{
+    const int32_t ic = p->input_c, wp = p->padded_w_mve, row = p->input_w * ic;
+    const int32_t size = (p->padded_h_mve * wp * ic + 15) / 16 * 16;
+    int8_t plane[size];
+    const int8x16_t zp = vdupq_n_s8((int8_t)-p->input_offset);
+    for (int32_t i = 0; i < size; i += 16) {
+        vstrbq_s8(plane + i, zp);
+    }
+    int8_t *dst = plane + ((size_t)p->pad_h * wp + p->pad_w) * ic;
+    for (int32_t y = 0; y < p->input_h; ++y, dst += (size_t)wp * ic, image += row) {
+        ts_copy_s8(dst, image, row);
+    }
+    const int32_t step = p->stride_h * wp * ic, oc_row = p->output_w * c->oc;
+    const int8_t *x = plane;
+    for (int32_t oy = 0; oy < p->output_h; ++oy, x += step, out += oc_row) {
+        ts_conv_pixels(c, x, p->output_w, p->offsets_mve, p->stride_w * ic, out);
+    }
+}
+
 /** Receptive fields in registers (filter_mve), see the top of this file. */
 static void ts_conv2d_mve_fields(const ts_conv2d_params_t *p, const int8_t *input, int8_t *output)
 {
@@ -181,6 +204,10 @@ static void ts_conv2d_mve_fields(const ts_conv2d_params_t *p, const int8_t *inpu
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ic;
         int8_t *out = output + (size_t)b * oh * ow * oc;
+        if (p->padded_w_mve > 0) {
+            ts_conv2d_mve_padded(p, &c, image, out);
+            continue;
+        }
         if (contiguous && p->gather_mve) { /* a 1x1 convolution: one run over the image */
             ts_conv_pixels(&c, image, oh * ow, window, ic, out);
             continue;
