@@ -3,8 +3,8 @@
 One hand-built model per board holds every case as its own branch (several inputs, one
 output per branch), so that one build and one QEMU session cover them: average pools that
 are global or windowed, SAME-padded (border windows with fewer elements), strided, over
-1, 3, 8, 13, 17 and 64 channels, with RELU / RELU6 clamps, and a window of more than 256
-elements (the portable path); ADDs of equal shapes with different scales and zero points
+1, 3, 8, 13, 17 and 64 channels, two batches, with RELU / RELU6 clamps, a window of 256
+elements (the int16 lanes' limit) and one of more (the portable path); ADDs of equal shapes with different scales and zero points
 (either operand the larger scale, or equal scales), in place, with clamps, odd element
 counts, and broadcasts (per channel, scalar, operand 1 broadcast, a general broadcast).
 Inputs are random plus the extremes (all -128, all 127), compared byte for byte.
@@ -75,7 +75,7 @@ def _model(make_tflite) -> bytes:
     b = model_input((1, 5, 5, 64), 0.04, 5)
     c = model_input((1, 6, 6, 3), 0.1, 0)
     d = model_input((1, 4, 10, 1), 0.02, -128)
-    e = model_input((1, 5, 6, 8), 0.03, 7)
+    e = model_input((2, 5, 6, 8), 0.03, 7)                      # two batches
     g = model_input((1, 3, 4, 13), 0.06, 2)
     big = model_input((1, 17, 16, 3), 0.05, 1)
     a2 = model_input((1, 7, 9, 17), 0.11, 9)
@@ -98,10 +98,10 @@ def _model(make_tflite) -> bytes:
     add(b, b2, (1, 5, 5, 64), 0.07, -10, "relu")                 # equal scales, RELU
     p = pool(g, 1, 1, 1, 1, False, output=False)                 # an intermediate: the ADD may reuse it
     add(p, g, (1, 3, 4, 13), 0.09, 1)                            # in place (156 elements)
-    add(e, const((8,), 0.02, -5), (1, 5, 6, 8), 0.05, 0)         # per-channel broadcast
+    add(e, const((8,), 0.02, -5), (2, 5, 6, 8), 0.05, 0)         # per-channel broadcast
     add(c, const((1,), 0.3, 4), (1, 6, 6, 3), 0.35, -2, "relu")  # scalar broadcast
     add(const((1, 1, 1, 13), 0.08, 3), g, (1, 3, 4, 13), 0.1, 6)  # operand 1 broadcast
-    add(e, const((1, 1, 6, 1), 0.05, 0), (1, 5, 6, 8), 0.06, 2)  # a general broadcast (portable)
+    add(e, const((1, 1, 6, 1), 0.05, 0), (2, 5, 6, 8), 0.06, 2)  # a general broadcast (portable)
     opcodes = [(s.BuiltinOperator.ADD, 0, 1), (s.BuiltinOperator.AVERAGE_POOL_2D, 1, 2)]
     return make_tflite(tensors, ops, inputs, outputs, opcodes=opcodes, buffers=buffers)
 
