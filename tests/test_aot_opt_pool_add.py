@@ -4,10 +4,11 @@ One hand-built model per board holds every case as its own branch (several input
 output per branch), so that one build and one QEMU session cover them: average pools that
 are global or windowed, SAME-padded (border windows with fewer elements), strided, over
 1, 3, 8, 13, 17 and 64 channels, two batches, with RELU / RELU6 clamps, a window of 256
-elements (the int16 lanes' limit) and one of more (the portable path); ADDs of equal shapes with different scales and zero points
-(either operand the larger scale, or equal scales), in place, with clamps, odd element
-counts, and broadcasts (per channel, scalar, operand 1 broadcast, a general broadcast).
-Inputs are random plus the extremes (all -128, all 127), compared byte for byte.
+elements (the int16 lanes' limit) and one of more (the portable path); ADDs of equal
+shapes with different scales and zero points (either operand the larger scale, or equal
+scales), in place, with clamps, odd element counts, and broadcasts (per channel, scalar,
+operand 1 broadcast, a general broadcast). Inputs are random plus the extremes (all -128,
+all 127), compared byte for byte.
 """
 
 from __future__ import annotations
