@@ -209,35 +209,37 @@ static void window(const ts_depthwise_conv2d_params_t *p, const int8_t *image, i
 #define TS_MVE_DW_GROUPS 128 /* groups of four output pixels per band (their table is on the stack) */
 #define TS_MVE_DW_PLANE 1536 /* bytes of a band's plane (one channel of the input rows it reads, padded) */
 
-/* One channel's constants, as the pixel loop loads them (16-byte aligned, this order). */
+/* A band's state as the channel loop (channels()) reads it: 16-byte aligned, this order. */
 typedef struct {
-    uint8_t tap[16]; /* the taps' byte offsets in the plane from the window's corner, 0 past the last */
-    int32_t out[4];  /* the lanes' output byte offsets from the group's first pixel (band and channel included) */
-    int32_t lo[4], hi[4];
-    const int8_t *w;   /* the channel's taps (filter_mve), zeros past the last */
-    const int32_t *rq; /* the channel's requant_mve: init, multiplier, shift, output offset */
-} ts_dw_lanes_t;
+    uint8_t tap[16];    /* +0  the taps' byte offsets in the plane from the window's corner, 0 past the last */
+    int32_t out[4];     /* +16 the lanes' output byte offsets from a group's first pixel (band included) */
+    int32_t lo[4];      /* +32 the clamp */
+    int32_t hi[4];      /* +48 */
+    uint16_t stride[8]; /* +64 0, C, .., 7C: eight pixels of a channel */
+    const int8_t *w;    /* +80 the channel's taps (filter_mve), zeros past the last */
+    const int32_t *rq;  /* +84 the channel's requant_mve: init, multiplier, shift, output offset */
+    const int8_t *src;  /* +88 the channel's byte of the band's first input pixel */
+    const uint16_t *dst; /* +92 the input pixels' offsets in the plane */
+    int32_t pixels;     /* +96 the number of input pixels */
+    int8_t *plane;      /* +100 */
+    int32_t step;       /* +104 8 * C */
+    const uint32_t *tab; /* +108 per group of four output pixels: their corners and first output address */
+    int32_t groups;     /* +112 */
+    int32_t channels;   /* +116 channels left */
+} ts_dw_band_t;
 
 /*
- * The pixel loop of one channel over `groups` groups of four output pixels. `tab` holds per
- * group the four windows' corners in the plane and the first pixel's output address (channel
- * 0), one LDM. Per pixel: gather the window's sixteen lanes (VLDRB.U8 [corner, taps]) and sum
- * them against the taps (VMLADAV.S8, even registers); the four sums go into q1 by two
- * VMOVs (two lanes each), then init, requantization (scalar multiplier and shift: REQ),
- * output offset, clamp and a scatter store of the four bytes (VSTRB.32 [first, lanes]).
+ * The pixel loop of one channel over `groups` groups of four output pixels (r11), tab in r10:
+ * per group the four windows' corners in the plane and the first pixel's output address, one
+ * LDM. Per pixel: gather the window's sixteen lanes (VLDRB.U8 [corner, taps]) and sum them
+ * against the taps (VMLADAV.S8, even registers); the four sums go into q1 by two VMOVs (two
+ * lanes each), then init (r5), requantization (multiplier r6, shift r8: REQ), output offset
+ * (r9), clamp and a scatter store of the four bytes (VSTRB.32 [first, lanes]).
  */
 #define TS_DW_PIXELS(REQ)                                                                                    \
-    "vldrb.8 q3, [%[v]]\n\t"                                                                                 \
-    "vldrw.32 q4, [%[v], #16]\n\t"                                                                           \
-    "vldrw.32 q5, [%[v], #32]\n\t"                                                                           \
-    "vldrw.32 q6, [%[v], #48]\n\t"                                                                           \
-    "ldrd r5, r8, [%[v], #64]\n\t"                                                                           \
-    "vldrb.8 q2, [r5]\n\t"                                                                                   \
-    "ldrd r5, r6, [r8]\n\t"                                                                                  \
-    "ldrd r8, r9, [r8, #8]\n\t"                                                                              \
-    "dls lr, %[n]\n"                                                                                         \
+    "dls lr, r11\n"                                                                                          \
     "1:\n\t"                                                                                                 \
-    "ldmia %[tab]!, {r0, r1, r2, r3, r4}\n\t"                                                                \
+    "ldmia r10!, {r0, r1, r2, r3, r4}\n\t"                                                                   \
     "vldrb.u8 q0, [r0, q3]\n\t"                                                                              \
     "vmladav.s8 r0, q0, q2\n\t"                                                                              \
     "vldrb.u8 q0, [r2, q3]\n\t"                                                                              \
@@ -254,45 +256,58 @@ typedef struct {
     "vstrb.32 q1, [r4, q4]\n\t"                                                                              \
     "le lr, 1b\n\t"
 
-#define TS_DW_PIXELS_OPERANDS                                                                                \
-    : [tab] "+r"(tab)                                                                                        \
-    : [n] "r"(groups), [v] "r"(v)                                                                            \
-    : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6",   \
-      "memory"
-
-/* shift >= 0: acc << shift, then the doubling high multiply */
-static TS_NOINLINE void pixels_left(const uint32_t *tab, int32_t groups, const ts_dw_lanes_t *v)
+/*
+ * All channels of a band, one at a time: the channel's input pixels into the plane (a gather
+ * of eight at stride C, a scatter at their plane offsets, tail-predicated), then the pixel
+ * loop, its requantization chosen by the sign of the channel's shift: shift >= 0, acc << shift
+ * then the doubling high multiply; shift < 0, the doubling high multiply then a rounding
+ * right shift, half away from zero (1 subtracted from negative lanes first: ts_mve.h). The
+ * band state `v` advances: next channel's taps, requantization, input byte, output lanes.
+ */
+static TS_NOINLINE void channels(ts_dw_band_t *v)
 {
-    __asm__ volatile(TS_DW_PIXELS("vshl.s32 q1, r8\n\t"
-                                  "vqrdmulh.s32 q1, q1, r6\n\t") TS_DW_PIXELS_OPERANDS);
-}
-
-/* shift < 0: the doubling high multiply, then a rounding right shift, half away from zero
- * (1 subtracted from negative lanes first: ts_mve.h) */
-static TS_NOINLINE void pixels_right(const uint32_t *tab, int32_t groups, const ts_dw_lanes_t *v)
-{
-    __asm__ volatile(TS_DW_PIXELS("vqrdmulh.s32 q1, q1, r6\n\t"
-                                  "vshr.s32 q0, q1, #31\n\t"
-                                  "vadd.i32 q1, q1, q0\n\t"
-                                  "vrshl.s32 q1, r8\n\t") TS_DW_PIXELS_OPERANDS);
-}
-
-/* Channel c of n input pixels from src (c's byte of the first) into the plane at dst[i]:
- * eight pixels per pass (a gather at offsets 0, C, .., 7C; a scatter at dst), tail-predicated. */
-static void fill_plane(const int8_t *src, const uint16_t *dst, int32_t n, int8_t *plane, const uint16_t *stride,
-                       int32_t step)
-{
-    __asm__ volatile("vldrh.u16 q2, [%[stride]]\n\t"
-                     "dlstp.16 lr, %[n]\n"
-                     "1:\n\t"
-                     "vldrb.u16 q0, [%[src], q2]\n\t"
-                     "add %[src], %[src], %[step]\n\t"
-                     "vldrh.u16 q1, [%[dst]], #16\n\t"
-                     "vstrb.16 q0, [%[plane], q1]\n\t"
-                     "letp lr, 1b\n\t"
-                     : [src] "+r"(src), [dst] "+r"(dst)
-                     : [n] "r"(n), [plane] "r"(plane), [stride] "r"(stride), [step] "r"(step)
-                     : "q0", "q1", "q2", "lr", "memory");
+    __asm__ volatile("vldrb.8 q3, [%[v]]\n\t"
+                     "vldrw.32 q4, [%[v], #16]\n\t"
+                     "vldrw.32 q5, [%[v], #32]\n\t"
+                     "vldrw.32 q6, [%[v], #48]\n"
+                     "2:\n\t"
+                     "ldrd r0, r1, [%[v], #88]\n\t" /* src, dst */
+                     "ldrd r2, r3, [%[v], #96]\n\t" /* pixels, plane */
+                     "ldr r4, [%[v], #104]\n\t"     /* step */
+                     "vldrh.u16 q2, [%[v], #64]\n\t"
+                     "adds r5, r0, #1\n\t"
+                     "str r5, [%[v], #88]\n\t"
+                     "wlstp.16 lr, r2, 4f\n"
+                     "3:\n\t"
+                     "vldrb.u16 q0, [r0, q2]\n\t"
+                     "add r0, r0, r4\n\t"
+                     "vldrh.u16 q1, [r1], #16\n\t"
+                     "vstrb.16 q0, [r3, q1]\n\t"
+                     "letp lr, 3b\n"
+                     "4:\n\t"
+                     "ldrd r11, r12, [%[v], #80]\n\t" /* w, rq */
+                     "vldrb.8 q2, [r11], #16\n\t"
+                     "ldmia r12!, {r5, r6, r8, r9}\n\t"
+                     "strd r11, r12, [%[v], #80]\n\t"
+                     "ldrd r10, r11, [%[v], #108]\n\t" /* tab, groups */
+                     "cmp r8, #0\n\t"
+                     "blt 6f\n\t" TS_DW_PIXELS("vshl.s32 q1, r8\n\t"
+                                               "vqrdmulh.s32 q1, q1, r6\n\t") "b 7f\n"
+                     "6:\n\t" TS_DW_PIXELS("vqrdmulh.s32 q1, q1, r6\n\t"
+                                           "vshr.s32 q0, q1, #31\n\t"
+                                           "vadd.i32 q1, q1, q0\n\t"
+                                           "vrshl.s32 q1, r8\n\t")
+                     "7:\n\t"
+                     "movs r0, #1\n\t"
+                     "vadd.i32 q4, q4, r0\n\t"
+                     "ldr r0, [%[v], #116]\n\t"
+                     "subs r0, r0, #1\n\t"
+                     "str r0, [%[v], #116]\n\t"
+                     "bne 2b\n\t"
+                     :
+                     : [v] "r"(v)
+                     : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "q0", "q1",
+                       "q2", "q3", "q4", "q5", "q6", "cc", "memory");
 }
 
 /* Geometry of the plane path: the plane's row length, output rows per band, or 0 if it does not apply. */
@@ -323,20 +338,20 @@ static int32_t plane_rows(const ts_depthwise_conv2d_params_t *p, int32_t *wp)
  * of four repeats pixels of the one before): per group the four windows' corners in the
  * plane and the first pixel's address in the band's output as if it started at `out`.
  */
-static void corners(const ts_depthwise_conv2d_params_t *p, int32_t rows, int32_t wp, const int8_t *plane, int8_t *out,
+static void corners(const ts_depthwise_conv2d_params_t *p, int32_t rows, int32_t wp, uint32_t plane, int8_t *out,
                     uint32_t *tab)
 {
     const int32_t ow = p->output_w, n = rows * ow, ch = p->input_c;
-    const int8_t *row = plane, *corner = plane;
+    uint32_t row = plane, corner = plane;
     const int8_t *o = out;
     uint32_t *t = tab;
     for (int32_t g = 0, x = 0; g < n / 4; ++g, t += 5, o += 4 * ch) { /* the full groups */
         for (int32_t l = 0; l < 4; ++l) {
-            t[l] = (uint32_t)(uintptr_t)corner;
-            corner += p->stride_w;
+            t[l] = corner;
+            corner += (uint32_t)p->stride_w;
             if (++x == ow) {
                 x = 0;
-                row += p->stride_h * wp;
+                row += (uint32_t)(p->stride_h * wp);
                 corner = row;
             }
         }
@@ -345,7 +360,7 @@ static void corners(const ts_depthwise_conv2d_params_t *p, int32_t rows, int32_t
     if (n % 4 != 0) { /* a last group of the last four pixels */
         for (int32_t l = 0; l < 4; ++l) {
             const int32_t i = n - 4 + l;
-            t[l] = (uint32_t)(uintptr_t)(plane + (i / ow) * p->stride_h * wp + (i % ow) * p->stride_w);
+            t[l] = plane + (uint32_t)((i / ow) * p->stride_h * wp + (i % ow) * p->stride_w);
         }
         t[4] = (uint32_t)(uintptr_t)(out + (size_t)(n - 4) * ch);
     }
@@ -385,11 +400,7 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
     int8_t plane[TS_MVE_DW_PLANE] __attribute__((aligned(16)));
     uint16_t dst[TS_MVE_DW_PLANE + 8] __attribute__((aligned(16)));
     uint32_t tab[TS_MVE_DW_GROUPS * 5];
-    uint16_t stride[8] __attribute__((aligned(16)));
-    ts_dw_lanes_t v __attribute__((aligned(16)));
-    for (int32_t i = 0; i < 8; ++i) {
-        stride[i] = (uint16_t)(i * ch);
-    }
+    ts_dw_band_t v __attribute__((aligned(16)));
     memset(&v, 0, sizeof v);
     for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
         for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
@@ -400,29 +411,31 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
         v.lo[l] = p->act_min;
         v.hi[l] = p->act_max;
     }
-    corners(p, rows, wp, plane, output, tab);
-    const int32x4_t lanes = vreinterpretq_s32_u32(vidupq_n_u32(0, 1)) * ch; /* 0, C, 2C, 3C */
+    for (int32_t i = 0; i < 8; ++i) {
+        v.stride[i] = (uint16_t)(i * ch);
+    }
+    v.plane = plane;
+    v.step = 8 * ch;
+    v.tab = tab;
+    v.groups = groups;
+    corners(p, rows, wp, (uint32_t)(uintptr_t)plane, output, tab);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
         for (int32_t oy0 = 0; oy0 < p->output_h; oy0 += rows) {
             oy0 = oy0 + rows <= p->output_h ? oy0 : p->output_h - rows;
             int32_t y_lo;
-            const int32_t n_in = band(p, oy0, rows, wp, dst, &y_lo);
+            v.pixels = band(p, oy0, rows, wp, dst, &y_lo);
             const int32_t shift = (b * p->output_h + oy0) * ow * ch; /* of the band's output from tab's */
-            memset(plane, -p->input_offset, (size_t)plane_bytes);
-            for (int32_t c = 0; c < ch; ++c) {
-                if (n_in > 0) {
-                    fill_plane(image + (size_t)y_lo * p->input_w * ch + c, dst, n_in, plane, stride, 8 * ch);
-                }
-                v.w = p->filter_mve + 16 * c;
-                v.rq = p->requant_mve + 4 * c;
-                vst1q_s32(v.out, vaddq_n_s32(lanes, shift + c));
-                if (v.rq[2] < 0) {
-                    pixels_right(tab, groups, &v);
-                } else {
-                    pixels_left(tab, groups, &v);
-                }
+            for (int32_t l = 0; l < 4; ++l) {
+                v.out[l] = l * ch + shift;
             }
+            v.w = p->filter_mve;
+            v.rq = p->requant_mve;
+            v.src = image + (size_t)y_lo * p->input_w * ch;
+            v.dst = dst;
+            v.channels = ch;
+            memset(plane, -p->input_offset, (size_t)plane_bytes);
+            channels(&v);
         }
     }
     return 1;
