@@ -104,37 +104,135 @@ TS_ALWAYS_INLINE void ts_gemv_body(const int16_t *w, const int16_t *col, int32_t
     }
 }
 
-/* ts_gemv_body for an even or odd number of groups of four in k, with the int8 range as the
- * activation clamp (constants: one SSAT per output) or any clamp */
-#define TS_GEMV_SSAT(name, odd)                                                                           \
-    static TS_NOINLINE void name(const int16_t *w, const int16_t *col, int32_t k, int32_t rows,          \
-                                 const ts_rq_t *rq, int8_t *out)                                          \
-    {                                                                                                     \
-        ts_gemv_body(w, col, k, rows, rq, -128, 127, out, odd);                                           \
-    }
+/* ts_gemv_body for an even or odd number of groups of four in k, with any activation clamp */
 #define TS_GEMV_CLAMP(name, odd)                                                                          \
     static TS_NOINLINE void name(const int16_t *w, const int16_t *col, int32_t k, int32_t rows,          \
                                  const ts_rq_t *rq, int32_t act_min, int32_t act_max, int8_t *out)        \
     {                                                                                                     \
         ts_gemv_body(w, col, k, rows, rq, act_min, act_max, out, odd);                                    \
     }
-TS_GEMV_SSAT(ts_gemv_ssat, 0)
-TS_GEMV_SSAT(ts_gemv_ssat_odd, 1)
 TS_GEMV_CLAMP(ts_gemv_clamp, 0)
 TS_GEMV_CLAMP(ts_gemv_clamp_odd, 1)
-#undef TS_GEMV_SSAT
 #undef TS_GEMV_CLAMP
 
-/** ts_gemv_body, the clamp and the parity of k's groups decided once per call. */
+/* What the all-assembly gemv (ts_gemv_ssat_asm) keeps on the stack: the column, the passes of its
+ * unrolled loop of eight groups of four k, the requantization and output of the next quad of
+ * rows, the quads left, and the groups the first pass skips. */
+typedef struct {
+    const int16_t *col;
+    int32_t passes;
+    const ts_rq_t *rq;
+    int8_t *out;
+    int32_t quads;
+    int32_t skip;
+} ts_gemv_frame_t;
+
+/* one group of four k in exactly 44 bytes (eleven 32-bit instructions: the loop is entered
+ * at a computed group) */
+#define TS_GEMV_G                                  \
+    "ldrd r9, r10, [r12], #8\n\t"                  \
+    "ldmia.w r11!, {r4, r5, r6, r8}\n\t"           \
+    "smlad r0, r4, r9, r0\n\t"                     \
+    "smlad r0, r5, r10, r0\n\t"                    \
+    "smlad r1, r6, r9, r1\n\t"                     \
+    "smlad r1, r8, r10, r1\n\t"                    \
+    "ldmia.w r11!, {r4, r5, r6, r8}\n\t"           \
+    "smlad r2, r4, r9, r2\n\t"                     \
+    "smlad r2, r5, r10, r2\n\t"                    \
+    "smlad r3, r6, r9, r3\n\t"                     \
+    "smlad r3, r8, r10, r3\n\t"
+/* output i of the quad: ts_rq_value of accumulator a from the table at r12, SSAT, store at lr + i */
+#define TS_GEMV_RQ(i, a)                                   \
+    "ldrd r4, r5, [r12, #16 * " #i " + 4]\n\t"             \
+    "ldr r6, [r12, #16 * " #i " + 12]\n\t"                 \
+    "smmlar r4, " a ", r4, r5\n\t"                         \
+    "add r4, r4, " a ", asr #31\n\t"                       \
+    "asr r4, r4, r6\n\t"                                   \
+    "ssat r4, #8, r4\n\t"                                  \
+    "strb r4, [lr, #" #i "]\n\t"
+
+/*
+ * Quads of rows of the re-laid filter (w, read on: quads are consecutive) times one column,
+ * requantized to the int8 range, all in one assembly block: per quad the four accumulators
+ * start at their bias, the groups of four k run in an eight times unrolled loop entered at a
+ * computed group (no per-pair loop test), and the outputs are requantized from registers.
+ * `pad` skips a quad's trailing k8 group of zero weights (k rounded up to 4 is an odd number
+ * of groups). Registers: r0-r3 accumulators, r4-r6 r8 weights, r9 r10 column, r11 weights'
+ * pointer, r12 column pointer, lr the pass count; the frame is pushed (r7, the Thumb frame
+ * pointer, left alone).
+ */
+#define TS_GEMV_ASM_FN(name, pad)                                                                        \
+    static TS_NOINLINE void name(const int16_t *w, const ts_gemv_frame_t *frame)                          \
+    {                                                                                                     \
+        register const int16_t *r11 __asm__("r11") = w;                                                   \
+        register const ts_gemv_frame_t *r0 __asm__("r0") = frame;                                         \
+        __asm__ volatile("ldm r0, {r0, r1, r2, r3, r4, r5}\n\t"                                           \
+                         "adr r6, 5f\n\t"                                                                 \
+                         "movs r8, #44\n\t"                                                               \
+                         "mla r6, r5, r8, r6\n\t"                                                         \
+                         "orr r6, r6, #1\n\t"                                                             \
+                         "push {r0, r1, r2, r3, r4, r6}\n\t"                                              \
+                         "6:\n\t"                                                                         \
+                         "ldr r4, [sp, #8]\n\t"                                                           \
+                         "ldr r0, [r4]\n\t"                                                               \
+                         "ldr r1, [r4, #16]\n\t"                                                          \
+                         "ldr r2, [r4, #32]\n\t"                                                          \
+                         "ldr r3, [r4, #48]\n\t"                                                          \
+                         "ldrd r12, lr, [sp]\n\t"                                                         \
+                         "ldr r4, [sp, #20]\n\t"                                                          \
+                         "bx r4\n\t"                                                                      \
+                         ".balign 4\n\t"                                                                  \
+                         "5:\n\t" TS_GEMV_G TS_GEMV_G TS_GEMV_G TS_GEMV_G TS_GEMV_G TS_GEMV_G TS_GEMV_G   \
+                         TS_GEMV_G                                                                        \
+                         "subs lr, lr, #1\n\t"                                                            \
+                         "bne 5b\n\t" pad                                                                 \
+                         "ldrd r12, lr, [sp, #8]\n\t"                                                     \
+                         TS_GEMV_RQ(0, "r0") TS_GEMV_RQ(1, "r1") TS_GEMV_RQ(2, "r2") TS_GEMV_RQ(3, "r3")  \
+                         "add r12, r12, #64\n\t"                                                          \
+                         "add lr, lr, #4\n\t"                                                             \
+                         "strd r12, lr, [sp, #8]\n\t"                                                     \
+                         "ldr r4, [sp, #16]\n\t"                                                          \
+                         "subs r4, r4, #1\n\t"                                                            \
+                         "str r4, [sp, #16]\n\t"                                                          \
+                         "bne 6b\n\t"                                                                     \
+                         "add sp, sp, #24\n\t"                                                            \
+                         : "+r"(r11), "+r"(r0)                                                            \
+                         :                                                                                \
+                         : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr", "cc",     \
+                           "memory");                                                                     \
+    }
+TS_GEMV_ASM_FN(ts_gemv_ssat_asm, "")
+TS_GEMV_ASM_FN(ts_gemv_ssat_asm_pad, "add r11, r11, #32\n\t")
+#undef TS_GEMV_ASM_FN
+#undef TS_GEMV_RQ
+#undef TS_GEMV_G
+
+/** ts_gemv_body, the clamp and the parity of k's groups decided once per call; the int8 range
+ * runs all in assembly (a last quad of fewer than four rows into a scratch). */
 static inline void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_t k, int32_t rows, const ts_rq_t *rq,
                                int32_t act_min, int32_t act_max, int8_t *out)
 {
-    const int odd = ((k + 3) >> 2) & 1;
+    const int32_t groups = (k + 3) >> 2;
+    const int odd = groups & 1;
     if (act_min == -128 && act_max == 127) {
-        (odd ? ts_gemv_ssat_odd : ts_gemv_ssat)(w, col, k, rows, rq, out);
-    } else {
-        (odd ? ts_gemv_clamp_odd : ts_gemv_clamp)(w, col, k, rows, rq, act_min, act_max, out);
+        const int32_t passes = (groups + 7) >> 3;
+        void (*const fn)(const int16_t *, const ts_gemv_frame_t *) = odd ? ts_gemv_ssat_asm_pad : ts_gemv_ssat_asm;
+        const int32_t quads = rows >> 2, rest = rows & 3;
+        if (quads > 0) {
+            const ts_gemv_frame_t frame = {col, passes, rq, out, quads, 8 * passes - groups};
+            fn(w, &frame);
+        }
+        if (rest > 0) {
+            int8_t last[4];
+            const ts_gemv_frame_t frame = {col, passes, rq + 4 * quads, last, 1, 8 * passes - groups};
+            fn(w + (size_t)quads * 4 * (((k + 7) >> 3) << 3), &frame);
+            for (int32_t i = 0; i < rest; ++i) {
+                out[4 * quads + i] = last[i];
+            }
+        }
+        return;
     }
+    (odd ? ts_gemv_clamp_odd : ts_gemv_clamp)(w, col, k, rows, rq, act_min, act_max, out);
 }
 
 #endif /* TS_GEMM_DSP_H */
