@@ -10,6 +10,9 @@ for byte with TFLM; their layers hit every path of the kernel and its edges:
   chunks), 1x1/s1 (one run over the image, 7 outputs: the last pixel through the scratch
   buffer), 1x1/s2 (strided runs), 3x3/s2/SAME on a 12x13 image (k = 45: the zero-point-padded
   copy), and a 3x3 over 8 channels (k = 72: im2col and ts_mve_gemv_rq with the generated table).
+- `_wide`: fields wider than 64 bytes, two pixels per pass: a 3x3/SAME over 16 channels (k = 144,
+  im2col), a per-tensor 1x1 over 96 channels (k = 96 in place; 25 pixels: the last pass has
+  one; RELU6 clamping below 127).
 - `_fallbacks`: per-tensor weights, a dilated 3x3 over a wide image (window offsets beyond 8 bits:
   every window through the column; dilated copies), and a 1x1 whose shift is 0 (not in
   [-31, -1]: the gemv path with the generated {init, multiplier, left, right} table).
@@ -104,8 +107,15 @@ def _fallbacks(make_tflite) -> bytes:
     return net.tflite(make_tflite)
 
 
+def _wide(make_tflite) -> bytes:
+    net = _Net((1, 5, 5, 16), 0.05, -1, seed=13)
+    net.conv(96, 3, 1, True)  # k = 144: im2col'd pairs, border and inside
+    net.conv(12, 1, 1, False, act="relu6", per_tensor=True, out_scale=0.04)  # k = 96 in place, 25 pixels
+    return net.tflite(make_tflite)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("model", [_fields, _fallbacks])
+@pytest.mark.parametrize("model", [_fields, _fallbacks, _wide])
 def test_conv_paths_bit_exact_on_m55(make_tflite, tmp_path, model):
     path = tmp_path / "net.tflite"
     path.write_bytes(model(make_tflite))
@@ -117,6 +127,8 @@ def test_conv_paths_bit_exact_on_m55(make_tflite, tmp_path, model):
         assert model_c.count(".chunks_mve = ") == 5 and model_c.count(".requant_mve = ") == 6
         assert ".chunks_mve = 4" in model_c and ".chunks_mve = 3" in model_c and ".gather_mve = 1" in model_c
         assert model_c.count(".padded_w_mve = ") == 1
+    elif model is _wide:  # two pixels per pass
+        assert ".chunks_mve = 9" in model_c and ".chunks_mve = 6" in model_c
     else:  # the dilated window does not fit 8-bit offsets; the 1x1's shift 0 takes the gemv path
         assert ".gather_mve = 0" in model_c and model_c.count(".chunks_mve = ") == 1
         assert model_c.count(".requant_mve = ") == 2
@@ -134,7 +146,11 @@ def test_conv_tables_layout():
     assert list(t[0, 0]) == list(init[:4]) and list(t[1, 0, :2]) == list(init[4:]) and list(t[1, 0, 2:]) == [0, 0]
     assert list(t[0, 2]) == [-3, -1, -31, -2] and list(t[1, 2]) == [-5, -7, -1, -1]
     assert conv_tables(w, bias, 7, [1 << 30], [0]) is None  # shift 0: not the fields' requantization
-    assert conv_tables(np.zeros((4, 65), np.int8), None, 0, [1 << 30], [-1]) is None  # k > 64
+    assert conv_tables(np.zeros((4, 65), np.int8), None, 0, [1 << 30], [-1]) is None  # k > 64, not 16n
+    assert conv_tables(np.zeros((6, 80), np.int8), None, 0, [1 << 30], [-1]) is None  # rows not 4n
+    wide = rng.integers(-128, 128, size=(8, 80), dtype=np.int8)
+    filt, _ = conv_tables(wide, None, 0, [1 << 30], [-1])  # [quads][chunks][4 rows][16]
+    assert (filt.reshape(2, 5, 4, 16)[1, 3, 2] == wide[6, 48:64]).all()
     g = np.array(gemv_table(w, bias, 7, [5], [2])).reshape(2, 4, 4)  # {init, multiplier, left, right}
     assert list(g[0, 0]) == list(init[:4]) and list(g[0, 1]) == [5] * 4 and list(g[0, 2]) == [2] * 4
     assert list(g[0, 3]) == [0] * 4

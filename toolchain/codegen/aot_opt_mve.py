@@ -58,17 +58,21 @@ def padded_image(p: dict) -> tuple[int, int] | None:
 
 
 def conv_tables(w: np.ndarray, bias, input_offset: int, multipliers, shifts) -> tuple[np.ndarray, list[int]] | None:
-    """For ts_conv2d_s8_mve.c's receptive fields in registers: the [rows, k] filter zero-padded to
-    [quads * 4, chunks * 16] and per quad {init[4], multiplier[4], shift[4]} with
-    init = bias + input_offset * sum(w); None when k > 64 or a shift is outside [-31, -1]."""
+    """ts_conv2d_s8_mve.c's filter_mve and requant_mve: per quad {init[4], multiplier[4], shift[4]}
+    with init = bias + input_offset * sum(w); the [rows, k] filter zero-padded to
+    [quads * 4, chunks * 16] for k <= 64 (fields in registers), for k > 64 a multiple of 16 and
+    rows a multiple of 4 (two pixels per pass) laid [quads][chunks][4 rows][16]. None otherwise,
+    or when a shift is outside [-31, -1]."""
     rows, k = w.shape
     m = np.asarray(multipliers, np.int64)[np.arange(rows) % len(multipliers)]
     s = np.asarray(shifts, np.int64)[np.arange(rows) % len(shifts)]
-    if k > MAX_FIELD or s.min() < -31 or s.max() > -1:
+    if s.min() < -31 or s.max() > -1 or (k > MAX_FIELD and (k % 16 or rows % 4)):
         return None
     quads, chunks = -(-rows // 4), -(-k // 16)
     filt = np.zeros((quads * 4, chunks * 16), np.int8)
     filt[:rows, :k] = w
+    if k > MAX_FIELD:
+        filt = filt.reshape(quads, 4, chunks, 16).transpose(0, 2, 1, 3).reshape(quads * 4, chunks * 16)
     init = np.zeros(quads * 4, np.int64)
     init[:rows] = _int32((bias if bias is not None else 0) + input_offset * w.astype(np.int64).sum(1))
     mult = np.zeros(quads * 4, np.int64)
@@ -93,9 +97,9 @@ def gemv_table(w: np.ndarray, bias, input_offset: int, multipliers, shifts) -> l
 
 
 def conv_mve(ctx, low: Lowering, consts: list) -> Lowering:
-    """A CONV_2D (not grouped) gets its requantization table, and with a receptive field of at
-    most 64 bytes the re-laid filter (the int8 filter is then dropped: the call passes NULL)
-    and the gather offsets. Grouped convolutions are left alone (the portable kernel runs)."""
+    """A CONV_2D (not grouped) gets its requantization table and, where conv_tables applies, the
+    re-laid filter (the int8 filter is then dropped: the call passes NULL) and for fields of at
+    most 64 bytes the gather offsets. Grouped convolutions are left alone (the portable kernel runs)."""
     if low.kernel != "ts_conv2d_s8":
         return low
     p = low.params
@@ -114,6 +118,14 @@ def conv_mve(ctx, low: Lowering, consts: list) -> Lowering:
         return replace(low, params=dict(p, requant_mve=table))
     filt, table = fields
     lanes = filt.shape[1]
+    if lanes > MAX_FIELD:  # two pixels per pass: no offsets
+        consts[:] = [c for c in consts if c.name != low.args[1]]
+        params = dict(p, filter_mve=ctx.const_array("filter_mve", "int8_t", filt.reshape(-1),
+                                                    "per quad of rows, per 16-byte chunk: four rows' chunks"),
+                      requant_mve=ctx.const_array("requant_mve", "int32_t", table,
+                                                  "per quad {init = bias + offset * sum(w), multiplier, shift}"),
+                      chunks_mve=lanes // 16)
+        return replace(low, params=params, args=[low.args[0], "NULL", *low.args[2:]])
     padded = padded_image(p)
     window = window_offsets(dict(p, input_w=padded[1]) if padded else p, lanes)
     if window is None and padded:

@@ -15,8 +15,11 @@
  * MultiplyByQuantizedMultiplier is VQRDMULH, minus 1 for negative accumulators, VRSHL
  * (ts_opt.h derives why [acc < 0] may stand for [VQRDMULH < 0]).
  *
- * Larger fields: per pixel ts_im2col_s8 and ts_mve_gemv_rq (ts_mve.h), with the generator's
- * requantization table when present. Grouped convolutions use the portable kernel.
+ * Wider fields (k a multiple of 16, output channels a multiple of 4; chunks_mve > 4): two
+ * pixels per pass (ts_im2col_s8 or in place) share each weight load, eight accumulators, the
+ * filter laid per quad of rows chunk by chunk. Otherwise per pixel ts_im2col_s8 and
+ * ts_mve_gemv_rq (ts_mve.h), with the generator's requantization table when present.
+ * Grouped convolutions use the portable kernel.
  */
 /* -O2 whatever the project level: the Helium asm has impossible register constraints at -O0 */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -230,6 +233,141 @@ static void ts_conv2d_mve_fields(const ts_conv2d_params_t *p, const int8_t *inpu
     }
 }
 
+/** Two pixels of a wide convolution (the asm reads the fields by the offsets asserted below). */
+typedef struct {
+    const int8_t *xa, *xb; /**< 0, 4: the pixels' receptive fields, k bytes each */
+    const int8_t *w;       /**< 8: filter_mve, per quad of rows and 16-byte chunk: four rows' chunks */
+    const int32_t *rq;     /**< 12: requant_mve, advanced by the asm */
+    int8_t *outa, *outb;   /**< 16, 20: the pixels' outputs, advanced by the asm */
+    int32_t chunks1;       /**< 24: k / 16 - 1 (>= 1) */
+    int32_t quads;         /**< 28: output_c / 4, counted down by the asm */
+    int32_t zp;            /**< 32: output offset */
+    int32_t pad;
+    int32_t lo[4], hi[4];  /**< 40, 56: the activation clamp */
+} ts_conv_wide_t;
+
+_Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) == 12 &&
+                   offsetof(ts_conv_wide_t, outa) == 16 && offsetof(ts_conv_wide_t, chunks1) == 24 &&
+                   offsetof(ts_conv_wide_t, quads) == 28 && offsetof(ts_conv_wide_t, zp) == 32 &&
+                   offsetof(ts_conv_wide_t, lo) == 40 && offsetof(ts_conv_wide_t, hi) == 56,
+               "ts_conv_wide's offsets");
+
+/*
+ * All quads of rows for two pixels: per 16-byte chunk two x loads, four weight loads and eight
+ * VMLADAV(A) (accumulators: pixel a r0, r2, r4, r6, pixel b r8, r10, r12, lr - VMLADAV takes
+ * even registers), the first chunk peeled (VMLADAV starts the sums), then both pixels'
+ * sums requantized with one load of each parameter vector. Every core register is in use:
+ * a naked function saving its own (q4-q7, callee-saved, are not touched).
+ */
+__attribute__((naked, noinline)) static void ts_conv_wide(ts_conv_wide_t *j)
+{
+    (void)j;
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "mov r11, r0\n\t"
+        "ldr r5, [r11, #8]\n"
+        "1:\n\t"
+        "ldrd r1, r3, [r11]\n\t"
+        "ldr r9, [r11, #24]\n\t"
+        "vldrb.8 q0, [r1], #16\n\t"
+        "vldrb.8 q1, [r3], #16\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladav.s8 r0, q0, q2\n\t"
+        "vmladav.s8 r8, q1, q2\n\t"
+        "vldrb.8 q3, [r5], #16\n\t"
+        "vmladav.s8 r2, q0, q3\n\t"
+        "vmladav.s8 r10, q1, q3\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladav.s8 r4, q0, q2\n\t"
+        "vmladav.s8 r12, q1, q2\n\t"
+        "vldrb.8 q3, [r5], #16\n\t"
+        "vmladav.s8 r6, q0, q3\n\t"
+        "vmladav.s8 lr, q1, q3\n"
+        "2:\n\t"
+        "vldrb.8 q0, [r1], #16\n\t"
+        "vldrb.8 q1, [r3], #16\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r0, q0, q2\n\t"
+        "vmladava.s8 r8, q1, q2\n\t"
+        "vldrb.8 q3, [r5], #16\n\t"
+        "vmladava.s8 r2, q0, q3\n\t"
+        "vmladava.s8 r10, q1, q3\n\t"
+        "vldrb.8 q2, [r5], #16\n\t"
+        "vmladava.s8 r4, q0, q2\n\t"
+        "vmladava.s8 r12, q1, q2\n\t"
+        "vldrb.8 q3, [r5], #16\n\t"
+        "vmladava.s8 r6, q0, q3\n\t"
+        "vmladava.s8 lr, q1, q3\n\t"
+        "subs r9, r9, #1\n\t"
+        "bne 2b\n\t"
+        "vmov q0[2], q0[0], r0, r4\n\t"
+        "vmov q0[3], q0[1], r2, r6\n\t"
+        "vmov q1[2], q1[0], r8, r12\n\t"
+        "vmov q1[3], q1[1], r10, lr\n\t"
+        "ldr r0, [r11, #12]\n\t"
+        "vldrw.32 q2, [r0], #16\n\t" /* init */
+        "vadd.i32 q0, q0, q2\n\t"
+        "vadd.i32 q1, q1, q2\n\t"
+        "vldrw.32 q2, [r0], #16\n\t" /* multiplier */
+        "vshr.s32 q3, q0, #31\n\t"
+        "vqrdmulh.s32 q0, q0, q2\n\t"
+        "vadd.i32 q0, q0, q3\n\t"
+        "vshr.s32 q3, q1, #31\n\t"
+        "vqrdmulh.s32 q1, q1, q2\n\t"
+        "vadd.i32 q1, q1, q3\n\t"
+        "vldrw.32 q2, [r0], #16\n\t" /* shift, negative */
+        "vrshl.s32 q0, q0, q2\n\t"
+        "vrshl.s32 q1, q1, q2\n\t"
+        "str r0, [r11, #12]\n\t"
+        "ldr r0, [r11, #32]\n\t"
+        "vadd.i32 q0, q0, r0\n\t"
+        "vadd.i32 q1, q1, r0\n\t"
+        "vldrw.32 q2, [r11, #40]\n\t"
+        "vmax.s32 q0, q0, q2\n\t"
+        "vmax.s32 q1, q1, q2\n\t"
+        "vldrw.32 q2, [r11, #56]\n\t"
+        "vmin.s32 q0, q0, q2\n\t"
+        "vmin.s32 q1, q1, q2\n\t"
+        "ldrd r0, r2, [r11, #16]\n\t"
+        "vstrb.32 q0, [r0], #4\n\t"
+        "vstrb.32 q1, [r2], #4\n\t"
+        "strd r0, r2, [r11, #16]\n\t"
+        "ldr r0, [r11, #28]\n\t"
+        "subs r0, r0, #1\n\t"
+        "str r0, [r11, #28]\n\t"
+        "bne 1b\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+
+/** Receptive fields wider than 64 bytes (chunks_mve > 4): two pixels per ts_conv_wide. */
+static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input, int8_t *output)
+{
+    const int32_t oc = p->output_c, k = p->chunks_mve * 16, pixels = p->output_h * p->output_w;
+    ts_conv_wide_t j;
+    j.w = p->filter_mve;
+    j.chunks1 = p->chunks_mve - 1;
+    j.zp = p->output_offset;
+    j.pad = 0;
+    for (int32_t i = 0; i < 4; ++i) {
+        j.lo[i] = p->act_min;
+        j.hi[i] = p->act_max;
+    }
+    int8_t cola[k], colb[k], last[oc];
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *image = input + (size_t)b * p->input_h * p->input_w * p->input_c;
+        int8_t *out = output + (size_t)b * pixels * oc;
+        for (int32_t px = 0; px < pixels; px += 2, out += 2 * oc) {
+            j.xa = ts_im2col_s8(p, image, px, cola);
+            j.xb = px + 1 < pixels ? ts_im2col_s8(p, image, px + 1, colb) : j.xa;
+            j.outa = out;
+            j.outb = px + 1 < pixels ? out + oc : last;
+            j.rq = p->requant_mve;
+            j.quads = oc / 4;
+            ts_conv_wide(&j);
+        }
+    }
+}
+
 int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
                      const int32_t *bias, int8_t *output)
 {
@@ -239,7 +377,11 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
     }
     const ts_conv2d_params_t *p = params;
     if (p->filter_mve != NULL) {
-        ts_conv2d_mve_fields(p, input, output);
+        if (p->chunks_mve <= 4) {
+            ts_conv2d_mve_fields(p, input, output);
+        } else {
+            ts_conv2d_mve_wide(p, input, output);
+        }
         return TS_OK;
     }
     if (p->filter_c != p->input_c) {
