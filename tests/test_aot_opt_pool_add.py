@@ -3,8 +3,9 @@
 One hand-built model per board holds every case as its own branch (several inputs, one
 output per branch), so that one build and one QEMU session cover them: average pools that
 are global or windowed, SAME-padded (border windows with fewer elements), strided, over
-1, 3, 8, 13, 17 and 64 channels, two batches, with RELU / RELU6 clamps, a window of 256
-elements (the int16 lanes' limit) and one of more (the portable path); ADDs of equal
+1, 3, 8, 13, 17 and 64 channels, two batches, with RELU / RELU6 clamps, windows of 256
+elements (the int16 lanes' limit), of more (int16 sums of sub-windows widened to int32)
+and of 4100 (beyond the Helium reciprocal's range: the portable kernel); ADDs of equal
 shapes with different scales and zero points (either operand the larger scale, or equal
 scales), in place, with clamps, odd element counts, and broadcasts (per channel, scalar,
 operand 1 broadcast, a general broadcast). Inputs are random plus the extremes (all -128,
@@ -79,6 +80,8 @@ def _model(make_tflite) -> bytes:
     e = model_input((2, 5, 6, 8), 0.03, 7)                      # two batches
     g = model_input((1, 3, 4, 13), 0.06, 2)
     big = model_input((1, 17, 16, 3), 0.05, 1)
+    wide = model_input((1, 20, 20, 5), 0.05, -7)
+    long = model_input((1, 1, 4100, 2), 0.05, 3)
     a2 = model_input((1, 7, 9, 17), 0.11, 9)
     b2 = model_input((1, 5, 5, 64), 0.04, -20)
 
@@ -91,8 +94,10 @@ def _model(make_tflite) -> bytes:
     pool(d, 2, 3, 1, 2, False)                   # 1 channel, strides 1x2
     pool(e, 4, 2, 2, 1, True, "relu")            # 8 channels, a 4x2 window
     pool(g, 2, 2, 1, 1, False)                   # 13 channels
-    pool(big, 17, 16, 1, 1, False)               # 272 elements: more than int16 lanes hold
+    pool(big, 17, 16, 1, 1, False)               # 272 elements in one run: int16 sums of sub-runs
     pool(big, 16, 16, 1, 1, False)               # 256 elements: the int16 lanes' limit
+    pool(wide, 17, 17, 3, 3, True, "relu")       # 81..289 elements: small and large windows
+    pool(long, 1, 4100, 1, 1, False)             # 4100 elements: beyond Helium's exact reciprocal
     # --- ADD ---
     add(a, a2, (1, 7, 9, 17), 0.13, -4)                          # input 2 the larger scale, 1071 elements
     add(a2, a, (1, 7, 9, 17), 0.2, 3, "relu6")                   # input 1 the larger scale, RELU6

@@ -11,8 +11,9 @@
  *
  * Each sum is then divided as TFLM does, (sum +- count/2) / count truncated: the +-count/2
  * comes from the sum's sign mask s as (count/2 ^ s) - s (a zero sum rounds to 0 either
- * way), and SDIV truncates like C. Windows larger than TS_AVG_DSP_MAX_COUNT use the
- * portable kernel.
+ * way), and SDIV truncates like C. Windows larger than TS_AVG_DSP_MAX_COUNT sum
+ * sub-windows of at most that many elements in halfwords and add them into int32 sums,
+ * four channels at a time.
  */
 #include "ts_pool2d_s8.h"
 
@@ -21,6 +22,9 @@
 
 /* Largest window (in-bounds elements) summed in halfwords: 256 * -128 = -32768. */
 #define TS_AVG_DSP_MAX_COUNT 256
+
+/* Largest window at all (|sum| + count / 2 within int32). */
+#define TS_AVG_DSP_MAX_WINDOW (1 << 23)
 
 /* the portable kernel, renamed by ts_opt.h's selection */
 int32_t ts_avg_pool2d_s8_portable(const ts_pool2d_params_t *params, const int8_t *input, int8_t *output);
@@ -121,13 +125,62 @@ static void ts_avg_pixel(const int8_t *in, int32_t rows, int32_t cols, int32_t r
     }
 }
 
+/*
+ * ts_avg_pixel for a window of more than TS_AVG_DSP_MAX_COUNT elements: four channels at a
+ * time, halfword sums over sub-windows of at most that many elements added into int32
+ * sums; the last one to three channels summed in int32 directly.
+ */
+static void ts_avg_pixel_large(const int8_t *in, int32_t rows, int32_t cols, int32_t row_step, int32_t channels,
+                               const ts_avg_div_t *dv, int8_t *out)
+{
+    const int32_t sub_cols = ts_min_i32(cols, TS_AVG_DSP_MAX_COUNT);
+    const int32_t sub_rows = TS_AVG_DSP_MAX_COUNT / sub_cols;
+    int32_t c = 0;
+    for (; c + 4 <= channels; c += 4) {
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int32_t y0 = 0; y0 < rows; y0 += sub_rows) {
+            const int32_t y1 = ts_min_i32(rows, y0 + sub_rows);
+            for (int32_t x0 = 0; x0 < cols; x0 += sub_cols) {
+                const int32_t n = ts_min_i32(cols, x0 + sub_cols) - x0;
+                uint32_t even = 0, odd = 0;
+                for (int32_t y = y0; y < y1; ++y) {
+                    const int8_t *x = in + c + y * row_step + x0 * channels;
+                    for (int32_t i = n; i > 0; --i, x += channels) {
+                        const uint32_t w = ts_read32(x);
+                        even = ts_sxtab16(even, w);
+                        odd = ts_sxtab16_ror8(odd, w);
+                    }
+                }
+                s0 += (int16_t)even;
+                s1 += (int16_t)odd;
+                s2 += (int32_t)even >> 16;
+                s3 += (int32_t)odd >> 16;
+            }
+        }
+        out[c] = ts_avg_div(s0, dv);
+        out[c + 1] = ts_avg_div(s1, dv);
+        out[c + 2] = ts_avg_div(s2, dv);
+        out[c + 3] = ts_avg_div(s3, dv);
+    }
+    for (; c < channels; ++c) {
+        int32_t sum = 0;
+        for (int32_t y = 0; y < rows; ++y) {
+            const int8_t *x = in + c + y * row_step;
+            for (int32_t i = cols; i > 0; --i, x += channels) {
+                sum += *x;
+            }
+        }
+        out[c] = ts_avg_div(sum, dv);
+    }
+}
+
 int32_t ts_avg_pool2d_s8(const ts_pool2d_params_t *params, const int8_t *input, int8_t *output)
 {
     if (params == NULL || input == NULL || output == NULL) {
         return TS_ERR_ARG;
     }
     const ts_pool2d_params_t *p = params;
-    if (ts_min_i32(p->filter_h, p->input_h) * ts_min_i32(p->filter_w, p->input_w) > TS_AVG_DSP_MAX_COUNT) {
+    if (ts_min_i32(p->filter_h, p->input_h) * ts_min_i32(p->filter_w, p->input_w) > TS_AVG_DSP_MAX_WINDOW) {
         return ts_avg_pool2d_s8_portable(params, input, output);
     }
     const int32_t c = p->channels;
@@ -153,8 +206,12 @@ int32_t ts_avg_pool2d_s8(const ts_pool2d_params_t *params, const int8_t *input, 
                     cols = dv.count;
                     rows = 1;
                 }
-                ts_avg_pixel(image + ((size_t)(in_y0 + fy0) * p->input_w + in_x0 + fx0) * c, rows, cols, row_step, c,
-                             &dv, output);
+                const int8_t *in = image + ((size_t)(in_y0 + fy0) * p->input_w + in_x0 + fx0) * c;
+                if (dv.count <= TS_AVG_DSP_MAX_COUNT) {
+                    ts_avg_pixel(in, rows, cols, row_step, c, &dv, output);
+                } else {
+                    ts_avg_pixel_large(in, rows, cols, row_step, c, &dv, output);
+                }
             }
         }
     }

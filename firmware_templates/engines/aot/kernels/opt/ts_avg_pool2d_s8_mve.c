@@ -13,8 +13,12 @@
  * n * m / 2^31 = n / count + n * e / (count * 2^31), and n * e < 2^31 (n <= 32896,
  * e < 256) keeps the error below 1/count: the floor is exact. The lanes are widened even /
  * odd (VSHLLB/VSHLLT, doubling on the way) and narrowed back in place (VMOVNB/VMOVNT), the
- * sign restored on int16 lanes, clamped, and stored narrowing to int8. Windows larger than
- * TS_AVG_MVE_MAX_COUNT use the portable kernel.
+ * sign restored on int16 lanes, clamped, and stored narrowing to int8.
+ *
+ * Windows larger than TS_AVG_MVE_MAX_COUNT sum sub-windows of at most that many elements
+ * in int16 lanes and widen them into int32 ones; the same division stays exact while
+ * (128 * count + count / 2) * (count - 1) < 2^31, up to TS_AVG_MVE_MAX_RECIP elements.
+ * Larger windows use the portable kernel.
  */
 /* -O2 whatever the project level: the Helium asm's register constraints want it */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -27,6 +31,9 @@
 
 /* Largest window (in-bounds elements) summed in int16 lanes: 256 * -128 = -32768. */
 #define TS_AVG_MVE_MAX_COUNT 256
+
+/* Largest window the reciprocal divides exactly: (128 * count + count / 2) * (count - 1) < 2^31. */
+#define TS_AVG_MVE_MAX_RECIP 4088
 
 /* the portable kernel, renamed by ts_opt.h's selection */
 int32_t ts_avg_pool2d_s8_portable(const ts_pool2d_params_t *params, const int8_t *input, int8_t *output);
@@ -47,6 +54,15 @@ TS_ALWAYS_INLINE int16x8_t ts_avg_div8(int16x8_t sum, const ts_avg_div_t *dv)
     const int16x8_t q = vreinterpretq_s16_u16(vmovntq_u32(vmovnbq_u32(a, even), odd));
     const int16x8_t sign = vshrq_n_s16(sum, 15);
     return vminq_s16(vmaxq_s16(vsubq_s16(veorq_s16(q, sign), sign), dv->lo), dv->hi);
+}
+
+/* Four int32 window sums divided (rounded half away from zero), count <= TS_AVG_MVE_MAX_RECIP. */
+TS_ALWAYS_INLINE int32x4_t ts_avg_div4(int32x4_t sum, const ts_avg_div_t *dv)
+{
+    const uint32x4_t n2 = vaddq_n_u32(vshlq_n_u32(vreinterpretq_u32_s32(vabsq_s32(sum)), 1), dv->half2);
+    const int32x4_t q = vreinterpretq_s32_u32(vmulhq_u32(n2, dv->m));
+    const int32x4_t sign = vshrq_n_s32(sum, 31);
+    return vsubq_s32(veorq_s32(q, sign), sign);
 }
 
 /* s0..s3 += the 32 channels at x over n >= 1 pixels `step` bytes apart (a low-overhead loop;
@@ -131,13 +147,46 @@ static void ts_avg_pixel(const int8_t *in, int32_t rows, int32_t cols, int32_t r
     }
 }
 
+/*
+ * ts_avg_pixel for a window of more than TS_AVG_MVE_MAX_COUNT elements: eight channels at a
+ * time, int16 sums over sub-windows of at most that many elements widened into int32
+ * lanes (even and odd channels, VMOVLB/VMOVLT), divided by ts_avg_div4.
+ */
+static void ts_avg_pixel_large(const int8_t *in, int32_t rows, int32_t cols, int32_t row_step, int32_t channels,
+                               const ts_avg_div_t *dv, int8_t *out)
+{
+    const int32_t sub_cols = ts_min_i32(cols, TS_AVG_MVE_MAX_COUNT);
+    const int32_t sub_rows = TS_AVG_MVE_MAX_COUNT / sub_cols;
+    for (int32_t c = 0; c < channels; c += 8) {
+        const mve_pred16_t p = vctp16q((uint32_t)(channels - c));
+        int32x4_t even = vdupq_n_s32(0), odd = vdupq_n_s32(0);
+        for (int32_t y0 = 0; y0 < rows; y0 += sub_rows) {
+            const int32_t y1 = ts_min_i32(rows, y0 + sub_rows);
+            for (int32_t x0 = 0; x0 < cols; x0 += sub_cols) {
+                const int32_t n = ts_min_i32(cols, x0 + sub_cols) - x0;
+                int16x8_t sum = vdupq_n_s16(0);
+                for (int32_t y = y0; y < y1; ++y) {
+                    const int8_t *x = in + c + y * row_step + x0 * channels;
+                    for (int32_t i = n; i > 0; --i, x += channels) {
+                        sum = vaddq_s16(sum, vldrbq_z_s16(x, p));
+                    }
+                }
+                even = vaddq_s32(even, vmovlbq_s16(sum));
+                odd = vaddq_s32(odd, vmovltq_s16(sum));
+            }
+        }
+        const int16x8_t q = vmovntq_s32(vmovnbq_s32(vdupq_n_s16(0), ts_avg_div4(even, dv)), ts_avg_div4(odd, dv));
+        vstrbq_p_s16(out + c, vminq_s16(vmaxq_s16(q, dv->lo), dv->hi), p);
+    }
+}
+
 int32_t ts_avg_pool2d_s8(const ts_pool2d_params_t *params, const int8_t *input, int8_t *output)
 {
     if (params == NULL || input == NULL || output == NULL) {
         return TS_ERR_ARG;
     }
     const ts_pool2d_params_t *p = params;
-    if (ts_min_i32(p->filter_h, p->input_h) * ts_min_i32(p->filter_w, p->input_w) > TS_AVG_MVE_MAX_COUNT) {
+    if (ts_min_i32(p->filter_h, p->input_h) * ts_min_i32(p->filter_w, p->input_w) > TS_AVG_MVE_MAX_RECIP) {
         return ts_avg_pool2d_s8_portable(params, input, output);
     }
     const int32_t c = p->channels;
@@ -172,8 +221,12 @@ int32_t ts_avg_pool2d_s8(const ts_pool2d_params_t *params, const int8_t *input, 
                     cols = count;
                     rows = 1;
                 }
-                ts_avg_pixel(image + ((size_t)(in_y0 + fy0) * p->input_w + in_x0 + fx0) * c, rows, cols, row_step, c,
-                             &dv, output);
+                const int8_t *in = image + ((size_t)(in_y0 + fy0) * p->input_w + in_x0 + fx0) * c;
+                if (count <= TS_AVG_MVE_MAX_COUNT) {
+                    ts_avg_pixel(in, rows, cols, row_step, c, &dv, output);
+                } else {
+                    ts_avg_pixel_large(in, rows, cols, row_step, c, &dv, output);
+                }
             }
         }
     }
