@@ -31,7 +31,15 @@ static inline void ts_col_fill4(const int8_t *x, int32_t n, int32_t offset, int1
 {
     const uint32_t off2 = ts_dup16(offset);
     uint32_t *dst = (uint32_t *)(void *)col;
-    for (int32_t i = 0; i < n; i += 4, dst += 2) {
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8, dst += 4) { /* two words a step */
+        const uint32_t v = ts_read32(x + i), u = ts_read32(x + i + 4);
+        dst[0] = ts_sxtab16(off2, v);
+        dst[1] = ts_sxtab16_ror8(off2, v);
+        dst[2] = ts_sxtab16(off2, u);
+        dst[3] = ts_sxtab16_ror8(off2, u);
+    }
+    for (; i < n; i += 4, dst += 2) {
         const uint32_t v = ts_read32(x + i);
         dst[0] = ts_sxtab16(off2, v);
         dst[1] = ts_sxtab16_ror8(off2, v);
@@ -207,32 +215,63 @@ TS_GEMV_ASM_FN(ts_gemv_ssat_asm_pad, "add r11, r11, #32\n\t")
 #undef TS_GEMV_RQ
 #undef TS_GEMV_G
 
-/** ts_gemv_body, the clamp and the parity of k's groups decided once per call; the int8 range
- * runs all in assembly (a last quad of fewer than four rows into a scratch). */
+/* A gemv's choices made once per layer (ts_gemv_plan) for the calls of each column (ts_gemv_run). */
+typedef struct {
+    const int16_t *w;
+    int32_t k, rows, act_min, act_max;
+    const ts_rq_t *rq;
+    void (*fn)(const int16_t *, const ts_gemv_frame_t *); /* the assembly for the int8 range, else NULL */
+    ts_gemv_frame_t frame;                                  /* its frame: col and out set per call */
+} ts_gemv_plan_t;
+
+static inline void ts_gemv_plan(ts_gemv_plan_t *g, const int16_t *w, int32_t k, int32_t rows, const ts_rq_t *rq,
+                                int32_t act_min, int32_t act_max)
+{
+    const int32_t groups = (k + 3) >> 2, passes = (groups + 7) >> 3;
+    g->w = w, g->k = k, g->rows = rows, g->rq = rq, g->act_min = act_min, g->act_max = act_max;
+    g->fn = NULL;
+    if (act_min == -128 && act_max == 127) {
+        g->fn = (groups & 1) ? ts_gemv_ssat_asm_pad : ts_gemv_ssat_asm;
+    }
+    g->frame = (ts_gemv_frame_t){NULL, passes, rq, NULL, rows >> 2, 8 * passes - groups};
+}
+
+/** out[r] = requantized (row r . col) for r < rows, as planned (ts_gemv_body: the same arithmetic;
+ * in assembly for the int8 range, a last quad of fewer than four rows into a scratch). */
+static inline void ts_gemv_run(ts_gemv_plan_t *g, const int16_t *col, int8_t *out)
+{
+    if (g->fn == NULL) {
+        (((g->k + 3) >> 2) & 1 ? ts_gemv_clamp_odd : ts_gemv_clamp)(g->w, col, g->k, g->rows, g->rq, g->act_min,
+                                                                    g->act_max, out);
+        return;
+    }
+    const int32_t quads = g->rows >> 2, rest = g->rows & 3;
+    g->frame.col = col;
+    if (quads > 0) {
+        g->frame.rq = g->rq;
+        g->frame.out = out;
+        g->frame.quads = quads;
+        g->fn(g->w, &g->frame);
+    }
+    if (rest > 0) {
+        int8_t last[4];
+        g->frame.rq = g->rq + 4 * quads;
+        g->frame.out = last;
+        g->frame.quads = 1;
+        g->fn(g->w + (size_t)quads * 4 * (((g->k + 7) >> 3) << 3), &g->frame);
+        for (int32_t i = 0; i < rest; ++i) {
+            out[4 * quads + i] = last[i];
+        }
+    }
+}
+
+/** One gemv (ts_gemv_plan + ts_gemv_run). */
 static inline void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_t k, int32_t rows, const ts_rq_t *rq,
                                int32_t act_min, int32_t act_max, int8_t *out)
 {
-    const int32_t groups = (k + 3) >> 2;
-    const int odd = groups & 1;
-    if (act_min == -128 && act_max == 127) {
-        const int32_t passes = (groups + 7) >> 3;
-        void (*const fn)(const int16_t *, const ts_gemv_frame_t *) = odd ? ts_gemv_ssat_asm_pad : ts_gemv_ssat_asm;
-        const int32_t quads = rows >> 2, rest = rows & 3;
-        if (quads > 0) {
-            const ts_gemv_frame_t frame = {col, passes, rq, out, quads, 8 * passes - groups};
-            fn(w, &frame);
-        }
-        if (rest > 0) {
-            int8_t last[4];
-            const ts_gemv_frame_t frame = {col, passes, rq + 4 * quads, last, 1, 8 * passes - groups};
-            fn(w + (size_t)quads * 4 * (((k + 7) >> 3) << 3), &frame);
-            for (int32_t i = 0; i < rest; ++i) {
-                out[4 * quads + i] = last[i];
-            }
-        }
-        return;
-    }
-    (odd ? ts_gemv_clamp_odd : ts_gemv_clamp)(w, col, k, rows, rq, act_min, act_max, out);
+    ts_gemv_plan_t g;
+    ts_gemv_plan(&g, w, k, rows, rq, act_min, act_max);
+    ts_gemv_run(&g, col, out);
 }
 
 #endif /* TS_GEMM_DSP_H */

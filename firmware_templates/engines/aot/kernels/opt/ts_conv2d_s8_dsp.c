@@ -120,12 +120,25 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
     int16_t *col = (int16_t *)(void *)col_words;
     memset(col_words, 0, sizeof col_words); /* the k..k8 padding stays 0 */
     memset(bytes, -p->input_offset, sizeof bytes); /* and widens to 0 */
+    ts_gemv_plan_t g;
+    ts_gemv_plan(&g, p->filter_dsp, k, oc, rq, p->act_min, p->act_max);
+    /* 1x1 windows at stride 1 without padding, channels in fours: input pixel = output pixel */
+    const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+                          p->pad_h == 0 && p->pad_w == 0 && (p->input_c & 3) == 0 &&
+                          p->input_h == p->output_h && p->input_w == p->output_w;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * p->input_c;
         int8_t *out = output + (size_t)b * pixels * oc;
+        if (pointwise) {
+            for (int32_t px = 0; px < pixels; ++px, out += oc, image += k) {
+                ts_col_fill4(image, k, p->input_offset, col);
+                ts_gemv_run(&g, col, out);
+            }
+            continue;
+        }
         for (int32_t px = 0; px < pixels; ++px, out += oc) {
             im2col(p, image, px, bytes, col);
-            ts_gemv_dsp(p->filter_dsp, col, k, oc, rq, p->act_min, p->act_max, out);
+            ts_gemv_run(&g, col, out);
         }
     }
     return TS_OK;

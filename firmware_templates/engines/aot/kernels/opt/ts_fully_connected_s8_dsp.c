@@ -30,14 +30,15 @@ int32_t ts_fully_connected_s8(const ts_fully_connected_params_t *params, const i
     int32_t col_words[k8 / 2]; /* the int16 column, word aligned */
     int16_t *col = (int16_t *)(void *)col_words;
     memset(col_words, 0, sizeof col_words); /* the k..k8 padding stays 0 */
+    ts_gemv_plan_t g;
+    ts_gemv_plan(&g, p->filter_dsp, k, p->output_depth, rq, p->act_min, p->act_max);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *x = input + (size_t)b * k;
         ts_col_fill4(x, k & ~3, p->input_offset, col);
         for (int32_t i = k & ~3; i < k; ++i) {
             col[ts_col_index(i)] = (int16_t)(x[i] + p->input_offset);
         }
-        ts_gemv_dsp(p->filter_dsp, col, k, p->output_depth, rq, p->act_min, p->act_max,
-                    output + (size_t)b * p->output_depth);
+        ts_gemv_run(&g, col, output + (size_t)b * p->output_depth);
     }
     return TS_OK;
 }
