@@ -8,8 +8,10 @@ for byte with TFLM; their layers hit every path of the kernel and its edges:
   a partial quad; RELU6 clamping below 127; too large for the padded copy: border windows from
   the zero-point column, inner ones gathered), 3x3/s1/SAME over 6 channels (k = 54, four
   chunks), 1x1/s1 (one run over the image, 7 outputs: the last pixel through the scratch
-  buffer), 1x1/s2 (strided runs), 3x3/s2/SAME on a 12x13 image (k = 45: the zero-point-padded
-  copy), and a 3x3 over 8 channels (k = 72: im2col and ts_mve_gemv_rq with the generated table).
+  buffer), 1x1/s2 and 1x1/s1 with 4 outputs (pairs of pixels; strided runs of 13: a single
+  last pixel; RELU6 clamping below 127, and [-128, 127]), 3x3/s2/SAME on a 12x13 image
+  (k = 36: the zero-point-padded copy), and a 3x3 over 8 channels (k = 72: im2col and
+  ts_mve_gemv_rq with the generated table).
 - `_wide`: fields wider than 64 bytes, two pixels per pass: a 3x3/SAME over 16 channels (k = 144,
   im2col), a per-tensor 1x1 over 96 channels (k = 96 in place; 25 pixels: the last pass has
   one; RELU6 clamping below 127).
@@ -93,8 +95,9 @@ def _fields(make_tflite) -> bytes:
     net.conv(6, 3, 2, True, act="relu6", depthwise=True, out_scale=0.04)  # act_max < 127: the clamp range
     net.conv(8, 3, 1, True)
     net.conv(7, 1, 1, False, act="none")
-    net.conv(5, 1, 2, False)
-    net.conv(8, 3, 2, True)  # 12x13x5: the zero-point-padded copy
+    net.conv(4, 1, 2, False, act="relu6", out_scale=0.04)  # pairs of pixels (13 a row), the clamp range
+    net.conv(4, 1, 1, False)  # pairs of pixels, one run
+    net.conv(8, 3, 2, True)  # 12x13x4: the zero-point-padded copy
     net.conv(5, 3, 1, False, act="none")
     return net.tflite(make_tflite)
 
@@ -123,8 +126,8 @@ def test_conv_paths_bit_exact_on_m55(make_tflite, tmp_path, model):
     assert len(set(want[0])) > 3, "the outputs should not all saturate"
     assert got == want
     model_c = (project / "src" / "model" / "model.c").read_text()
-    if model is _fields:  # five layers with fields in registers (one padded), one through ts_mve_gemv_rq
-        assert model_c.count(".chunks_mve = ") == 5 and model_c.count(".requant_mve = ") == 6
+    if model is _fields:  # six layers with fields in registers (one padded), one through ts_mve_gemv_rq
+        assert model_c.count(".chunks_mve = ") == 6 and model_c.count(".requant_mve = ") == 7
         assert ".chunks_mve = 4" in model_c and ".chunks_mve = 3" in model_c and ".gather_mve = 1" in model_c
         assert model_c.count(".padded_w_mve = ") == 1
     elif model is _wide:  # two pixels per pass
@@ -140,7 +143,9 @@ def test_conv_tables_layout():
     w = rng.integers(-128, 128, size=(6, 20), dtype=np.int8)
     bias = rng.integers(-1000, 1000, 6)
     filt, table = conv_tables(w, bias, 7, [1 << 30] * 6, [-3, -1, -31, -2, -5, -7])
-    assert filt.shape == (8, 32) and (filt[:6, :20] == w).all() and not filt[6:].any() and not filt[:, 20:].any()
+    # each quad's rows in the order 0, 2, 1, 3; rows 6, 7 are padding
+    assert filt.shape == (8, 32) and (filt[[0, 2, 1, 3, 4]][:, :20] == w[[0, 1, 2, 3, 4]]).all()
+    assert (filt[6, :20] == w[5]).all() and not filt[[5, 7]].any() and not filt[:, 20:].any()
     t = np.array(table).reshape(2, 3, 4)  # per quad {init, multiplier, shift}
     init = bias + 7 * w.astype(np.int64).sum(1)
     assert list(t[0, 0]) == list(init[:4]) and list(t[1, 0, :2]) == list(init[4:]) and list(t[1, 0, 2:]) == [0, 0]

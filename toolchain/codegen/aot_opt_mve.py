@@ -60,7 +60,8 @@ def padded_image(p: dict) -> tuple[int, int] | None:
 def conv_tables(w: np.ndarray, bias, input_offset: int, multipliers, shifts) -> tuple[np.ndarray, list[int]] | None:
     """ts_conv2d_s8_mve.c's filter_mve and requant_mve: per quad {init[4], multiplier[4], shift[4]}
     with init = bias + input_offset * sum(w); the [rows, k] filter zero-padded to
-    [quads * 4, chunks * 16] for k <= 64 (fields in registers), for k > 64 a multiple of 16 and
+    [quads * 4, chunks * 16] for k <= 64 (fields in registers; each quad's rows in the order
+    0, 2, 1, 3), for k > 64 a multiple of 16 and
     rows a multiple of 4 (two pixels per pass) laid [quads][chunks][4 rows][16]. None otherwise,
     or when a shift is outside [-31, -1]."""
     rows, k = w.shape
@@ -73,6 +74,8 @@ def conv_tables(w: np.ndarray, bias, input_offset: int, multipliers, shifts) -> 
     filt[:rows, :k] = w
     if k > MAX_FIELD:
         filt = filt.reshape(quads, 4, chunks, 16).transpose(0, 2, 1, 3).reshape(quads * 4, chunks * 16)
+    else:  # rows 0, 2, 1, 3 of each quad (the kernels fill lanes 0, 2 then 1, 3)
+        filt = filt.reshape(quads, 4, chunks * 16)[:, [0, 2, 1, 3]].reshape(quads * 4, chunks * 16)
     init = np.zeros(quads * 4, np.int64)
     init[:rows] = _int32((bias if bias is not None else 0) + input_offset * w.astype(np.int64).sum(1))
     mult = np.zeros(quads * 4, np.int64)

@@ -7,10 +7,11 @@
  * convolution reads the pixel, a window inside the image its taps - or, for windows over the
  * border, from a column filled with the input zero point (ts_im2col_zp_s8); a small image
  * (the generator's padded_h_mve/_w_mve) is first copied into a zero-point-padded plane on
- * the stack, where every window is inside. Then per quad of
- * output channels: four rows of VMLADAV(A) against the zero-padded filter (lanes beyond k
- * multiply 0), the four sums into one vector, requantized with the generator's table
- * {init = bias + input_offset * sum(w), multiplier, shift} and stored by one VSTRB.32.
+ * the stack, where every window is inside. Then per quad of output channels: four rows of
+ * VMLADAV(A) against the zero-padded filter (lanes beyond k multiply 0), the four sums into
+ * one vector, requantized with the generator's table {init = bias + input_offset * sum(w),
+ * multiplier, shift} and stored by one VSTRB.32. Fields of one chunk (k <= 16) go by pairs
+ * of pixels sharing each weight and requantization load (output channels a multiple of 4).
  * The generator only emits the table when every shift is in [-31, -1]; then TFLM's
  * MultiplyByQuantizedMultiplier is VQRDMULH, minus 1 for negative accumulators, VRSHL
  * (ts_opt.h derives why [acc < 0] may stand for [VQRDMULH < 0]).
@@ -45,6 +46,7 @@ typedef struct {
     int32_t quads;        /**< output channels / 4, rounded up */
     int32_t out_step;     /**< output_c - 4 * quads: back to the next pixel after the last quad */
     int32_t x_step;       /**< bytes from a pixel's x to the next one's */
+    int32_t oc;           /**< output channels */
     int32_t lo[4], hi[4]; /**< the activation clamp */
 } ts_conv_run_t;
 
@@ -68,9 +70,9 @@ typedef struct {
 
 /*
  * n pixels: x, x + x_step, ...; outputs from out on, output_c bytes per pixel (the last quad
- * writes 4 bytes: up to 3 past the pixel, see ts_conv_pixels). Accumulators r4, r6, r8, r10
- * (VMLADAV takes even registers), quads counted by the low-overhead loop in lr; VMOV
- * Qd[2], Qd[0], Rt, Rt2 writes Rt to the lower lane.
+ * writes 4 bytes: up to 3 past the pixel, see ts_conv_pixels). The filter's quads hold rows
+ * 0, 2, 1, 3: accumulators r4, r8, r6, r10 (VMLADAV takes even registers), quads counted by
+ * the low-overhead loop in lr; VMOV Qd[2], Qd[0], Rt, Rt2 writes Rt to the lower lane.
  */
 #define TS_CONV_RUN(name, X, R, CLAMP)                                                                        \
     static TS_NOINLINE void name(const ts_conv_run_t *j, const int8_t *x, int32_t n, int8_t *out, int32_t zp) \
@@ -82,7 +84,7 @@ typedef struct {
                          "ldr %[rq], [%[j], %[o_rq]]\n\t"                                                     \
                          "ldr r4, [%[j], %[o_quads]]\n\t"                                                     \
                          "dls lr, r4\n"                                                                       \
-                         "2:\n\t" R("r4") R("r6") R("r8") R("r10")                                            \
+                         "2:\n\t" R("r4") R("r8") R("r6") R("r10")                                            \
                          "vmov q5[2], q5[0], r4, r8\n\t"                                                      \
                          "vmov q5[3], q5[1], r6, r10\n\t"                                                     \
                          "vldrw.32 q6, [%[rq]], #16\n\t" /* init */                                           \
@@ -121,15 +123,116 @@ TS_CONV_RUN(ts_conv_run2_range, TS_X2, TS_R2, TS_CLAMP_RANGE)
 TS_CONV_RUN(ts_conv_run3_range, TS_X3, TS_R3, TS_CLAMP_RANGE)
 TS_CONV_RUN(ts_conv_run4_range, TS_X4, TS_R4, TS_CLAMP_RANGE)
 
+/* the pair's clamp (q5: pixel a, q3: pixel b) */
+#define TS_CLAMP2_FULL                                                                       \
+    "vqshl.s32 q5, q5, #24\n\tvshr.s32 q5, q5, #24\n\tvqshl.s32 q3, q3, #24\n\tvshr.s32 q3, q3, #24\n\t"
+#define TS_CLAMP2_RANGE                                                                      \
+    "vldrw.32 q6, [%[j], %[o_lo]]\n\tvmax.s32 q5, q5, q6\n\tvmax.s32 q3, q3, q6\n\t"          \
+    "vldrw.32 q6, [%[j], %[o_hi]]\n\tvmin.s32 q5, q5, q6\n\tvmin.s32 q3, q3, q6\n\t"
+
+/*
+ * Fields of one chunk (k <= 16), n pairs of pixels: x, x + x_step form a pair; per quad each
+ * weight row is loaded once for both (rows 0, 2 then 1, 3: four accumulators fill both
+ * vectors' even lanes, then their odd lanes), and each requantization vector once.
+ */
+#define TS_CONV_PAIRS(name, CLAMP)                                                                              \
+    static TS_NOINLINE void name(const ts_conv_run_t *j, const int8_t *x, int32_t n, int8_t *out, int32_t zp)   \
+    {                                                                                                           \
+        const int8_t *w;                                                                                        \
+        const int32_t *rq;                                                                                      \
+        int8_t *outb;                                                                                           \
+        __asm__ volatile("1:\n\t"                                                                               \
+                         "ldr r4, [%[j], %[o_offs]]\n\t"                                                        \
+                         "vldrb.u8 q7, [r4]\n\t"                                                                \
+                         "ldr r6, [%[j], %[o_xstep]]\n\t"                                                       \
+                         "vldrb.u8 q0, [%[x], q7]\n\t"                                                          \
+                         "add %[x], %[x], r6\n\t"                                                               \
+                         "vldrb.u8 q1, [%[x], q7]\n\t"                                                          \
+                         "add %[x], %[x], r6\n\t"                                                               \
+                         "ldr r6, [%[j], %[o_oc]]\n\t"                                                          \
+                         "add %[outb], %[out], r6\n\t"                                                          \
+                         "ldr %[w], [%[j], %[o_w]]\n\t"                                                         \
+                         "ldr %[rq], [%[j], %[o_rq]]\n\t"                                                       \
+                         "ldr r4, [%[j], %[o_quads]]\n\t"                                                       \
+                         "dls lr, r4\n"                                                                          \
+                         "2:\n\t"                                                                               \
+                         "vldrb.8 q4, [%[w]], #16\n\t"                                                          \
+                         "vmladav.s8 r4, q0, q4\n\t"                                                            \
+                         "vmladav.s8 r6, q1, q4\n\t"                                                            \
+                         "vldrb.8 q4, [%[w]], #16\n\t"                                                          \
+                         "vmladav.s8 r8, q0, q4\n\t"                                                            \
+                         "vmladav.s8 r10, q1, q4\n\t"                                                           \
+                         "vmov q5[2], q5[0], r4, r8\n\t"                                                        \
+                         "vmov q3[2], q3[0], r6, r10\n\t"                                                       \
+                         "vldrb.8 q4, [%[w]], #16\n\t"                                                          \
+                         "vmladav.s8 r4, q0, q4\n\t"                                                            \
+                         "vmladav.s8 r6, q1, q4\n\t"                                                            \
+                         "vldrb.8 q4, [%[w]], #16\n\t"                                                          \
+                         "vmladav.s8 r8, q0, q4\n\t"                                                            \
+                         "vmladav.s8 r10, q1, q4\n\t"                                                           \
+                         "vmov q5[3], q5[1], r4, r8\n\t"                                                        \
+                         "vmov q3[3], q3[1], r6, r10\n\t"                                                       \
+                         "vldrw.32 q6, [%[rq]], #16\n\t" /* init */                                             \
+                         "vadd.i32 q5, q5, q6\n\t"                                                              \
+                         "vadd.i32 q3, q3, q6\n\t"                                                              \
+                         "vldrw.32 q6, [%[rq]], #16\n\t" /* multiplier */                                       \
+                         "vshr.s32 q7, q5, #31\n\t"                                                             \
+                         "vqrdmulh.s32 q5, q5, q6\n\t"                                                          \
+                         "vadd.i32 q5, q5, q7\n\t"                                                              \
+                         "vshr.s32 q7, q3, #31\n\t"                                                             \
+                         "vqrdmulh.s32 q3, q3, q6\n\t"                                                          \
+                         "vadd.i32 q3, q3, q7\n\t"                                                              \
+                         "vldrw.32 q6, [%[rq]], #16\n\t" /* shift, negative */                                  \
+                         "vrshl.s32 q5, q5, q6\n\t"                                                             \
+                         "vrshl.s32 q3, q3, q6\n\t"                                                             \
+                         "vadd.i32 q5, q5, %[zp]\n\t"                                                           \
+                         "vadd.i32 q3, q3, %[zp]\n\t" CLAMP "vstrb.32 q5, [%[out]], #4\n\t"                    \
+                         "vstrb.32 q3, [%[outb]], #4\n\t"                                                       \
+                         "le lr, 2b\n\t"                                                                        \
+                         "ldr r4, [%[j], %[o_ostep]]\n\t"                                                       \
+                         "add %[out], %[outb], r4\n\t"                                                          \
+                         "subs %[n], %[n], #1\n\t"                                                              \
+                         "bne 1b\n\t"                                                                           \
+                         : [x] "+r"(x), [out] "+l"(out), [n] "+r"(n), [w] "=&r"(w), [rq] "=&r"(rq),             \
+                           [outb] "=&l"(outb)                                                                   \
+                         : [j] "r"(j), [zp] "r"(zp), [o_offs] "i"(offsetof(ts_conv_run_t, offs)),               \
+                           [o_w] "i"(offsetof(ts_conv_run_t, w)), [o_rq] "i"(offsetof(ts_conv_run_t, rq)),      \
+                           [o_quads] "i"(offsetof(ts_conv_run_t, quads)),                                       \
+                           [o_ostep] "i"(offsetof(ts_conv_run_t, out_step)),                                    \
+                           [o_xstep] "i"(offsetof(ts_conv_run_t, x_step)),                                      \
+                           [o_oc] "i"(offsetof(ts_conv_run_t, oc)), [o_lo] "i"(offsetof(ts_conv_run_t, lo)),    \
+                           [o_hi] "i"(offsetof(ts_conv_run_t, hi))                                              \
+                         : "r4", "r6", "r8", "r10", "lr", "q0", "q1", "q3", "q4", "q5", "q6", "q7", "cc",        \
+                           "memory");                                                                           \
+    }
+
+TS_CONV_PAIRS(ts_conv_pairs1, TS_CLAMP2_FULL)
+TS_CONV_PAIRS(ts_conv_pairs1_range, TS_CLAMP2_RANGE)
+
 typedef void (*ts_conv_run_fn)(const ts_conv_run_t *, const int8_t *, int32_t, int8_t *, int32_t);
 
-/** A convolution's runs: the asm's table, the variant, where the output ends. */
+/** A convolution's runs: the asm's table, the variants (pairs: NULL or for pairs of pixels), where the output ends. */
 typedef struct {
     ts_conv_run_t j;
-    ts_conv_run_fn run;
+    ts_conv_run_fn run, pairs;
     int32_t oc, zp;
     const int8_t *end;
 } ts_conv_mve_t;
+
+/** n >= 1 pixels (pairs of them where there is a pair variant) from x on into out. */
+static void ts_conv_span(ts_conv_mve_t *c, const int8_t *x, int32_t n, int8_t *out)
+{
+    if (c->pairs != NULL && n >= 2) {
+        c->pairs(&c->j, x, n / 2, out, c->zp);
+        if (n % 2 == 0) {
+            return;
+        }
+        x += (n - 1) * c->j.x_step;
+        out += (size_t)(n - 1) * c->oc;
+        n = 1;
+    }
+    c->run(&c->j, x, n, out, c->zp);
+}
 
 /** n >= 1 pixels from x on (x_step apart, receptive field at offs) into out. */
 static void ts_conv_pixels(ts_conv_mve_t *c, const int8_t *x, int32_t n, const uint8_t *offs, int32_t x_step,
@@ -141,13 +244,13 @@ static void ts_conv_pixels(ts_conv_mve_t *c, const int8_t *x, int32_t n, const u
         /* the output's last pixel: its padded quad goes to a scratch buffer */
         int8_t last[c->oc + 3];
         if (n > 1) {
-            c->run(&c->j, x, n - 1, out, c->zp);
+            ts_conv_span(c, x, n - 1, out);
         }
         c->run(&c->j, x + (n - 1) * x_step, 1, last, c->zp);
         memcpy(out + (size_t)(n - 1) * c->oc, last, (size_t)c->oc);
         return;
     }
-    c->run(&c->j, x, n, out, c->zp);
+    ts_conv_span(c, x, n, out);
 }
 
 /** The image zero-point-padded (padded_h_mve x padded_w_mve): every window is inside, one run per output row. */
@@ -189,7 +292,11 @@ static void ts_conv2d_mve_fields(const ts_conv2d_params_t *p, const int8_t *inpu
         c.j.lo[i] = p->act_min;
         c.j.hi[i] = p->act_max;
     }
-    c.run = runs[!(p->act_min == -128 && p->act_max == 127)][p->chunks_mve - 1];
+    const int32_t range = !(p->act_min == -128 && p->act_max == 127);
+    c.run = runs[range][p->chunks_mve - 1];
+    /* pairs when quads fill the pixels (a padded quad of the first pixel would overwrite the second's) */
+    c.pairs = p->chunks_mve > 1 || oc % 4 != 0 ? NULL : range ? ts_conv_pairs1_range : ts_conv_pairs1;
+    c.j.oc = oc;
     c.oc = oc;
     c.zp = p->output_offset;
     c.end = output + (size_t)p->batches * oh * ow * oc;
