@@ -27,7 +27,7 @@ def _chain(make_tflite, shape, layers, per_tensor=False, seed=3) -> bytes:
     """A chain of depthwise layers from an input of `shape` (NHWC). Each layer is a dict:
     k (window, int or (h, w)), stride, padding ("SAME"/"VALID"), act ("RELU", "RELU6",
     "NONE"), dilation, ratio (the requantization scale: (lo, hi) drawn per channel; default
-    small, right shifts), wmax (the weights' magnitude)."""
+    small, right shifts), wmax (the weights' magnitude), bias (its magnitude)."""
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
 
     rng = np.random.default_rng(seed)
@@ -60,7 +60,8 @@ def _chain(make_tflite, shape, layers, per_tensor=False, seed=3) -> bytes:
         w_scale = ratio * out_scale / scale
         wt = tensor(weights.shape, list(w_scale), [0] * len(w_scale), weights, qdim=3)
         bt = tensor((c,), list(scale * np.resize(w_scale, c)), [0] * c,
-                    rng.integers(-2000, 2000, c).astype(np.int32), dtype="int32")
+                    rng.integers(-layer.get("bias", 2000), layer.get("bias", 2000), c).astype(np.int32),
+                    dtype="int32")
         act = layer.get("act", "RELU")
         zp = {"RELU": -128, "RELU6": -100, "NONE": 5}[act]
         y = tensor((n, oh, ow, c), out_scale, zp)
@@ -77,6 +78,8 @@ def _chain(make_tflite, shape, layers, per_tensor=False, seed=3) -> bytes:
 
 
 LEFT = {"ratio": (0.3, 1.6), "wmax": 1}  # requantization scales around 1: shifts -1, 0 and 1
+FAR = {"ratio": (2e-8, 9e-8), "bias": 1 << 30}  # right shifts over 22 (the kernel's third variant)
+# (the c64 chain's last layer has right shifts 20 to 23: both sides of that bound)
 
 CHAINS = {
     # 8 channels (person_detect's first depthwise): every window shape and padding
@@ -93,9 +96,10 @@ CHAINS = {
                             {"k": 3, "stride": 2, "act": "NONE"}], False),
     # 24 channels, per tensor, odd sizes, both shifts
     "c24": ((1, 7, 6, 24), [{"k": 3, "stride": 2, "act": "NONE"}, {"k": 3, **LEFT, "act": "RELU6"},
-                            {"k": 3, "padding": "VALID", "act": "NONE"}], True),
+                            {"k": 3, **FAR, "act": "NONE"}], True),
     # 64 channels, kws' shape; mixed shifts
-    "c64": ((1, 25, 5, 64), [{"k": 3}, {"k": 3, "ratio": (0.05, 1.2), "wmax": 3, "act": "NONE"}], False),
+    "c64": ((1, 25, 5, 64), [{"k": 3}, {"k": 3, "ratio": (0.05, 1.2), "wmax": 3, "act": "NONE"},
+                             {"k": 3, "ratio": (1e-7, 8e-7), "bias": 1 << 28, "act": "NONE"}], False),
     # 5 channels, an image split into bands (the last one overlapping the one before)
     "c5": ((1, 40, 33, 5), [{"k": 3, "act": "NONE"}, {"k": 3, "stride": 2, "act": "NONE"},
                             {"k": 3, "padding": "VALID", "act": "RELU6"}], False),

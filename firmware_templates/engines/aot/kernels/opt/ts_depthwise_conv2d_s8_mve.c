@@ -250,11 +250,12 @@ typedef struct {
     "vldrb.u8 q0, [r3, q3]\n\t"                                                                              \
     "vmladav.s8 r2, q0, q2\n\t"                                                                              \
     "vmov q1[3], q1[1], r0, r2\n\t"                                                                          \
-    "vadd.i32 q1, q1, r5\n\t" REQ "vadd.i32 q1, q1, r9\n\t"                                                  \
-    "vmax.s32 q1, q1, q5\n\t"                                                                                \
-    "vmin.s32 q1, q1, q6\n\t"                                                                                \
-    "vstrb.32 q1, [r4, q4]\n\t"                                                                              \
+    "vadd.i32 q1, q1, r5\n\t" REQ                                                                            \
     "le lr, 1b\n\t"
+
+/* requantized q1 (REQ, in place) plus the output offset, clamped and stored */
+#define TS_DW_STORE(REQ) REQ "vadd.i32 q1, q1, r9\n\t" TS_DW_CLAMP("q1")
+#define TS_DW_CLAMP(Q) "vmax.s32 " Q ", " Q ", q5\n\tvmin.s32 " Q ", " Q ", q6\n\tvstrb.32 " Q ", [r4, q4]\n\t"
 
 /*
  * All channels of a band, one at a time: the channel's input pixels into the plane (a gather
@@ -291,12 +292,20 @@ static TS_NOINLINE void channels(ts_dw_band_t *v)
                      "strd r11, r12, [%[v], #80]\n\t"
                      "ldrd r10, r11, [%[v], #108]\n\t" /* tab, groups */
                      "cmp r8, #0\n\t"
-                     "blt 6f\n\t" TS_DW_PIXELS("vshl.s32 q1, r8\n\t"
-                                               "vqrdmulh.s32 q1, q1, r6\n\t") "b 7f\n"
-                     "6:\n\t" TS_DW_PIXELS("vqrdmulh.s32 q1, q1, r6\n\t"
-                                           "vshr.s32 q0, q1, #31\n\t"
-                                           "vadd.i32 q1, q1, q0\n\t"
-                                           "vrshl.s32 q1, r8\n\t")
+                     "bge 5f\n\t"
+                     "cmn r8, #22\n\t"
+                     "blt 6f\n\t"
+                     "rsbs r12, r8, #0\n\t"
+                     "lsl r9, r9, r12\n\t" TS_DW_PIXELS("vshr.s32 q0, q1, #31\n\t"
+                                                         "vadd.i32 q0, q0, r9\n\t"
+                                                         "vqrdmlah.s32 q0, q1, r6\n\t"
+                                                         "vrshl.s32 q0, r8\n\t" TS_DW_CLAMP("q0")) "b 7f\n"
+                     "5:\n\t" TS_DW_PIXELS(TS_DW_STORE("vshl.s32 q1, r8\n\t"
+                                                        "vqrdmulh.s32 q1, q1, r6\n\t")) "b 7f\n"
+                     "6:\n\t" TS_DW_PIXELS(TS_DW_STORE("vqrdmulh.s32 q1, q1, r6\n\t"
+                                                        "vshr.s32 q0, q1, #31\n\t"
+                                                        "vadd.i32 q1, q1, q0\n\t"
+                                                        "vrshl.s32 q1, r8\n\t"))
                      "7:\n\t"
                      "movs r0, #1\n\t"
                      "vadd.i32 q4, q4, r0\n\t"
