@@ -24,7 +24,7 @@ BOARD = "qemu-cortex-m4"
 
 def _chain(make_tflite, shape, layers, seed=5) -> bytes:
     """Layers applied in turn to an input of `shape` (NHWC). Each layer is a dict: op ("dw" or
-    "conv"), k (window), out (conv output channels), stride, padding ("SAME"/"VALID"), act
+    "conv"), k (window: int or (h, w)), out (conv output channels), stride, padding ("SAME"/"VALID"), act
     ("RELU6", "NONE", "RELU"), per_tensor (one weight scale)."""
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
 
@@ -45,15 +45,16 @@ def _chain(make_tflite, shape, layers, seed=5) -> bytes:
     for layer in layers:
         dw = layer["op"] == "dw"
         k, stride = layer.get("k", 3 if dw else 1), layer.get("stride", 1)
+        kh, kw = (k, k) if isinstance(k, int) else k
         out_c = c if dw else layer["out"]
         if layer.get("padding", "SAME") == "SAME":
             pad, oh, ow = s.Padding.SAME, -(-h // stride), -(-w // stride)
         else:
-            pad, oh, ow = s.Padding.VALID, (h - k) // stride + 1, (w - k) // stride + 1
-        wshape = (1, k, k, out_c) if dw else (out_c, k, k, c)
+            pad, oh, ow = s.Padding.VALID, (h - kh) // stride + 1, (w - kw) // stride + 1
+        wshape = (1, kh, kw, out_c) if dw else (out_c, kh, kw, c)
         weights = rng.integers(-127, 128, size=wshape, dtype=np.int8)
         nscale = 1 if layer.get("per_tensor") else out_c
-        fan_in = k * k * (1 if dw else c)
+        fan_in = kh * kw * (1 if dw else c)
         out_scale = 0.05  # outputs spread over int8; RELU6 clamps inside it (act_max = -8)
         w_scale = out_scale / (scale * 50 * np.sqrt(fan_in)) * rng.uniform(0.5, 1.5, nscale)
         wt = tensor(wshape, w_scale, [0] * nscale, weights, qdim=3 if dw and nscale > 1 else 0)
@@ -137,3 +138,18 @@ def test_gemv_bit_exact(make_tflite, tmp_path):
         {"op": "conv", "out": 12},
         {"op": "conv", "k": 3, "out": 7, "act": "RELU6", "per_tensor": True},
     ], samples=3)
+
+
+@pytest.mark.slow
+def test_one_channel_windows_bit_exact(make_tflite, tmp_path):
+    """One-channel convolutions read a word per window row: a kws-like 10x4 window at stride 2
+    with SAME padding (windows over every border: rows of zero points, partial words), and 3x3
+    at stride 1 (the last row's word at the end of the image) and VALID."""
+    _check(make_tflite, tmp_path, (1, 13, 9, 1), [{"op": "conv", "k": (10, 4), "out": 12, "stride": 2}],
+           samples=3)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "c").mkdir()
+    _check(make_tflite, tmp_path / "b", (1, 7, 6, 1), [{"op": "conv", "k": 3, "out": 8},
+                                                      {"op": "conv", "k": 1, "out": 4}], samples=3)
+    _check(make_tflite, tmp_path / "c", (1, 6, 7, 1), [{"op": "conv", "k": 3, "out": 5, "padding": "VALID",
+                                                       "act": "RELU6"}], samples=3)

@@ -4,7 +4,9 @@
  * im2col: each output pixel's receptive field becomes an int16 column with the input
  * offset added (out-of-bounds taps are 0, as TFLM skips them), multiplied by the
  * generator's int16 re-layout of the filter (params->filter_dsp, ts_gemm_dsp.h), and
- * each output is requantized once (params->requant_dsp). Without the re-layouts
+ * each output is requantized once (params->requant_dsp). Pointwise convolutions widen each
+ * pixel straight from the image; one-channel images with 3x3 or four-column windows read a
+ * word per window row (zero points outside the image); other windows are gathered. Without the re-layouts
  * (grouped convolutions, requantizations outside the fast form) the portable kernel runs.
  */
 #include "ts_conv2d_s8.h"
@@ -46,22 +48,78 @@ static int gather_inside(const ts_conv2d_params_t *p, const int8_t *image, int32
     return 1;
 }
 
-/*
- * The column of a single-channel 3x3 window inside the image (whose last row's word is too):
- * the three window rows are loaded a word each and packed in registers into the column's
- * three groups (x00 x01 x02 x10 | x11 x12 x20 x21 | x22 and a byte whose weight is 0).
- */
-static void im2col_1ch3x3(const int8_t *src, int32_t stride, uint32_t off2, int16_t *col)
+/* The four input bytes at (y, x0..x0 + 3) of a one-channel image, the input zero point where
+ * outside (+ offset = 0 there, as TFLM skips those taps). */
+static uint32_t row_word(const ts_conv2d_params_t *p, const int8_t *image, int32_t y, int32_t x0, uint32_t zp4)
 {
-    const uint32_t r0 = ts_read32(src), r1 = ts_read32(src + stride), r2 = ts_read32(src + 2 * stride);
+    if ((uint32_t)y >= (uint32_t)p->input_h) {
+        return zp4;
+    }
+    const int8_t *row = image + (size_t)y * p->input_w;
+    if (x0 >= 0 && x0 + 4 <= p->input_w) {
+        return ts_read32(row + x0);
+    }
+    uint32_t v = zp4;
+    for (int32_t i = 0; i < 4; ++i) {
+        if ((uint32_t)(x0 + i) < (uint32_t)p->input_w) {
+            v = (v & ~(0xFFu << (8 * i))) | ((uint32_t)(uint8_t)row[x0 + i] << (8 * i));
+        }
+    }
+    return v;
+}
+
+/* The column of a one-channel 3x3 window from its three row words (x00 x01 x02 x10 | x11 x12
+ * x20 x21 | x22 and a byte whose weight is 0; the words' fourth bytes unused). */
+TS_ALWAYS_INLINE void col_1ch3x3(uint32_t r0, uint32_t r1, uint32_t r2, uint32_t off2, uint32_t *dst)
+{
     const uint32_t g0 = (r0 & 0xFFFFFFu) | (r1 << 24), g1 = ((r1 >> 8) & 0xFFFFu) | (r2 << 16), g2 = r2 >> 16;
-    uint32_t *dst = (uint32_t *)(void *)col;
     dst[0] = ts_sxtab16(off2, g0);
     dst[1] = ts_sxtab16_ror8(off2, g0);
     dst[2] = ts_sxtab16(off2, g1);
     dst[3] = ts_sxtab16_ror8(off2, g1);
     dst[4] = ts_sxtab16(off2, g2);
     dst[5] = ts_sxtab16_ror8(off2, g2);
+}
+
+/* Whether conv_1ch runs the layer: one input channel, undilated, 3x3 or four columns wide
+ * (a window row is one word: the 3x3 column packed from three, or one group per row). */
+static int one_channel(const ts_conv2d_params_t *p)
+{
+    return p->input_c == 1 && p->filter_c == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
+           (p->filter_w == 4 || (p->filter_h == 3 && p->filter_w == 3));
+}
+
+/* One image of a one-channel convolution (one_channel): window rows read a word each, from the
+ * image when the window (and its last word) is inside it, else with zero points outside. */
+static void conv_1ch(const ts_conv2d_params_t *p, const int8_t *image, int8_t *out, ts_gemv_plan_t *g,
+                     int16_t *col)
+{
+    const uint32_t off2 = ts_dup16(p->input_offset);
+    const uint32_t zp4 = 0x01010101u * (uint8_t)(int8_t)-p->input_offset;
+    const int32_t fh = p->filter_h, w = p->input_w, total = p->input_h * w;
+    uint32_t *dst = (uint32_t *)(void *)col;
+    for (int32_t oy = 0; oy < p->output_h; ++oy) {
+        const int32_t y0 = oy * p->stride_h - p->pad_h;
+        for (int32_t ox = 0, x0 = -p->pad_w; ox < p->output_w; ++ox, x0 += p->stride_w, out += p->output_c) {
+            const int inside = y0 >= 0 && y0 + fh <= p->input_h && x0 >= 0 && x0 + p->filter_w <= w &&
+                               (y0 + fh - 1) * w + x0 + 4 <= total;
+            if (p->filter_w == 4) {
+                const int8_t *src = image + (size_t)y0 * w + x0;
+                for (int32_t r = 0; r < fh; ++r, src += w) {
+                    const uint32_t v = inside ? ts_read32(src) : row_word(p, image, y0 + r, x0, zp4);
+                    dst[2 * r] = ts_sxtab16(off2, v);
+                    dst[2 * r + 1] = ts_sxtab16_ror8(off2, v);
+                }
+            } else if (inside) {
+                const int8_t *src = image + (size_t)y0 * w + x0;
+                col_1ch3x3(ts_read32(src), ts_read32(src + w), ts_read32(src + 2 * w), off2, dst);
+            } else {
+                col_1ch3x3(row_word(p, image, y0, x0, zp4), row_word(p, image, y0 + 1, x0, zp4),
+                           row_word(p, image, y0 + 2, x0, zp4), off2, dst);
+            }
+            ts_gemv_run(g, col, out);
+        }
+    }
 }
 
 /* The receptive field of output pixel `px` as a column (ts_gemm_dsp.h): widened straight
@@ -72,10 +130,6 @@ static void im2col(const ts_conv2d_params_t *p, const int8_t *image, int32_t px,
     const int32_t k = p->filter_h * p->filter_w * ic;
     const int32_t y0 = px / p->output_w * p->stride_h - p->pad_h;
     const int32_t x0 = px % p->output_w * p->stride_w - p->pad_w;
-    if (ic == 1 && p->filter_h == 3 && p->filter_w == 3 && gather_inside(p, image, y0, x0, NULL)) {
-        im2col_1ch3x3(image + (size_t)y0 * p->input_w + x0, p->input_w, ts_dup16(p->input_offset), col);
-        return;
-    }
     if ((ic & 3) != 0) {
         const int8_t *x = gather_inside(p, image, y0, x0, bytes) ? bytes : ts_im2col_s8(p, image, px, bytes);
         ts_col_fill4(x, (k + 3) & ~3, p->input_offset, col);
@@ -126,9 +180,14 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
     const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
                           p->pad_h == 0 && p->pad_w == 0 && (p->input_c & 3) == 0 &&
                           p->input_h == p->output_h && p->input_w == p->output_w;
+    const int single = one_channel(p);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * p->input_c;
         int8_t *out = output + (size_t)b * pixels * oc;
+        if (single) {
+            conv_1ch(p, image, out, &g, col);
+            continue;
+        }
         if (pointwise) {
             for (int32_t px = 0; px < pixels; ++px, out += oc, image += k) {
                 ts_col_fill4(image, k, p->input_offset, col);
