@@ -121,7 +121,7 @@ static int ts_add_in(int32_t left_shift, int32_t offset, int32_t multiplier, int
     in->offset = offset * in->scale;
     in->multiplier = multiplier;
     in->right = shift;
-    return left_shift >= 1 && left_shift <= 22 && (in->half || shift <= -1);
+    return left_shift >= 1 && left_shift <= 22 && (in->half || (shift <= -1 && shift >= -31));
 }
 
 /* Operand strides st as a run step: 1 for a row along the last dimension only, 0 for a scalar, else -1. */
@@ -158,7 +158,7 @@ int32_t ts_add_s8(const ts_add_params_t *params, const int8_t *input1, const int
     ts_add_mve_t k;
     int ok = ts_add_in(p->left_shift, p->input1_offset, p->input1_multiplier, p->input1_shift, &k.in[0]) &&
              ts_add_in(p->left_shift, p->input2_offset, p->input2_multiplier, p->input2_shift, &k.in[1]) &&
-             p->output_shift <= -1;
+             p->output_shift <= -1 && p->output_shift >= -31;
     k.multiplier = p->output_multiplier;
     k.right = p->output_shift;
     k.output_offset = p->output_offset;
