@@ -14,7 +14,8 @@ for byte with TFLM; their layers hit every path of the kernel and its edges:
   ts_mve_gemv_rq with the generated table).
 - `_wide`: fields wider than 64 bytes, two pixels per pass: a 3x3/SAME over 16 channels (k = 144,
   im2col), a per-tensor 1x1 over 96 channels (k = 96 in place; 25 pixels: the last pass has
-  one; RELU6 clamping below 127).
+  one; RELU6 clamping below 127); then fields of two chunks by pairs of pixels: a 1x1 over 24
+  channels (clamp range, a single last pixel) and a 2x2/VALID over 8 (k = 32, [-128, 127]).
 - `_fallbacks`: per-tensor weights, a dilated 3x3 over a wide image (window offsets beyond 8 bits:
   every window through the column; dilated copies), and a 1x1 whose shift is 0 (not in
   [-31, -1]: the gemv path with the generated {init, multiplier, left, right} table).
@@ -113,7 +114,9 @@ def _fallbacks(make_tflite) -> bytes:
 def _wide(make_tflite) -> bytes:
     net = _Net((1, 5, 5, 16), 0.05, -1, seed=13)
     net.conv(96, 3, 1, True)  # k = 144: im2col'd pairs, border and inside
-    net.conv(12, 1, 1, False, act="relu6", per_tensor=True, out_scale=0.04)  # k = 96 in place, 25 pixels
+    net.conv(24, 1, 1, False, act="relu6", per_tensor=True, out_scale=0.04)  # k = 96 in place, 25 pixels
+    net.conv(8, 1, 1, False, act="relu6", out_scale=0.04)  # k = 24: pairs of two-chunk fields, 25 pixels
+    net.conv(8, 2, 1, False)  # k = 32: pairs of two-chunk fields gathered, runs of 4
     return net.tflite(make_tflite)
 
 
@@ -132,6 +135,7 @@ def test_conv_paths_bit_exact_on_m55(make_tflite, tmp_path, model):
         assert model_c.count(".padded_w_mve = ") == 1
     elif model is _wide:  # two pixels per pass
         assert ".chunks_mve = 9" in model_c and ".chunks_mve = 6" in model_c
+        assert model_c.count(".chunks_mve = 2") == 2
     else:  # the dilated window does not fit 8-bit offsets; the 1x1's shift 0 takes the gemv path
         assert ".gather_mve = 0" in model_c and model_c.count(".chunks_mve = ") == 1
         assert model_c.count(".requant_mve = ") == 2

@@ -10,8 +10,8 @@
  * the stack, where every window is inside. Then per quad of output channels: four rows of
  * VMLADAV(A) against the zero-padded filter (lanes beyond k multiply 0), the four sums into
  * one vector, requantized with the generator's table {init = bias + input_offset * sum(w),
- * multiplier, shift} and stored by one VSTRB.32. Fields of one chunk (k <= 16) go by pairs
- * of pixels sharing each weight and requantization load (output channels a multiple of 4).
+ * multiplier, shift} and stored by one VSTRB.32. Fields of one or two chunks (k <= 32) go by
+ * pairs of pixels sharing each weight and requantization load (output channels a multiple of 4).
  * The generator only emits the table when every shift is in [-31, -1]; then TFLM's
  * MultiplyByQuantizedMultiplier is VQRDMULH, minus 1 for negative accumulators, VRSHL
  * (ts_opt.h derives why [acc < 0] may stand for [VQRDMULH < 0]).
@@ -123,19 +123,36 @@ TS_CONV_RUN(ts_conv_run2_range, TS_X2, TS_R2, TS_CLAMP_RANGE)
 TS_CONV_RUN(ts_conv_run3_range, TS_X3, TS_R3, TS_CLAMP_RANGE)
 TS_CONV_RUN(ts_conv_run4_range, TS_X4, TS_R4, TS_CLAMP_RANGE)
 
-/* the pair's clamp (q5: pixel a, q3: pixel b) */
-#define TS_CLAMP2_FULL                                                                       \
-    "vqshl.s32 q5, q5, #24\n\tvshr.s32 q5, q5, #24\n\tvqshl.s32 q3, q3, #24\n\tvshr.s32 q3, q3, #24\n\t"
-#define TS_CLAMP2_RANGE                                                                      \
-    "vldrw.32 q6, [%[j], %[o_lo]]\n\tvmax.s32 q5, q5, q6\n\tvmax.s32 q3, q3, q6\n\t"          \
-    "vldrw.32 q6, [%[j], %[o_hi]]\n\tvmin.s32 q5, q5, q6\n\tvmin.s32 q3, q3, q6\n\t"
+/* the pairs' clamp: pixel a in q5, pixel b in QB, QP free */
+#define TS_CLAMP2_FULL(QB, QP)                                                               \
+    "vqshl.s32 q5, q5, #24\n\tvshr.s32 q5, q5, #24\n\t"                                     \
+    "vqshl.s32 " QB ", " QB ", #24\n\tvshr.s32 " QB ", " QB ", #24\n\t"
+#define TS_CLAMP2_RANGE(QB, QP)                                                              \
+    "vldrw.32 " QP ", [%[j], %[o_lo]]\n\tvmax.s32 q5, q5, " QP "\n\t"                       \
+    "vmax.s32 " QB ", " QB ", " QP "\n\t"                                                    \
+    "vldrw.32 " QP ", [%[j], %[o_hi]]\n\tvmin.s32 q5, q5, " QP "\n\t"                       \
+    "vmin.s32 " QB ", " QB ", " QP "\n\t"
+/* a pair's fields (r6 = x_step, r4 = offs): one chunk a q0, b q1; two chunks a q0, q1, b q2, q3 */
+#define TS_XP1                                                                               \
+    "vldrb.u8 q7, [r4]\n\tvldrb.u8 q0, [%[x], q7]\n\tadd %[x], %[x], r6\n\t"                \
+    "vldrb.u8 q1, [%[x], q7]\n\tadd %[x], %[x], r6\n\t"
+#define TS_XP2                                                                               \
+    "vldrb.u8 q7, [r4]\n\tvldrb.u8 q4, [r4, #16]\n\tvldrb.u8 q0, [%[x], q7]\n\t"            \
+    "vldrb.u8 q1, [%[x], q4]\n\tadd %[x], %[x], r6\n\tvldrb.u8 q2, [%[x], q7]\n\t"          \
+    "vldrb.u8 q3, [%[x], q4]\n\tadd %[x], %[x], r6\n\t"
+/* one filter row for both pixels of a pair (weights in q4) */
+#define TS_RP1(a, b) "vldrb.8 q4, [%[w]], #16\n\tvmladav.s8 " a ", q0, q4\n\tvmladav.s8 " b ", q1, q4\n\t"
+#define TS_RP2(a, b)                                                                         \
+    "vldrb.8 q4, [%[w]], #16\n\tvmladav.s8 " a ", q0, q4\n\tvmladav.s8 " b ", q2, q4\n\t"    \
+    "vldrb.8 q4, [%[w]], #16\n\tvmladava.s8 " a ", q1, q4\n\tvmladava.s8 " b ", q3, q4\n\t"
 
 /*
- * Fields of one chunk (k <= 16), n pairs of pixels: x, x + x_step form a pair; per quad each
- * weight row is loaded once for both (rows 0, 2 then 1, 3: four accumulators fill both
- * vectors' even lanes, then their odd lanes), and each requantization vector once.
+ * Fields of one or two chunks (k <= 32), n pairs of pixels: x, x + x_step form a pair; per
+ * quad each weight row is loaded once for both (rows 0, 2 then 1, 3: four accumulators fill
+ * both vectors' even lanes, then their odd lanes), and each requantization vector once.
+ * Pixel a's sums in q5, b's in QB, parameters in QP, the sign in QT.
  */
-#define TS_CONV_PAIRS(name, CLAMP)                                                                              \
+#define TS_CONV_PAIRS(name, XP, RP, QB, QP, QT, CLAMP)                                                          \
     static TS_NOINLINE void name(const ts_conv_run_t *j, const int8_t *x, int32_t n, int8_t *out, int32_t zp)   \
     {                                                                                                           \
         const int8_t *w;                                                                                        \
@@ -143,51 +160,33 @@ TS_CONV_RUN(ts_conv_run4_range, TS_X4, TS_R4, TS_CLAMP_RANGE)
         int8_t *outb;                                                                                           \
         __asm__ volatile("1:\n\t"                                                                               \
                          "ldr r4, [%[j], %[o_offs]]\n\t"                                                        \
-                         "vldrb.u8 q7, [r4]\n\t"                                                                \
-                         "ldr r6, [%[j], %[o_xstep]]\n\t"                                                       \
-                         "vldrb.u8 q0, [%[x], q7]\n\t"                                                          \
-                         "add %[x], %[x], r6\n\t"                                                               \
-                         "vldrb.u8 q1, [%[x], q7]\n\t"                                                          \
-                         "add %[x], %[x], r6\n\t"                                                               \
-                         "ldr r6, [%[j], %[o_oc]]\n\t"                                                          \
+                         "ldr r6, [%[j], %[o_xstep]]\n\t" XP "ldr r6, [%[j], %[o_oc]]\n\t"                      \
                          "add %[outb], %[out], r6\n\t"                                                          \
                          "ldr %[w], [%[j], %[o_w]]\n\t"                                                         \
                          "ldr %[rq], [%[j], %[o_rq]]\n\t"                                                       \
                          "ldr r4, [%[j], %[o_quads]]\n\t"                                                       \
-                         "dls lr, r4\n"                                                                          \
-                         "2:\n\t"                                                                               \
-                         "vldrb.8 q4, [%[w]], #16\n\t"                                                          \
-                         "vmladav.s8 r4, q0, q4\n\t"                                                            \
-                         "vmladav.s8 r6, q1, q4\n\t"                                                            \
-                         "vldrb.8 q4, [%[w]], #16\n\t"                                                          \
-                         "vmladav.s8 r8, q0, q4\n\t"                                                            \
-                         "vmladav.s8 r10, q1, q4\n\t"                                                           \
+                         "dls lr, r4\n"                                                                         \
+                         "2:\n\t" RP("r4", "r6") RP("r8", "r10")                                                \
                          "vmov q5[2], q5[0], r4, r8\n\t"                                                        \
-                         "vmov q3[2], q3[0], r6, r10\n\t"                                                       \
-                         "vldrb.8 q4, [%[w]], #16\n\t"                                                          \
-                         "vmladav.s8 r4, q0, q4\n\t"                                                            \
-                         "vmladav.s8 r6, q1, q4\n\t"                                                            \
-                         "vldrb.8 q4, [%[w]], #16\n\t"                                                          \
-                         "vmladav.s8 r8, q0, q4\n\t"                                                            \
-                         "vmladav.s8 r10, q1, q4\n\t"                                                           \
+                         "vmov " QB "[2], " QB "[0], r6, r10\n\t" RP("r4", "r6") RP("r8", "r10")                \
                          "vmov q5[3], q5[1], r4, r8\n\t"                                                        \
-                         "vmov q3[3], q3[1], r6, r10\n\t"                                                       \
-                         "vldrw.32 q6, [%[rq]], #16\n\t" /* init */                                             \
-                         "vadd.i32 q5, q5, q6\n\t"                                                              \
-                         "vadd.i32 q3, q3, q6\n\t"                                                              \
-                         "vldrw.32 q6, [%[rq]], #16\n\t" /* multiplier */                                       \
-                         "vshr.s32 q7, q5, #31\n\t"                                                             \
-                         "vqrdmulh.s32 q5, q5, q6\n\t"                                                          \
-                         "vadd.i32 q5, q5, q7\n\t"                                                              \
-                         "vshr.s32 q7, q3, #31\n\t"                                                             \
-                         "vqrdmulh.s32 q3, q3, q6\n\t"                                                          \
-                         "vadd.i32 q3, q3, q7\n\t"                                                              \
-                         "vldrw.32 q6, [%[rq]], #16\n\t" /* shift, negative */                                  \
-                         "vrshl.s32 q5, q5, q6\n\t"                                                             \
-                         "vrshl.s32 q3, q3, q6\n\t"                                                             \
+                         "vmov " QB "[3], " QB "[1], r6, r10\n\t"                                               \
+                         "vldrw.32 " QP ", [%[rq]], #16\n\t" /* init */                                         \
+                         "vadd.i32 q5, q5, " QP "\n\t"                                                          \
+                         "vadd.i32 " QB ", " QB ", " QP "\n\t"                                                  \
+                         "vldrw.32 " QP ", [%[rq]], #16\n\t" /* multiplier */                                   \
+                         "vshr.s32 " QT ", q5, #31\n\t"                                                         \
+                         "vqrdmulh.s32 q5, q5, " QP "\n\t"                                                      \
+                         "vadd.i32 q5, q5, " QT "\n\t"                                                          \
+                         "vshr.s32 " QT ", " QB ", #31\n\t"                                                     \
+                         "vqrdmulh.s32 " QB ", " QB ", " QP "\n\t"                                              \
+                         "vadd.i32 " QB ", " QB ", " QT "\n\t"                                                  \
+                         "vldrw.32 " QP ", [%[rq]], #16\n\t" /* shift, negative */                              \
+                         "vrshl.s32 q5, q5, " QP "\n\t"                                                         \
+                         "vrshl.s32 " QB ", " QB ", " QP "\n\t"                                                 \
                          "vadd.i32 q5, q5, %[zp]\n\t"                                                           \
-                         "vadd.i32 q3, q3, %[zp]\n\t" CLAMP "vstrb.32 q5, [%[out]], #4\n\t"                    \
-                         "vstrb.32 q3, [%[outb]], #4\n\t"                                                       \
+                         "vadd.i32 " QB ", " QB ", %[zp]\n\t" CLAMP(QB, QP) "vstrb.32 q5, [%[out]], #4\n\t"     \
+                         "vstrb.32 " QB ", [%[outb]], #4\n\t"                                                   \
                          "le lr, 2b\n\t"                                                                        \
                          "ldr r4, [%[j], %[o_ostep]]\n\t"                                                       \
                          "add %[out], %[outb], r4\n\t"                                                          \
@@ -202,12 +201,14 @@ TS_CONV_RUN(ts_conv_run4_range, TS_X4, TS_R4, TS_CLAMP_RANGE)
                            [o_xstep] "i"(offsetof(ts_conv_run_t, x_step)),                                      \
                            [o_oc] "i"(offsetof(ts_conv_run_t, oc)), [o_lo] "i"(offsetof(ts_conv_run_t, lo)),    \
                            [o_hi] "i"(offsetof(ts_conv_run_t, hi))                                              \
-                         : "r4", "r6", "r8", "r10", "lr", "q0", "q1", "q3", "q4", "q5", "q6", "q7", "cc",        \
+                         : "r4", "r6", "r8", "r10", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", \
                            "memory");                                                                           \
     }
 
-TS_CONV_PAIRS(ts_conv_pairs1, TS_CLAMP2_FULL)
-TS_CONV_PAIRS(ts_conv_pairs1_range, TS_CLAMP2_RANGE)
+TS_CONV_PAIRS(ts_conv_pairs1, TS_XP1, TS_RP1, "q3", "q6", "q7", TS_CLAMP2_FULL)
+TS_CONV_PAIRS(ts_conv_pairs1_range, TS_XP1, TS_RP1, "q3", "q6", "q7", TS_CLAMP2_RANGE)
+TS_CONV_PAIRS(ts_conv_pairs2, TS_XP2, TS_RP2, "q6", "q7", "q4", TS_CLAMP2_FULL)
+TS_CONV_PAIRS(ts_conv_pairs2_range, TS_XP2, TS_RP2, "q6", "q7", "q4", TS_CLAMP2_RANGE)
 
 typedef void (*ts_conv_run_fn)(const ts_conv_run_t *, const int8_t *, int32_t, int8_t *, int32_t);
 
@@ -295,7 +296,9 @@ static void ts_conv2d_mve_fields(const ts_conv2d_params_t *p, const int8_t *inpu
     const int32_t range = !(p->act_min == -128 && p->act_max == 127);
     c.run = runs[range][p->chunks_mve - 1];
     /* pairs when quads fill the pixels (a padded quad of the first pixel would overwrite the second's) */
-    c.pairs = p->chunks_mve > 1 || oc % 4 != 0 ? NULL : range ? ts_conv_pairs1_range : ts_conv_pairs1;
+    static const ts_conv_run_fn pairs[2][2] = {{ts_conv_pairs1, ts_conv_pairs2},
+                                               {ts_conv_pairs1_range, ts_conv_pairs2_range}};
+    c.pairs = p->chunks_mve > 2 || oc % 4 != 0 ? NULL : pairs[range][p->chunks_mve - 1];
     c.j.oc = oc;
     c.oc = oc;
     c.zp = p->output_offset;
