@@ -2,10 +2,14 @@
  * ts_add_s8_mve.c - ADD with Helium (MVE), four int32 lanes per step.
  *
  * TFLite's int8 ADD, lane for lane: x = (v + offset) << left_shift (one VMLAS: v * 2^ls +
- * offset * 2^ls), rescaled by MultiplyByQuantizedMultiplier (VQRDMULH is TFLM's
- * SaturatingRoundingDoublingHighMul exactly; its RoundingDivideByPOT, half away from
- * zero, is VRSHL, half up, after subtracting 1 from negative lanes), the two summed and
- * rescaled the same way, offset, clamped and stored narrowing to int8.
+ * offset * 2^ls), rescaled by MultiplyByQuantizedMultiplier, the two summed and rescaled
+ * the same way, offset, clamped and stored narrowing to int8.
+ *
+ * MultiplyByQuantizedMultiplier(x, m > 0, shift <= -1): VQRDMULH is TFLM's
+ * SaturatingRoundingDoublingHighMul Y exactly, and its RoundingDivideByPOT (half away from
+ * zero) is VRSHL (half up) of Y - [Y < 0]. [Y < 0] may be [x < 0]: they differ only when
+ * -2^30 <= x * m < 0, where Y = 0 and both round to 0. So one VQRDMLAH adds the high
+ * product to (x >> 31) and one VRSHL ends it.
  * The operand with the larger scale has multiplier 2^30 and shift 0 (scale ratio 1/2):
  * its rescale is exactly x / 2 (x is even), so it costs its VMLAS alone (by 2^(ls-1)).
  *
@@ -37,10 +41,11 @@ typedef struct {
     int32x4_t lo, hi;
 } ts_add_mve_t;
 
-/* TFLM RoundingDivideByPOT by -right (right <= -1) of the lanes, VRSHL after the -1 of negative lanes. */
-TS_ALWAYS_INLINE int32x4_t ts_add_rdbpot(int32x4_t y, int32_t right)
+/* TFLM MultiplyByQuantizedMultiplier(x, multiplier > 0, right <= -1) of the lanes: VQRDMLAH
+ * adds the high product to the -1 of negative lanes, VRSHL rounds it (see the top). */
+TS_ALWAYS_INLINE int32x4_t ts_add_requant(int32x4_t x, int32_t multiplier, int32_t right)
 {
-    return vrshlq_n_s32(vaddq_s32(y, vshrq_n_s32(y, 31)), right);
+    return vrshlq_n_s32(vqrdmlahq_n_s32(vshrq_n_s32(x, 31), x, multiplier), right);
 }
 
 /* One operand's four lanes rescaled to the common scale. */
@@ -50,14 +55,14 @@ TS_ALWAYS_INLINE int32x4_t ts_add_rescale(int32x4_t v, const ts_add_in_t *in, in
     if (half) {
         return x;
     }
-    return ts_add_rdbpot(vqrdmulhq_n_s32(x, in->multiplier), in->right);
+    return ts_add_requant(x, in->multiplier, in->right);
 }
 
 /* Four output lanes from four lanes of each operand. */
 TS_ALWAYS_INLINE int32x4_t ts_add4(int32x4_t v1, int32x4_t v2, const ts_add_mve_t *k, int half1, int half2)
 {
     const int32x4_t sum = vaddq_s32(ts_add_rescale(v1, &k->in[0], half1), ts_add_rescale(v2, &k->in[1], half2));
-    const int32x4_t y = vaddq_n_s32(ts_add_rdbpot(vqrdmulhq_n_s32(sum, k->multiplier), k->right), k->output_offset);
+    const int32x4_t y = vaddq_n_s32(ts_add_requant(sum, k->multiplier, k->right), k->output_offset);
     return vminq_s32(vmaxq_s32(y, k->lo), k->hi);
 }
 
