@@ -110,41 +110,47 @@ static int dw_choose(const ts_depthwise_conv2d_params_t *p, dw_geom_t *g)
     return 1;
 }
 
-/* Positions a, a + 1 of four channels (words va, vb) into the four planes' word q[0], q[pw], ... */
+/* Positions a, a + 1 of four channels (words va, vb) into the four planes' word q[0], q[pw], ...:
+ * the two words' halves interleaved first ([a0 a1 b0 b1], [a2 a3 b2 b3]), then widened. */
 TS_ALWAYS_INLINE void dw_pair(uint32_t *q, int32_t pw, uint32_t va, uint32_t vb, uint32_t off2)
 {
-    const uint32_t a02 = ts_sxtab16(off2, va), a13 = ts_sxtab16_ror8(off2, va);
-    const uint32_t b02 = ts_sxtab16(off2, vb), b13 = ts_sxtab16_ror8(off2, vb);
-    q[0] = ts_pack_bb(a02, b02);
-    q[pw] = ts_pack_bb(a13, b13);
-    q[2 * pw] = ts_pack_tt(a02, b02);
-    q[3 * pw] = ts_pack_tt(a13, b13);
+    const uint32_t x01 = ts_pack_bb(va, vb), x23 = ts_pack_tt(va, vb);
+    q[0] = ts_sxtab16(off2, x01);
+    q[pw] = ts_sxtab16_ror8(off2, x01);
+    q[2 * pw] = ts_sxtab16(off2, x23);
+    q[3 * pw] = ts_sxtab16_ror8(off2, x23);
+}
+
+/* Pair m of a line whose positions may lie outside the image (those read zero points). */
+static void dw_edge_pair(const int8_t *src, int32_t m, int32_t step, int32_t pad, int32_t len, uint32_t off2,
+                         uint32_t zp4, uint32_t *q, int32_t pw)
+{
+    const int32_t a = 2 * m - pad;
+    const uint32_t va = a >= 0 && a < len ? ts_read32(src + a * step) : zp4;
+    const uint32_t vb = a + 1 >= 0 && a + 1 < len ? ts_read32(src + (a + 1) * step) : zp4;
+    dw_pair(q + m, pw, va, vb, off2);
 }
 
 /* One input line of four channels (src: its position 0) widened into a row of the planes
- * (plane k at row + k * plane int16); positions outside the image read zero points (zp4). */
+ * (plane k at row + k * plane int16). Only the pairs holding a position inside the image are
+ * written (the planes start cleared: the others stay 0); positions outside read zero points. */
 static void dw_widen_line(const int8_t *src, const dw_geom_t *g, int32_t wp, uint32_t off2, uint32_t zp4,
                           int16_t *row, int32_t plane)
 {
     uint32_t *q = (uint32_t *)(void *)row;
     const int32_t pw = plane / 2, step = g->in_pos, pad = g->pad_pos, len = g->len_in, pairs = wp / 2;
-    int32_t lo = (pad + 1) / 2, hi = (len + pad) / 2; /* pairs [lo, hi) have both positions inside */
-    lo = lo < pairs ? lo : pairs;
-    hi = hi < lo ? lo : hi > pairs ? pairs : hi;
-    for (int32_t m = 0; m < pairs; ++m) {
-        if (m == lo) { /* the inside pairs, without bounds checks */
-            const int8_t *x = src + (2 * m - pad) * step;
-            for (; m < hi; ++m, x += 2 * step) {
-                dw_pair(q + m, pw, ts_read32(x), ts_read32(x + step), off2);
-            }
-            if (m == pairs) {
-                break;
-            }
-        }
-        const int32_t a = 2 * m - pad;
-        const uint32_t va = a >= 0 && a < len ? ts_read32(src + a * step) : zp4;
-        const uint32_t vb = a + 1 >= 0 && a + 1 < len ? ts_read32(src + (a + 1) * step) : zp4;
-        dw_pair(q + m, pw, va, vb, off2);
+    int32_t end = (len + pad + 1) / 2, lo = (pad + 1) / 2, hi = (len + pad) / 2; /* [lo, hi): both inside */
+    end = end < pairs ? end : pairs;
+    hi = hi > end ? end : hi < lo ? lo : hi;
+    if (pad / 2 < lo && pad / 2 < end) { /* a leading pair half outside */
+        dw_edge_pair(src, pad / 2, step, pad, len, off2, zp4, q, pw);
+    }
+    const int8_t *x = src + (2 * lo - pad) * step;
+    for (int32_t m = lo; m < hi; ++m, x += 2 * step) {
+        dw_pair(q + m, pw, ts_read32(x), ts_read32(x + step), off2);
+    }
+    if (hi < end) { /* a trailing pair half outside */
+        dw_edge_pair(src, hi, step, pad, len, off2, zp4, q, pw);
     }
 }
 
@@ -312,8 +318,9 @@ static void dw_frames(const ts_depthwise_conv2d_params_t *p, int transposed, int
 static void dw3x3_planes(const ts_depthwise_conv2d_params_t *p, const dw_geom_t *g, const int8_t *image,
                          int8_t *out)
 {
-    const int32_t wp = dw_wp(g), rows = dw_band_rows(g), plane = rows * wp;
-    const int32_t band = (rows - 3) / g->s_line + 1; /* output lines per band */
+    const int32_t wp = dw_wp(g), budget = dw_band_rows(g), band = (budget - 3) / g->s_line + 1; /* output lines */
+    const int one_band = g->lines_out <= band;
+    const int32_t rows = one_band ? (g->lines_out - 1) * g->s_line + 3 : budget, plane = rows * wp;
     const int32_t full = g->len_out / 4, rem = g->len_out % 4;
     const int short_lines = full == 0;
     int8_t scratch[4 * (TS_DW_PLANES_BYTES / 48)]; /* a band's lines of four outputs (bands of <= 4096 / 48 lines) */
@@ -325,6 +332,7 @@ static void dw3x3_planes(const ts_depthwise_conv2d_params_t *p, const dw_geom_t 
     uint32_t words[TS_DW_PLANES_BYTES / 4];
     int16_t *planes = (int16_t *)(void *)words;
     dw_frame_t f[4];
+    memset(words, 0, (size_t)4 * plane * sizeof *planes); /* the padding columns, never written */
     for (int32_t c = 0; c < p->input_c; c += 4) {
         dw_frames(p, g->transposed, c, f);
         for (int32_t i0 = 0; i0 < g->lines_out; i0 += band) {
@@ -337,7 +345,7 @@ static void dw3x3_planes(const ts_depthwise_conv2d_params_t *p, const dw_geom_t 
                     dw_widen_line(image + (size_t)in * g->in_line + c, g, wp, off2, zp4, row, plane);
                     continue;
                 }
-                for (int32_t k = 0; k < 4; ++k) { /* a padding line */
+                for (int32_t k = 0; k < 4 && !one_band; ++k) { /* a padding line (with one band, still clear) */
                     memset(row + k * plane, 0, (size_t)wp * sizeof *row);
                 }
             }
