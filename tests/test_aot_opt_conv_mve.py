@@ -12,10 +12,11 @@ for byte with TFLM; their layers hit every path of the kernel and its edges:
   last pixel; RELU6 clamping below 127, and [-128, 127]), 3x3/s2/SAME on a 12x13 image
   (k = 36: the zero-point-padded copy), and a 3x3 over 8 channels (k = 72: im2col and
   ts_mve_gemv_rq with the generated table).
-- `_wide`: fields wider than 64 bytes, two pixels per pass: a 3x3/SAME over 16 channels (k = 144,
-  im2col), a per-tensor 1x1 over 96 channels (k = 96 in place; 25 pixels: the last pass has
-  one; RELU6 clamping below 127); then fields of two chunks by pairs of pixels: a 1x1 over 24
-  channels (clamp range, a single last pixel) and a 2x2/VALID over 8 (k = 32, [-128, 127]).
+- `_wide`: fields wider than 64 bytes, two pixels per pass, odd and even chunk counts with
+  both clamps: a 3x3/SAME over 16 channels (k = 144, im2col; RELU6 clamping below 127), 1x1s
+  over 96, 80 and 96 channels (in place; 25 pixels: the last pass has one; the last per-tensor
+  and RELU6); then fields of two chunks by pairs of pixels: a 1x1 over 24 channels (clamp
+  range, a single last pixel) and a 2x2/VALID over 8 (k = 32, [-128, 127]).
 - `_fallbacks`: per-tensor weights, a dilated 3x3 over a wide image (window offsets beyond 8 bits:
   every window through the column; dilated copies), and a 1x1 whose shift is 0 (not in
   [-31, -1]: the gemv path with the generated {init, multiplier, left, right} table).
@@ -113,8 +114,10 @@ def _fallbacks(make_tflite) -> bytes:
 
 def _wide(make_tflite) -> bytes:
     net = _Net((1, 5, 5, 16), 0.05, -1, seed=13)
-    net.conv(96, 3, 1, True)  # k = 144: im2col'd pairs, border and inside
-    net.conv(24, 1, 1, False, act="relu6", per_tensor=True, out_scale=0.04)  # k = 96 in place, 25 pixels
+    net.conv(96, 3, 1, True, act="relu6", out_scale=0.04)  # k = 144 (9 chunks): im2col'd, border and inside
+    net.conv(80, 1, 1, False)  # k = 96 (6 chunks, two per pass) in place, 25 pixels
+    net.conv(96, 1, 1, False)  # k = 80 (5 chunks)
+    net.conv(24, 1, 1, False, act="relu6", per_tensor=True, out_scale=0.04)  # k = 96 (6 chunks)
     net.conv(8, 1, 1, False, act="relu6", out_scale=0.04)  # k = 24: pairs of two-chunk fields, 25 pixels
     net.conv(8, 2, 1, False)  # k = 32: pairs of two-chunk fields gathered, runs of 4
     return net.tflite(make_tflite)
@@ -134,7 +137,8 @@ def test_conv_paths_bit_exact_on_m55(make_tflite, tmp_path, model):
         assert ".chunks_mve = 4" in model_c and ".chunks_mve = 3" in model_c and ".gather_mve = 1" in model_c
         assert model_c.count(".padded_w_mve = ") == 1
     elif model is _wide:  # two pixels per pass
-        assert ".chunks_mve = 9" in model_c and ".chunks_mve = 6" in model_c
+        assert ".chunks_mve = 9" in model_c and model_c.count(".chunks_mve = 6") == 2
+        assert ".chunks_mve = 5" in model_c
         assert model_c.count(".chunks_mve = 2") == 2
     else:  # the dilated window does not fit 8-bit offsets; the 1x1's shift 0 takes the gemv path
         assert ".gather_mve = 0" in model_c and model_c.count(".chunks_mve = ") == 1

@@ -349,8 +349,8 @@ typedef struct {
     const int8_t *w;       /**< 8: filter_mve, per quad of rows and 16-byte chunk: four rows' chunks */
     const int32_t *rq;     /**< 12: requant_mve, advanced by the asm */
     int8_t *outa, *outb;   /**< 16, 20: the pixels' outputs, advanced by the asm */
-    int32_t chunks1;       /**< 24: k / 16 - 1 (>= 1) */
-    int32_t quads;         /**< 28: output_c / 4, counted down by the asm */
+    int32_t chunks1;       /**< 24: loop passes after the peeled chunks (>= 1) */
+    int32_t quads;         /**< 28: output_c / 4 */
     int32_t zp;            /**< 32: output offset */
     int32_t pad;
     int32_t lo[4], hi[4];  /**< 40, 56: the activation clamp */
@@ -362,100 +362,93 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
                    offsetof(ts_conv_wide_t, lo) == 40 && offsetof(ts_conv_wide_t, hi) == 56,
                "ts_conv_wide's offsets");
 
+/* one 16-byte chunk of both pixels against four rows (op: vmladav starts the sums, vmladava adds) */
+#define TS_WIDE_CHUNK(op)                                                                    \
+    "vldrb.8 q0, [r1], #16\n\t"                                                             \
+    "vldrb.8 q1, [r3], #16\n\t"                                                             \
+    "vldrb.8 q2, [r5], #16\n\t" op " r0, q0, q2\n\t" op " r8, q1, q2\n\t"                   \
+    "vldrb.8 q3, [r5], #16\n\t" op " r2, q0, q3\n\t" op " r10, q1, q3\n\t"                  \
+    "vldrb.8 q2, [r5], #16\n\t" op " r4, q0, q2\n\t" op " r12, q1, q2\n\t"                  \
+    "vldrb.8 q3, [r5], #16\n\t" op " r6, q0, q3\n\t" op " lr, q1, q3\n\t"
+#define TS_WIDE_CLAMP_FULL                                                                   \
+    "vqshl.s32 q0, q0, #24\n\tvshr.s32 q0, q0, #24\n\t"                                     \
+    "vqshl.s32 q1, q1, #24\n\tvshr.s32 q1, q1, #24\n\t"
+#define TS_WIDE_CLAMP_RANGE                                                                  \
+    "vldrw.32 q2, [r11, #40]\n\tvmax.s32 q0, q0, q2\n\tvmax.s32 q1, q1, q2\n\t"             \
+    "vldrw.32 q2, [r11, #56]\n\tvmin.s32 q0, q0, q2\n\tvmin.s32 q1, q1, q2\n\t"
+
 /*
  * All quads of rows for two pixels: per 16-byte chunk two x loads, four weight loads and eight
  * VMLADAV(A) (accumulators: pixel a r0, r2, r4, r6, pixel b r8, r10, r12, lr - VMLADAV takes
- * even registers), the first chunk peeled (VMLADAV starts the sums), then both pixels'
- * sums requantized with one load of each parameter vector. Every core register is in use:
- * a naked function saving its own (q4-q7, callee-saved, are not touched).
+ * even registers), the first chunk(s) peeled (VMLADAV starts the sums; FIRST), the rest LOOP
+ * (one or two chunks) chunks1 times; then both pixels' sums requantized with one load of each
+ * parameter vector; quads counted in r7. Every core register is in use: a naked function
+ * saving its own (q4-q7, callee-saved, are not touched).
  */
-__attribute__((naked, noinline)) static void ts_conv_wide(ts_conv_wide_t *j)
-{
-    (void)j;
-    __asm__ volatile(
-        "push {r4-r11, lr}\n\t"
-        "mov r11, r0\n\t"
-        "ldr r5, [r11, #8]\n"
-        "1:\n\t"
-        "ldrd r1, r3, [r11]\n\t"
-        "ldr r9, [r11, #24]\n\t"
-        "vldrb.8 q0, [r1], #16\n\t"
-        "vldrb.8 q1, [r3], #16\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladav.s8 r0, q0, q2\n\t"
-        "vmladav.s8 r8, q1, q2\n\t"
-        "vldrb.8 q3, [r5], #16\n\t"
-        "vmladav.s8 r2, q0, q3\n\t"
-        "vmladav.s8 r10, q1, q3\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladav.s8 r4, q0, q2\n\t"
-        "vmladav.s8 r12, q1, q2\n\t"
-        "vldrb.8 q3, [r5], #16\n\t"
-        "vmladav.s8 r6, q0, q3\n\t"
-        "vmladav.s8 lr, q1, q3\n"
-        "2:\n\t"
-        "vldrb.8 q0, [r1], #16\n\t"
-        "vldrb.8 q1, [r3], #16\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r0, q0, q2\n\t"
-        "vmladava.s8 r8, q1, q2\n\t"
-        "vldrb.8 q3, [r5], #16\n\t"
-        "vmladava.s8 r2, q0, q3\n\t"
-        "vmladava.s8 r10, q1, q3\n\t"
-        "vldrb.8 q2, [r5], #16\n\t"
-        "vmladava.s8 r4, q0, q2\n\t"
-        "vmladava.s8 r12, q1, q2\n\t"
-        "vldrb.8 q3, [r5], #16\n\t"
-        "vmladava.s8 r6, q0, q3\n\t"
-        "vmladava.s8 lr, q1, q3\n\t"
-        "subs r9, r9, #1\n\t"
-        "bne 2b\n\t"
-        "vmov q0[2], q0[0], r0, r4\n\t"
-        "vmov q0[3], q0[1], r2, r6\n\t"
-        "vmov q1[2], q1[0], r8, r12\n\t"
-        "vmov q1[3], q1[1], r10, lr\n\t"
-        "ldr r0, [r11, #12]\n\t"
-        "vldrw.32 q2, [r0], #16\n\t" /* init */
-        "vadd.i32 q0, q0, q2\n\t"
-        "vadd.i32 q1, q1, q2\n\t"
-        "vldrw.32 q2, [r0], #16\n\t" /* multiplier */
-        "vshr.s32 q3, q0, #31\n\t"
-        "vqrdmulh.s32 q0, q0, q2\n\t"
-        "vadd.i32 q0, q0, q3\n\t"
-        "vshr.s32 q3, q1, #31\n\t"
-        "vqrdmulh.s32 q1, q1, q2\n\t"
-        "vadd.i32 q1, q1, q3\n\t"
-        "vldrw.32 q2, [r0], #16\n\t" /* shift, negative */
-        "vrshl.s32 q0, q0, q2\n\t"
-        "vrshl.s32 q1, q1, q2\n\t"
-        "str r0, [r11, #12]\n\t"
-        "ldr r0, [r11, #32]\n\t"
-        "vadd.i32 q0, q0, r0\n\t"
-        "vadd.i32 q1, q1, r0\n\t"
-        "vldrw.32 q2, [r11, #40]\n\t"
-        "vmax.s32 q0, q0, q2\n\t"
-        "vmax.s32 q1, q1, q2\n\t"
-        "vldrw.32 q2, [r11, #56]\n\t"
-        "vmin.s32 q0, q0, q2\n\t"
-        "vmin.s32 q1, q1, q2\n\t"
-        "ldrd r0, r2, [r11, #16]\n\t"
-        "vstrb.32 q0, [r0], #4\n\t"
-        "vstrb.32 q1, [r2], #4\n\t"
-        "strd r0, r2, [r11, #16]\n\t"
-        "ldr r0, [r11, #28]\n\t"
-        "subs r0, r0, #1\n\t"
-        "str r0, [r11, #28]\n\t"
-        "bne 1b\n\t"
-        "pop {r4-r11, pc}\n\t");
-}
+#define TS_CONV_WIDE(name, FIRST, LOOP, CLAMP)                                               \
+    __attribute__((naked, noinline)) static void name(ts_conv_wide_t *j)                    \
+    {                                                                                        \
+        (void)j;                                                                             \
+        __asm__ volatile("push {r4-r11, lr}\n\t"                                             \
+                         "mov r11, r0\n\t"                                                   \
+                         "ldr r5, [r11, #8]\n\t"                                             \
+                         "ldr r7, [r11, #28]\n"                                              \
+                         "1:\n\t"                                                            \
+                         "ldrd r1, r3, [r11]\n\t"                                            \
+                         "ldr r9, [r11, #24]\n\t" FIRST "2:\n\t" LOOP                        \
+                         "subs r9, r9, #1\n\t"                                               \
+                         "bne 2b\n\t"                                                        \
+                         "vmov q0[2], q0[0], r0, r4\n\t"                                     \
+                         "vmov q0[3], q0[1], r2, r6\n\t"                                     \
+                         "vmov q1[2], q1[0], r8, r12\n\t"                                    \
+                         "vmov q1[3], q1[1], r10, lr\n\t"                                    \
+                         "ldr r0, [r11, #12]\n\t"                                            \
+                         "vldrw.32 q2, [r0], #16\n\t" /* init */                             \
+                         "vadd.i32 q0, q0, q2\n\t"                                           \
+                         "vadd.i32 q1, q1, q2\n\t"                                           \
+                         "vldrw.32 q2, [r0], #16\n\t" /* multiplier */                       \
+                         "vshr.s32 q3, q0, #31\n\t"                                          \
+                         "vqrdmulh.s32 q0, q0, q2\n\t"                                       \
+                         "vadd.i32 q0, q0, q3\n\t"                                           \
+                         "vshr.s32 q3, q1, #31\n\t"                                          \
+                         "vqrdmulh.s32 q1, q1, q2\n\t"                                       \
+                         "vadd.i32 q1, q1, q3\n\t"                                           \
+                         "vldrw.32 q2, [r0], #16\n\t" /* shift, negative */                  \
+                         "vrshl.s32 q0, q0, q2\n\t"                                          \
+                         "vrshl.s32 q1, q1, q2\n\t"                                          \
+                         "str r0, [r11, #12]\n\t"                                            \
+                         "ldr r0, [r11, #32]\n\t"                                            \
+                         "vadd.i32 q0, q0, r0\n\t"                                           \
+                         "vadd.i32 q1, q1, r0\n\t" CLAMP "ldrd r0, r2, [r11, #16]\n\t"       \
+                         "vstrb.32 q0, [r0], #4\n\t"                                         \
+                         "vstrb.32 q1, [r2], #4\n\t"                                         \
+                         "strd r0, r2, [r11, #16]\n\t"                                       \
+                         "subs r7, r7, #1\n\t"                                               \
+                         "bne 1b\n\t"                                                        \
+                         "pop {r4-r11, pc}\n\t");                                            \
+    }
+
+#define TS_WIDE_ONE TS_WIDE_CHUNK("vmladava.s8")
+#define TS_WIDE_TWO TS_WIDE_CHUNK("vmladava.s8") TS_WIDE_CHUNK("vmladava.s8")
+#define TS_WIDE_START TS_WIDE_CHUNK("vmladav.s8")
+#define TS_WIDE_START2 TS_WIDE_CHUNK("vmladav.s8") TS_WIDE_CHUNK("vmladava.s8")
+TS_CONV_WIDE(ts_conv_wide, TS_WIDE_START, TS_WIDE_ONE, TS_WIDE_CLAMP_FULL)
+TS_CONV_WIDE(ts_conv_wide_range, TS_WIDE_START, TS_WIDE_ONE, TS_WIDE_CLAMP_RANGE)
+TS_CONV_WIDE(ts_conv_wide2, TS_WIDE_START2, TS_WIDE_TWO, TS_WIDE_CLAMP_FULL)
+TS_CONV_WIDE(ts_conv_wide2_range, TS_WIDE_START2, TS_WIDE_TWO, TS_WIDE_CLAMP_RANGE)
 
 /** Receptive fields wider than 64 bytes (chunks_mve > 4): two pixels per ts_conv_wide. */
 static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input, int8_t *output)
 {
     const int32_t oc = p->output_c, k = p->chunks_mve * 16, pixels = p->output_h * p->output_w;
+    /* an even number of chunks: two peeled, then two per loop pass; else one and one */
+    static void (*const wides[2][2])(ts_conv_wide_t *) = {{ts_conv_wide, ts_conv_wide_range},
+                                                         {ts_conv_wide2, ts_conv_wide2_range}};
+    const int32_t even = p->chunks_mve % 2 == 0;
+    void (*const wide)(ts_conv_wide_t *) = wides[even][!(p->act_min == -128 && p->act_max == 127)];
     ts_conv_wide_t j;
     j.w = p->filter_mve;
-    j.chunks1 = p->chunks_mve - 1;
+    j.chunks1 = even ? (p->chunks_mve - 2) / 2 : p->chunks_mve - 1;
     j.zp = p->output_offset;
     j.pad = 0;
     for (int32_t i = 0; i < 4; ++i) {
@@ -473,7 +466,7 @@ static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input,
             j.outb = px + 1 < pixels ? out + oc : last;
             j.rq = p->requant_mve;
             j.quads = oc / 4;
-            ts_conv_wide(&j);
+            wide(&j);
         }
     }
 }
