@@ -126,10 +126,11 @@ def test_depthwise3x3_filter_layout():
 
 @pytest.mark.slow
 def test_gemv_bit_exact(make_tflite, tmp_path):
-    """The all-assembly gemv: k = 9 (one-channel 3x3: an odd number of groups of four, the
-    trailing zero group skipped), 8 (one pass entered at group 6), 16, 13 (gathered), 64 (two
-    passes), 108 (3x3 over 12 channels: four passes, odd); 16, 13, 64, 12 and 7 rows (a last
-    quad of fewer than four rows); RELU6 inside int8 (the C clamp path), per-tensor scales."""
+    """The all-assembly gemv: up to k = 256 the fully unrolled pairs of groups entered at a
+    computed pair: k = 9 (one-channel 3x3, an odd number of groups: the k8 zero group), 8, 16,
+    13 (gathered), 64, 108 (3x3 over 12 channels), 7; above, the loop of eight groups: k = 260
+    (65 groups, the trailing zero group skipped); 16, 13, 64, 12, 7, 260 and 6 rows (a last quad
+    of fewer than four rows); RELU6 inside int8 (the C clamp path), per-tensor scales."""
     _check(make_tflite, tmp_path, (1, 9, 8, 1), [
         {"op": "conv", "k": 3, "out": 8, "stride": 2},
         {"op": "conv", "out": 16, "act": "RELU6"},
@@ -137,6 +138,8 @@ def test_gemv_bit_exact(make_tflite, tmp_path):
         {"op": "conv", "out": 64, "per_tensor": True},
         {"op": "conv", "out": 12},
         {"op": "conv", "k": 3, "out": 7, "act": "RELU6", "per_tensor": True},
+        {"op": "conv", "out": 260},
+        {"op": "conv", "out": 6},
     ], samples=3)
 
 

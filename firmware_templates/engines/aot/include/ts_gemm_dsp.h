@@ -209,6 +209,79 @@ typedef struct {
                          : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr", "cc",     \
                            "memory");                                                                     \
     }
+/* two groups of four k in exactly 84 bytes (twenty-one 32-bit instructions): one LDM of the
+ * column's four words, four LDMs of weights, sixteen SMLADs */
+#define TS_GEMV_G2                                 \
+    "ldmia.w r12!, {r7, r9, r10, lr}\n\t"          \
+    "ldmia.w r11!, {r4, r5, r6, r8}\n\t"           \
+    "smlad r0, r4, r7, r0\n\t"                     \
+    "smlad r0, r5, r9, r0\n\t"                     \
+    "smlad r1, r6, r7, r1\n\t"                     \
+    "smlad r1, r8, r9, r1\n\t"                     \
+    "ldmia.w r11!, {r4, r5, r6, r8}\n\t"           \
+    "smlad r2, r4, r7, r2\n\t"                     \
+    "smlad r2, r5, r9, r2\n\t"                     \
+    "smlad r3, r6, r7, r3\n\t"                     \
+    "smlad r3, r8, r9, r3\n\t"                     \
+    "ldmia.w r11!, {r4, r5, r6, r8}\n\t"           \
+    "smlad r0, r4, r10, r0\n\t"                    \
+    "smlad r0, r5, lr, r0\n\t"                     \
+    "smlad r1, r6, r10, r1\n\t"                    \
+    "smlad r1, r8, lr, r1\n\t"                     \
+    "ldmia.w r11!, {r4, r5, r6, r8}\n\t"           \
+    "smlad r2, r4, r10, r2\n\t"                    \
+    "smlad r2, r5, lr, r2\n\t"                     \
+    "smlad r3, r6, r10, r3\n\t"                    \
+    "smlad r3, r8, lr, r3\n\t"
+#define TS_GEMV_G8 TS_GEMV_G2 TS_GEMV_G2 TS_GEMV_G2 TS_GEMV_G2
+
+/*
+ * ts_gemv_ssat_asm for k up to 256 (32 pairs of groups of four, the k8 padding included):
+ * the pairs fully unrolled and entered at a computed pair (frame skip = 32 - pairs), no loop
+ * counter, which frees a register for a four-word LDM of the column; r7 (the Thumb frame
+ * pointer) is saved and restored inside the block, out of the compiler's sight.
+ */
+static TS_NOINLINE void ts_gemv_ssat_asm256(const int16_t *w, const ts_gemv_frame_t *frame)
+{
+    register const int16_t *r11 __asm__("r11") = w;
+    register const ts_gemv_frame_t *r0 __asm__("r0") = frame;
+    __asm__ volatile("push {r7}\n\t"
+                     "ldm r0, {r0, r1, r2, r3, r4, r5}\n\t"
+                     "adr r6, 5f\n\t"
+                     "movs r8, #84\n\t"
+                     "mla r6, r5, r8, r6\n\t"
+                     "orr r6, r6, #1\n\t"
+                     "push {r0, r1, r2, r3, r4, r6}\n\t"
+                     "6:\n\t"
+                     "ldr r4, [sp, #8]\n\t"
+                     "ldr r0, [r4]\n\t"
+                     "ldr r1, [r4, #16]\n\t"
+                     "ldr r2, [r4, #32]\n\t"
+                     "ldr r3, [r4, #48]\n\t"
+                     "ldr r12, [sp]\n\t"
+                     "ldr r4, [sp, #20]\n\t"
+                     "bx r4\n\t"
+                     ".balign 4\n\t"
+                     "5:\n\t" TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8
+                     TS_GEMV_G8
+                     "ldrd r12, lr, [sp, #8]\n\t"
+                     TS_GEMV_RQ(0, "r0") TS_GEMV_RQ(1, "r1") TS_GEMV_RQ(2, "r2") TS_GEMV_RQ(3, "r3")
+                     "add r12, r12, #64\n\t"
+                     "add lr, lr, #4\n\t"
+                     "strd r12, lr, [sp, #8]\n\t"
+                     "ldr r4, [sp, #16]\n\t"
+                     "subs r4, r4, #1\n\t"
+                     "str r4, [sp, #16]\n\t"
+                     "bne 6b\n\t"
+                     "add sp, sp, #24\n\t"
+                     "pop {r7}\n\t"
+                     : "+r"(r11), "+r"(r0)
+                     :
+                     : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr", "cc", "memory");
+}
+#undef TS_GEMV_G8
+#undef TS_GEMV_G2
+
 TS_GEMV_ASM_FN(ts_gemv_ssat_asm, "")
 TS_GEMV_ASM_FN(ts_gemv_ssat_asm_pad, "add r11, r11, #32\n\t")
 #undef TS_GEMV_ASM_FN
@@ -230,10 +303,15 @@ static inline void ts_gemv_plan(ts_gemv_plan_t *g, const int16_t *w, int32_t k, 
     const int32_t groups = (k + 3) >> 2, passes = (groups + 7) >> 3;
     g->w = w, g->k = k, g->rows = rows, g->rq = rq, g->act_min = act_min, g->act_max = act_max;
     g->fn = NULL;
+    const int32_t pairs = (k + 7) >> 3; /* k8 / 8 */
+    g->frame = (ts_gemv_frame_t){NULL, passes, rq, NULL, rows >> 2, 8 * passes - groups};
     if (act_min == -128 && act_max == 127) {
         g->fn = (groups & 1) ? ts_gemv_ssat_asm_pad : ts_gemv_ssat_asm;
+        if (pairs <= 32) {
+            g->fn = ts_gemv_ssat_asm256;
+            g->frame.skip = 32 - pairs;
+        }
     }
-    g->frame = (ts_gemv_frame_t){NULL, passes, rq, NULL, rows >> 2, 8 * passes - groups};
 }
 
 /** out[r] = requantized (row r . col) for r < rows, as planned (ts_gemv_body: the same arithmetic;
