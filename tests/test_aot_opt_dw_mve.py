@@ -4,8 +4,9 @@ Chains of DEPTHWISE_CONV_2D layers, built for qemu-cortex-m55 with the optimized
 in QEMU and compared byte for byte with the TFLM interpreter. The chains hit the plane path
 (one channel at a time, windows gathered from a padded plane, four output pixels per vector)
 with its edges: channel counts 4, 5, 8, 12, 24 and 64, strides 1 and 2, SAME and VALID,
-3x3, 4x4 (16 taps, asymmetric SAME padding) and dilated windows, images where every pixel is
-a border pixel, images split into several bands (the last one overlapping), left and right
+3x3, 4x4 (16 taps, asymmetric SAME padding) and dilated windows, even output widths (one
+gather per pair of pixels) and odd ones, images where every pixel is a border pixel, images
+split into several bands (the last one overlapping), left and right
 requantization shifts, per-channel and per-tensor scales, RELU, RELU6 and no clamp; and the
 other paths (5x5 windows, fewer than four output pixels). The generated tables are checked on
 the host.
@@ -78,7 +79,9 @@ def _chain(make_tflite, shape, layers, per_tensor=False, seed=3) -> bytes:
 
 
 LEFT = {"ratio": (0.3, 1.6), "wmax": 1}  # requantization scales around 1: shifts -1, 0 and 1
-FAR = {"ratio": (2e-8, 9e-8), "bias": 1 << 30}  # right shifts over 22 (the kernel's third variant)
+# right shifts over 22 (the kernel's third variant); the bias dominates the output, so a FAR
+# layer hides errors of the layers before it: last in its chain
+FAR = {"ratio": (2e-8, 9e-8), "bias": 1 << 30}
 # (the c64 chain's last layer has right shifts 20 to 23: both sides of that bound)
 
 CHAINS = {
@@ -103,6 +106,11 @@ CHAINS = {
     # 5 channels, an image split into bands (the last one overlapping the one before)
     "c5": ((1, 40, 33, 5), [{"k": 3, "act": "NONE"}, {"k": 3, "stride": 2, "act": "NONE"},
                             {"k": 3, "padding": "VALID", "act": "RELU6"}], False),
+    # even output widths: pairs of pixels per gather (strides 1 and 2, every requantization)
+    "pairs": ((1, 11, 16, 12), [{"k": 3, "act": "NONE"}, {"k": 3, "stride": 2, "act": "RELU6"},
+                                {"k": 3, **LEFT, "act": "NONE"}, {"k": 3, "padding": "VALID", "act": "NONE"}], True),
+    "pairs_bands": ((1, 40, 34, 4), [{"k": 3, "act": "NONE"}], False),
+    "pairs_far": ((1, 5, 6, 8), [{"k": 3, **FAR, "act": "NONE"}], False),
 }
 
 

@@ -11,6 +11,9 @@
  * (bias + input offset * sum(w): padding reads the zero point, whose term is 0),
  * requantization with the channel's multiplier and shift as scalars, clamp and a scatter
  * store. A table gives each group of four pixels' corners and output address (one LDM).
+ * Where two horizontally adjacent windows fit in sixteen lanes (3x3, strides 1 and 2) and the
+ * output width is even, one gather serves a pair of pixels, summed against each window's
+ * weights placed in the union's lanes. The channel loop of a band is one asm block.
  *
  * Otherwise, sixteen channels per pass over each pixel (by_pixels): a table of byte offsets
  * from a base points each tap at its input pixel or at a row of input zero points outside the
@@ -211,25 +214,28 @@ static void window(const ts_depthwise_conv2d_params_t *p, const int8_t *image, i
 
 /* A band's state as the channel loop (channels()) reads it: 16-byte aligned, this order. */
 typedef struct {
-    uint8_t tap[16];    /* +0  the taps' byte offsets in the plane from the window's corner, 0 past the last */
-    int32_t out[4];     /* +16 the lanes' output byte offsets from a group's first pixel (band included) */
-    int32_t lo[4];      /* +32 the clamp */
-    int32_t hi[4];      /* +48 */
-    uint16_t stride[8]; /* +64 0, C, .., 7C: eight pixels of a channel */
-    const int8_t *w;    /* +80 the channel's taps (filter_mve), zeros past the last */
-    const int32_t *rq;  /* +84 the channel's requant_mve: init, multiplier, shift, output offset */
-    const int8_t *src;  /* +88 the channel's byte of the band's first input pixel */
-    const uint16_t *dst; /* +92 the input pixels' offsets in the plane */
-    int32_t pixels;     /* +96 the number of input pixels */
-    int8_t *plane;      /* +100 */
-    int32_t step;       /* +104 8 * C */
-    const uint32_t *tab; /* +108 per group of four output pixels: their corners and first output address */
-    int32_t groups;     /* +112 */
-    int32_t channels;   /* +116 channels left */
+    uint8_t tap[16];     /* +0  the taps' byte offsets in the plane from the window's corner, 0 past the last */
+    int32_t out[4];      /* +16 the lanes' output byte offsets from a group's first pixel (band included) */
+    int32_t lo[4];       /* +32 the clamp */
+    int32_t hi[4];       /* +48 */
+    uint16_t stride[8];  /* +64 0, C, .., 7C: eight pixels of a channel */
+    uint8_t perm_a[16];  /* +80 the lanes of a filter_mve row making the (first) window's weights */
+    uint8_t perm_b[16];  /* +96 pairs: those of the second window's (a lane of zeros where none) */
+    const int8_t *w;     /* +112 the channel's taps (filter_mve), zeros past the last */
+    const int32_t *rq;   /* +116 the channel's requant_mve: init, multiplier, shift, output offset */
+    const int8_t *src;   /* +120 the channel's byte of the band's first input pixel */
+    const uint16_t *dst; /* +124 the input pixels' offsets in the plane */
+    int32_t pixels;      /* +128 the number of input pixels */
+    int8_t *plane;       /* +132 */
+    int32_t step;        /* +136 8 * C */
+    const uint32_t *tab; /* +140 per group of four output pixels: their corners and first output address */
+    int32_t groups;      /* +144 */
+    int32_t channels;    /* +148 channels left */
+    int32_t pairs;       /* 1: one gather per two horizontally adjacent pixels (TS_DW_PAIRS) */
 } ts_dw_band_t;
 
 /*
- * The pixel loop of one channel over `groups` groups of four output pixels (r11), tab in r10:
+ * The pixel loop of one channel over `groups` groups of four output pixels (r12), tab in r10:
  * per group the four windows' corners in the plane and the first pixel's output address, one
  * LDM. Per pixel: gather the window's sixteen lanes (VLDRB.U8 [corner, taps]) and sum them
  * against the taps (VMLADAV.S8, even registers); the four sums go into q1 by two VMOVs (two
@@ -237,7 +243,7 @@ typedef struct {
  * (r9), clamp and a scatter store of the four bytes (VSTRB.32 [first, lanes]).
  */
 #define TS_DW_PIXELS(REQ)                                                                                    \
-    "dls lr, r11\n"                                                                                          \
+    "dls lr, r12\n"                                                                                          \
     "1:\n\t"                                                                                                 \
     "ldmia r10!, {r0, r1, r2, r3, r4}\n\t"                                                                   \
     "vldrb.u8 q0, [r0, q3]\n\t"                                                                              \
@@ -253,70 +259,116 @@ typedef struct {
     "vadd.i32 q1, q1, r5\n\t" REQ                                                                            \
     "le lr, 1b\n\t"
 
+/*
+ * TS_DW_PIXELS for pairs of horizontally adjacent pixels whose two windows fit in sixteen
+ * lanes (3x3, strides 1 and 2): one gather of both windows, summed against the first window's
+ * weights (q2) and the second's (q7), each placed in the union's lanes. tab has two corners
+ * per group; the lanes are pixels 0, 2, 1, 3.
+ */
+#define TS_DW_PAIRS(REQ)                                                                                     \
+    "dls lr, r12\n"                                                                                          \
+    "1:\n\t"                                                                                                 \
+    "ldmia r10!, {r1, r3, r4}\n\t"                                                                           \
+    "vldrb.u8 q0, [r1, q3]\n\t"                                                                              \
+    "vmladav.s8 r0, q0, q2\n\t"                                                                              \
+    "vmladav.s8 r2, q0, q7\n\t"                                                                              \
+    "vmov q1[2], q1[0], r0, r2\n\t"                                                                          \
+    "vldrb.u8 q0, [r3, q3]\n\t"                                                                              \
+    "vmladav.s8 r0, q0, q2\n\t"                                                                              \
+    "vmladav.s8 r2, q0, q7\n\t"                                                                              \
+    "vmov q1[3], q1[1], r0, r2\n\t"                                                                          \
+    "vadd.i32 q1, q1, r5\n\t" REQ                                                                            \
+    "le lr, 1b\n\t"
+
+/*
+ * The pixel loop LOOP with the requantization of the channel's shift (r8): shift >= 0, acc <<
+ * shift then the doubling high multiply (label L); 0 > shift >= -22, the doubling high multiply
+ * added by VQRDMLAH to (output offset << -shift) - [acc < 0] (the rounding fix of ts_mve.h,
+ * [x < 0] replaced by [acc < 0]: they differ only where x rounds to 0, and so does
+ * x - 1), then a rounding right shift (the sum cannot overflow: |zp << 22| <= 2^29, and
+ * where VQRDMLAH saturates the clamp would); larger right shifts (label R): the doubling high
+ * multiply, 1 subtracted from negative lanes, the rounding right shift, the output offset.
+ * Then on to label 7.
+ */
+#define TS_DW_VARIANTS(LOOP, L, R)                                                                           \
+    "cmp r8, #0\n\t"                                                                                          \
+    "bge " L "f\n\t"                                                                                          \
+    "cmn r8, #22\n\t"                                                                                         \
+    "blt " R "f\n\t"                                                                                          \
+    "rsbs r0, r8, #0\n\t"                                                                                     \
+    "lsl r9, r9, r0\n\t" LOOP("vshr.s32 q0, q1, #31\n\t"                                                     \
+                               "vadd.i32 q0, q0, r9\n\t"                                                     \
+                               "vqrdmlah.s32 q0, q1, r6\n\t"                                                 \
+                               "vrshl.s32 q0, r8\n\t" TS_DW_CLAMP("q0")) "b 7f\n" L ":\n\t"                    \
+    LOOP(TS_DW_STORE("vshl.s32 q1, r8\n\t"                                                                    \
+                     "vqrdmulh.s32 q1, q1, r6\n\t")) "b 7f\n" R ":\n\t"                                        \
+    LOOP(TS_DW_STORE("vqrdmulh.s32 q1, q1, r6\n\t"                                                            \
+                     "vshr.s32 q0, q1, #31\n\t"                                                               \
+                     "vadd.i32 q1, q1, q0\n\t"                                                                \
+                     "vrshl.s32 q1, r8\n\t")) "b 7f\n"
+
 /* requantized q1 (REQ, in place) plus the output offset, clamped and stored */
 #define TS_DW_STORE(REQ) REQ "vadd.i32 q1, q1, r9\n\t" TS_DW_CLAMP("q1")
 #define TS_DW_CLAMP(Q) "vmax.s32 " Q ", " Q ", q5\n\tvmin.s32 " Q ", " Q ", q6\n\tvstrb.32 " Q ", [r4, q4]\n\t"
 
 /*
  * All channels of a band, one at a time: the channel's input pixels into the plane (a gather
- * of eight at stride C, a scatter at their plane offsets, tail-predicated), then the pixel
- * loop, its requantization chosen by the sign of the channel's shift: shift >= 0, acc << shift
- * then the doubling high multiply; shift < 0, the doubling high multiply then a rounding
- * right shift, half away from zero (1 subtracted from negative lanes first: ts_mve.h). The
- * band state `v` advances: next channel's taps, requantization, input byte, output lanes.
+ * of eight at stride C, a scatter at their plane offsets, tail-predicated), the channel's
+ * weights (with pairs: the two windows' lanes gathered from its filter_mve row), then the
+ * pixel loop of the layout and the channel's shift (TS_DW_VARIANTS). The band state `v`
+ * advances: next channel's taps, requantization, input byte, output lanes.
  */
+#define TS_DW_CHANNELS(WEIGHTS, LOOP)                                                                        \
+    __asm__ volatile("vldrb.8 q3, [%[v]]\n\t"                                                                 \
+                     "vldrw.32 q4, [%[v], #16]\n\t"                                                           \
+                     "vldrw.32 q5, [%[v], #32]\n\t"                                                           \
+                     "vldrw.32 q6, [%[v], #48]\n"                                                              \
+                     "2:\n\t"                                                                                 \
+                     "ldrd r0, r1, [%[v], #120]\n\t" /* src, dst */                                           \
+                     "ldrd r2, r3, [%[v], #128]\n\t" /* pixels, plane */                                      \
+                     "ldr r4, [%[v], #136]\n\t"      /* step */                                               \
+                     "vldrh.u16 q2, [%[v], #64]\n\t"                                                          \
+                     "adds r5, r0, #1\n\t"                                                                    \
+                     "str r5, [%[v], #120]\n\t"                                                               \
+                     "wlstp.16 lr, r2, 4f\n"                                                                  \
+                     "3:\n\t"                                                                                 \
+                     "vldrb.u16 q0, [r0, q2]\n\t"                                                             \
+                     "add r0, r0, r4\n\t"                                                                     \
+                     "vldrh.u16 q1, [r1], #16\n\t"                                                            \
+                     "vstrb.16 q0, [r3, q1]\n\t"                                                              \
+                     "letp lr, 3b\n"                                                                          \
+                     "4:\n\t"                                                                                 \
+                     "ldrd r11, r12, [%[v], #112]\n\t" /* w, rq */                                            \
+                     "ldmia r12!, {r5, r6, r8, r9}\n\t" WEIGHTS                                               \
+                     "strd r11, r12, [%[v], #112]\n\t"                                                        \
+                     "ldrd r10, r12, [%[v], #140]\n\t" /* tab, groups */                                      \
+                     TS_DW_VARIANTS(LOOP, "5", "6") "7:\n\t"                                                  \
+                     "movs r0, #1\n\t"                                                                        \
+                     "vadd.i32 q4, q4, r0\n\t"                                                                \
+                     "ldr r0, [%[v], #148]\n\t"                                                               \
+                     "subs r0, r0, #1\n\t"                                                                    \
+                     "str r0, [%[v], #148]\n\t"                                                               \
+                     "bne 2b\n\t"                                                                             \
+                     :                                                                                        \
+                     : [v] "r"(v)                                                                             \
+                     : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "q0",  \
+                       "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory")
+
+/* one window per gather: the channel's taps as they are */
 static TS_NOINLINE void channels(ts_dw_band_t *v)
 {
-    __asm__ volatile("vldrb.8 q3, [%[v]]\n\t"
-                     "vldrw.32 q4, [%[v], #16]\n\t"
-                     "vldrw.32 q5, [%[v], #32]\n\t"
-                     "vldrw.32 q6, [%[v], #48]\n"
-                     "2:\n\t"
-                     "ldrd r0, r1, [%[v], #88]\n\t" /* src, dst */
-                     "ldrd r2, r3, [%[v], #96]\n\t" /* pixels, plane */
-                     "ldr r4, [%[v], #104]\n\t"     /* step */
-                     "vldrh.u16 q2, [%[v], #64]\n\t"
-                     "adds r5, r0, #1\n\t"
-                     "str r5, [%[v], #88]\n\t"
-                     "wlstp.16 lr, r2, 4f\n"
-                     "3:\n\t"
-                     "vldrb.u16 q0, [r0, q2]\n\t"
-                     "add r0, r0, r4\n\t"
-                     "vldrh.u16 q1, [r1], #16\n\t"
-                     "vstrb.16 q0, [r3, q1]\n\t"
-                     "letp lr, 3b\n"
-                     "4:\n\t"
-                     "ldrd r11, r12, [%[v], #80]\n\t" /* w, rq */
-                     "vldrb.8 q2, [r11], #16\n\t"
-                     "ldmia r12!, {r5, r6, r8, r9}\n\t"
-                     "strd r11, r12, [%[v], #80]\n\t"
-                     "ldrd r10, r11, [%[v], #108]\n\t" /* tab, groups */
-                     "cmp r8, #0\n\t"
-                     "bge 5f\n\t"
-                     "cmn r8, #22\n\t"
-                     "blt 6f\n\t"
-                     "rsbs r12, r8, #0\n\t"
-                     "lsl r9, r9, r12\n\t" TS_DW_PIXELS("vshr.s32 q0, q1, #31\n\t"
-                                                         "vadd.i32 q0, q0, r9\n\t"
-                                                         "vqrdmlah.s32 q0, q1, r6\n\t"
-                                                         "vrshl.s32 q0, r8\n\t" TS_DW_CLAMP("q0")) "b 7f\n"
-                     "5:\n\t" TS_DW_PIXELS(TS_DW_STORE("vshl.s32 q1, r8\n\t"
-                                                        "vqrdmulh.s32 q1, q1, r6\n\t")) "b 7f\n"
-                     "6:\n\t" TS_DW_PIXELS(TS_DW_STORE("vqrdmulh.s32 q1, q1, r6\n\t"
-                                                        "vshr.s32 q0, q1, #31\n\t"
-                                                        "vadd.i32 q1, q1, q0\n\t"
-                                                        "vrshl.s32 q1, r8\n\t"))
-                     "7:\n\t"
-                     "movs r0, #1\n\t"
-                     "vadd.i32 q4, q4, r0\n\t"
-                     "ldr r0, [%[v], #116]\n\t"
-                     "subs r0, r0, #1\n\t"
-                     "str r0, [%[v], #116]\n\t"
-                     "bne 2b\n\t"
-                     :
-                     : [v] "r"(v)
-                     : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "q0", "q1",
-                       "q2", "q3", "q4", "q5", "q6", "cc", "memory");
+    TS_DW_CHANNELS("vldrb.8 q2, [r11], #16\n\t", TS_DW_PIXELS);
+}
+
+/* pairs: the two windows' weights gathered from the channel's filter_mve row */
+static TS_NOINLINE void channels_pairs(ts_dw_band_t *v)
+{
+    TS_DW_CHANNELS("vldrb.u8 q0, [%[v], #80]\n\t"
+                   "vldrb.u8 q2, [r11, q0]\n\t"
+                   "vldrb.u8 q0, [%[v], #96]\n\t"
+                   "vldrb.u8 q7, [r11, q0]\n\t"
+                   "adds r11, r11, #16\n\t",
+                   TS_DW_PAIRS);
 }
 
 /* Geometry of the plane path: the plane's row length, output rows per band, or 0 if it does not apply. */
@@ -344,34 +396,34 @@ static int32_t plane_rows(const ts_depthwise_conv2d_params_t *p, int32_t *wp)
 
 /*
  * The table of a band of `rows` output rows (pixels in row-major order; a last partial group
- * of four repeats pixels of the one before): per group the four windows' corners in the
- * plane and the first pixel's address in the band's output as if it started at `out`.
+ * of four repeats pixels of the one before): per group the windows' corners in the plane
+ * (four, or with pairs those of pixels 0 and 2) and the first pixel's address in the band's
+ * output as if it started at `out`.
  */
 static void corners(const ts_depthwise_conv2d_params_t *p, int32_t rows, int32_t wp, uint32_t plane, int8_t *out,
-                    uint32_t *tab)
+                    int pairs, uint32_t *tab)
 {
-    const int32_t ow = p->output_w, n = rows * ow, ch = p->input_c;
+    const int32_t ow = p->output_w, n = rows * ow, ch = p->input_c, every = pairs ? 2 : 1, words = 4 / every + 1;
     uint32_t row = plane, corner = plane;
-    const int8_t *o = out;
-    uint32_t *t = tab;
-    for (int32_t g = 0, x = 0; g < n / 4; ++g, t += 5, o += 4 * ch) { /* the full groups */
-        for (int32_t l = 0; l < 4; ++l) {
-            t[l] = corner;
-            corner += (uint32_t)p->stride_w;
-            if (++x == ow) {
+    for (int32_t g = 0, x = 0; g < n / 4; ++g, tab += words) { /* the full groups */
+        for (int32_t l = 0; l < 4; l += every) { /* pairs stay in a row (even width) */
+            tab[l / every] = corner;
+            corner += (uint32_t)(every * p->stride_w);
+            x += every;
+            if (x == ow) {
                 x = 0;
                 row += (uint32_t)(p->stride_h * wp);
                 corner = row;
             }
         }
-        t[4] = (uint32_t)(uintptr_t)o;
+        tab[words - 1] = (uint32_t)(uintptr_t)(out + (size_t)g * 4 * ch);
     }
     if (n % 4 != 0) { /* a last group of the last four pixels */
-        for (int32_t l = 0; l < 4; ++l) {
+        for (int32_t l = 0; l < 4; l += every) {
             const int32_t i = n - 4 + l;
-            t[l] = plane + (uint32_t)((i / ow) * p->stride_h * wp + (i % ow) * p->stride_w);
+            tab[l / every] = plane + (uint32_t)((i / ow) * p->stride_h * wp + (i % ow) * p->stride_w);
         }
-        t[4] = (uint32_t)(uintptr_t)(out + (size_t)(n - 4) * ch);
+        tab[words - 1] = (uint32_t)(uintptr_t)(out + (size_t)(n - 4) * ch);
     }
 }
 
@@ -395,6 +447,43 @@ static int32_t band(const ts_depthwise_conv2d_params_t *p, int32_t oy0, int32_t 
     return k;
 }
 
+/*
+ * The window's lanes: tap offsets in the plane and the filter_mve lanes giving their weights.
+ * Pairs of horizontally adjacent pixels when both windows fit in sixteen lanes (no dilation,
+ * an even output width: pairs stay in a row): lane fy * (fw + stride) + ux reads column ux of
+ * row fy, the first window's weight at ux, the second's at ux - stride (lane `taps`, a zero,
+ * where the window has none).
+ */
+static void layout(const ts_depthwise_conv2d_params_t *p, int32_t wp, ts_dw_band_t *v)
+{
+    const int32_t fh = p->filter_h, fw = p->filter_w, sw = p->stride_w, taps = fh * fw, span = fw + sw;
+    v->pairs = p->dilation_h == 1 && p->dilation_w == 1 && p->output_w % 2 == 0 && sw <= fw && fh * span <= 16 &&
+               (fh - 1) * wp + span - 1 <= 255;
+    for (int32_t t = 0; t < 16; ++t) {
+        v->perm_a[t] = v->perm_b[t] = (uint8_t)(v->pairs ? taps : t);
+    }
+    if (!v->pairs) {
+        for (int32_t fy = 0, t = 0; fy < fh; ++fy) {
+            for (int32_t fx = 0; fx < fw; ++fx, ++t) {
+                v->tap[t] = (uint8_t)(fy * p->dilation_h * wp + fx * p->dilation_w);
+            }
+        }
+        return;
+    }
+    for (int32_t fy = 0; fy < fh; ++fy) {
+        for (int32_t ux = 0; ux < span; ++ux) {
+            const int32_t lane = fy * span + ux;
+            v->tap[lane] = (uint8_t)(fy * wp + ux);
+            if (ux < fw) {
+                v->perm_a[lane] = (uint8_t)(fy * fw + ux);
+            }
+            if (ux >= sw) {
+                v->perm_b[lane] = (uint8_t)(fy * fw + ux - sw);
+            }
+        }
+    }
+}
+
 /* The plane path (see the top of the file); 0 if it does not apply. */
 static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output)
 {
@@ -411,11 +500,7 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
     uint32_t tab[TS_MVE_DW_GROUPS * 5];
     ts_dw_band_t v __attribute__((aligned(16)));
     memset(&v, 0, sizeof v);
-    for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
-        for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
-            v.tap[t] = (uint8_t)(fy * p->dilation_h * wp + fx * p->dilation_w);
-        }
-    }
+    layout(p, wp, &v);
     for (int32_t l = 0; l < 4; ++l) {
         v.lo[l] = p->act_min;
         v.hi[l] = p->act_max;
@@ -427,7 +512,7 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
     v.step = 8 * ch;
     v.tab = tab;
     v.groups = groups;
-    corners(p, rows, wp, (uint32_t)(uintptr_t)plane, output, tab);
+    corners(p, rows, wp, (uint32_t)(uintptr_t)plane, output, v.pairs, tab);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
         for (int32_t oy0 = 0; oy0 < p->output_h; oy0 += rows) {
@@ -435,8 +520,8 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
             int32_t y_lo;
             v.pixels = band(p, oy0, rows, wp, dst, &y_lo);
             const int32_t shift = (b * p->output_h + oy0) * ow * ch; /* of the band's output from tab's */
-            for (int32_t l = 0; l < 4; ++l) {
-                v.out[l] = l * ch + shift;
+            for (int32_t l = 0; l < 4; ++l) { /* pairs: lanes are pixels 0, 2, 1, 3 */
+                v.out[l] = (v.pairs ? l % 2 * 2 + l / 2 : l) * ch + shift;
             }
             v.w = p->filter_mve;
             v.rq = p->requant_mve;
@@ -444,7 +529,11 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
             v.dst = dst;
             v.channels = ch;
             memset(plane, -p->input_offset, (size_t)plane_bytes);
-            channels(&v);
+            if (v.pairs) {
+                channels_pairs(&v);
+            } else {
+                channels(&v);
+            }
         }
     }
     return 1;
