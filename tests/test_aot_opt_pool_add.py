@@ -146,3 +146,38 @@ def test_pool_and_add_bit_exact_on_qemu(make_tflite, tmp_path, board):
     assert got == want
     # the in-place ADD: its output is its first operand's arena bytes
     assert re.search(r"ts_add_s8\(&l\d+_params, ARENA\(const int8_t, (\d+)\), [^;]*ARENA\(int8_t, \1\)\)", model_c)
+
+
+# --- host checks of the division arithmetic --------------------------------------------
+def _tflm_average(total, count):
+    """TFLM's int8 AveragePool rounding: (sum +- count/2) / count, truncated toward zero."""
+    half = count // 2
+    return np.where(total > 0, (total + half) // count, -((half - total) // count))
+
+
+def test_dsp_pool_reciprocal_is_exact():
+    """ts_avg_pool2d_s8_dsp.c ts_avg_store4: floor(n * ceil(2^24 / count) / 2^24) - 128, n the
+    biased unsigned halfword, equals TFLM's average for every count <= 256 and every sum."""
+    for count in range(1, 257):
+        total = np.arange(-128 * count, 127 * count + 1, dtype=np.int64)
+        n = total + 128 * count + count // 2 - ((total < 0) & (count % 2 == 0))
+        assert n.min() >= 0 and n.max() < 1 << 16
+        m = -(-(1 << 24) // count)
+        assert int(n.max()) * m < 1 << 32
+        assert np.array_equal((n * m >> 24) - 128, _tflm_average(total, count)), count
+
+
+def test_mve_pool_reciprocal_bound():
+    """ts_avg_pool2d_s8_mve.c: floor(n * ceil(2^31 / count) / 2^31) = floor(n / count) for
+    n <= 128 * count + count / 2 while that bound times (m * count - 2^31) < 2^31: true for
+    every count up to TS_AVG_MVE_MAX_RECIP = 4088 (which assumes the worst m * count - 2^31,
+    count - 1); spot-checked on every sum of a few counts."""
+    def exact(count):
+        e = -(-(1 << 31) // count) * count - (1 << 31)
+        return (128 * count + count // 2) * e < 1 << 31
+    assert all(exact(c) for c in range(1, 4089))
+    for count in (1, 2, 3, 125, 255, 256, 257, 1000, 4087, 4088):
+        total = np.arange(-128 * count, 127 * count + 1, dtype=np.int64)
+        m = -(-(1 << 31) // count)
+        q = (np.abs(total) + count // 2) * 2 * m >> 32  # VMULH.U32 of 2n and m
+        assert np.array_equal(np.where(total < 0, -q, q), _tflm_average(total, count)), count

@@ -9,9 +9,11 @@
  * of eight and four channels use two words and one, the last one to three channels a
  * scalar sum.
  *
- * Each sum is then divided as TFLM does, (sum +- count/2) / count truncated: the +-count/2
- * comes from the sum's sign mask s as (count/2 ^ s) - s (a zero sum rounds to 0 either
- * way), and SDIV truncates like C. Windows larger than TS_AVG_DSP_MAX_COUNT sum
+ * Groups of four sums are divided by a multiply with a reciprocal in unsigned halfwords
+ * and stored as one word (ts_avg_store4 derives it). The last channels and large windows
+ * divide as TFLM does, (sum +- count/2) / count truncated: the +-count/2 comes from the
+ * sum's sign mask s as (count/2 ^ s) - s (a zero sum rounds to 0 either way), and SDIV
+ * truncates like C. Windows larger than TS_AVG_DSP_MAX_COUNT sum
  * sub-windows of at most that many elements in halfwords and add them into int32 sums,
  * four channels at a time.
  */
@@ -29,10 +31,25 @@
 /* the portable kernel, renamed by ts_opt.h's selection */
 int32_t ts_avg_pool2d_s8_portable(const ts_pool2d_params_t *params, const int8_t *input, int8_t *output);
 
-/* One pixel's window: count elements, half = count / 2, and the activation clamp. */
+/* One pixel's window and the activation clamp, for SDIV (ts_avg_div) and for ts_avg_store4. */
 typedef struct {
     int32_t count, half, lo, hi;
+    uint32_t bias;     /* 128 * count + half in both halfwords */
+    uint32_t m;        /* ceil(2^24 / count) */
+    int32_t even;      /* count is even: negative sums take one less */
+    uint32_t lo4, hi4; /* lo + 128, hi + 128 in all four bytes */
+    int32_t full;      /* the clamp is the whole int8 range */
 } ts_avg_div_t;
+
+/* The division constants of a window of `count` elements. */
+static void ts_avg_div_init(ts_avg_div_t *dv, int32_t count)
+{
+    dv->count = count;
+    dv->half = count / 2;
+    dv->bias = ts_dup16(128 * count + dv->half);
+    dv->m = ((1u << 24) + (uint32_t)count - 1u) / (uint32_t)count;
+    dv->even = (count & 1) == 0;
+}
 
 /* A window sum divided (rounded half away from zero) and clamped. */
 static inline int8_t ts_avg_div(int32_t sum, const ts_avg_div_t *dv)
@@ -42,13 +59,65 @@ static inline int8_t ts_avg_div(int32_t sum, const ts_avg_div_t *dv)
     return (int8_t)(q < dv->lo ? dv->lo : q > dv->hi ? dv->hi : q);
 }
 
-/* The four channels of a pair of SXTAB16 sums: (c0, c2) in `even`, (c1, c3) in `odd`. */
+/* UADD16 / USUB16: halfword-wise a + b, a - b (modulo 2^16). */
+static inline uint32_t ts_avg_uadd16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("uadd16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+
+static inline uint32_t ts_avg_usub16(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("usub16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+
+/* Byte-wise unsigned clamp of w to [lo4, hi4] (USUB8 sets the GE flags SEL reads). */
+static inline uint32_t ts_avg_clamp8(uint32_t w, uint32_t lo4, uint32_t hi4)
+{
+    uint32_t t;
+    __asm__("usub8 %[t], %[w], %[lo]\n\t"
+            "sel %[w], %[w], %[lo]\n\t"
+            "usub8 %[t], %[w], %[hi]\n\t"
+            "sel %[w], %[hi], %[w]"
+            : [w] "+r"(w), [t] "=&r"(t)
+            : [lo] "r"(lo4), [hi] "r"(hi4)
+            : "cc");
+    return w;
+}
+
+/* The unsigned quotient n / count of a halfword n (ts_avg_store4). */
+static inline uint32_t ts_avg_q(uint32_t n, const ts_avg_div_t *dv)
+{
+    return (n * dv->m) >> 24;
+}
+
+/*
+ * The four channels of a pair of SXTAB16 sums, (c0, c2) in `even` and (c1, c3) in `odd`,
+ * divided, clamped and stored as one word (a window of at most TS_AVG_DSP_MAX_COUNT).
+ * TFLM's (sum +- count/2) / count truncated is floor(n / count) - 128 with the unsigned
+ * halfword n = sum + 128 * count + count/2 - [sum < 0 and count even] <= 65408 (for odd
+ * counts, sums of either sign round alike). floor(n / count) is (n * m) >> 24 with
+ * m = ceil(2^24 / count): exact while n * (m * count - 2^24) < 2^24, and n * m < 2^32,
+ * both true for every count <= 256 and every n (tests/test_aot_opt_pool_add.py checks them
+ * all). The four quotients (0..255) are packed, clamped byte-wise (USUB8/SEL against
+ * lo + 128, hi + 128), and turned into int8 by flipping each byte's top bit.
+ */
 static inline void ts_avg_store4(uint32_t even, uint32_t odd, const ts_avg_div_t *dv, int8_t *out)
 {
-    out[0] = ts_avg_div((int16_t)even, dv);
-    out[1] = ts_avg_div((int16_t)odd, dv);
-    out[2] = ts_avg_div((int32_t)even >> 16, dv);
-    out[3] = ts_avg_div((int32_t)odd >> 16, dv);
+    uint32_t ne = ts_avg_uadd16(even, dv->bias), no = ts_avg_uadd16(odd, dv->bias);
+    if (dv->even) {
+        ne = ts_avg_usub16(ne, (even >> 15) & 0x00010001u);
+        no = ts_avg_usub16(no, (odd >> 15) & 0x00010001u);
+    }
+    uint32_t w = ts_avg_q(ne & 0xFFFFu, dv) | ts_avg_q(no & 0xFFFFu, dv) << 8 | ts_avg_q(ne >> 16, dv) << 16 |
+                 ts_avg_q(no >> 16, dv) << 24;
+    if (!dv->full) {
+        w = ts_avg_clamp8(w, dv->lo4, dv->hi4);
+    }
+    ts_write32(out, w ^ 0x80808080u);
 }
 
 /*
@@ -56,8 +125,10 @@ static inline void ts_avg_store4(uint32_t even, uint32_t odd, const ts_avg_div_t
  * at `in` (pixels `channels` bytes apart, rows `row_step` bytes apart).
  */
 static void ts_avg_pixel(const int8_t *in, int32_t rows, int32_t cols, int32_t row_step, int32_t channels,
-                         const ts_avg_div_t *dv, int8_t *out)
+                         const ts_avg_div_t *dvp, int8_t *out)
 {
+    const ts_avg_div_t d = *dvp; /* a local copy: the byte stores cannot alias it (no reloads) */
+    const ts_avg_div_t *dv = &d;
     int32_t c = 0;
     for (; c + 16 <= channels; c += 16) {
         uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0, e2 = 0, o2 = 0, e3 = 0, o3 = 0;
@@ -131,8 +202,10 @@ static void ts_avg_pixel(const int8_t *in, int32_t rows, int32_t cols, int32_t r
  * sums; the last one to three channels summed in int32 directly.
  */
 static void ts_avg_pixel_large(const int8_t *in, int32_t rows, int32_t cols, int32_t row_step, int32_t channels,
-                               const ts_avg_div_t *dv, int8_t *out)
+                               const ts_avg_div_t *dvp, int8_t *out)
 {
+    const ts_avg_div_t d = *dvp; /* a local copy: the byte stores cannot alias it (no reloads) */
+    const ts_avg_div_t *dv = &d;
     const int32_t sub_cols = ts_min_i32(cols, TS_AVG_DSP_MAX_COUNT);
     const int32_t sub_rows = TS_AVG_DSP_MAX_COUNT / sub_cols;
     int32_t c = 0;
@@ -185,7 +258,14 @@ int32_t ts_avg_pool2d_s8(const ts_pool2d_params_t *params, const int8_t *input, 
     }
     const int32_t c = p->channels;
     const int32_t row_step = p->input_w * c;
-    ts_avg_div_t dv = {1, 0, p->act_min, p->act_max};
+    ts_avg_div_t dv;
+    ts_avg_div_init(&dv, 1);
+    dv.lo = p->act_min;
+    dv.hi = p->act_max;
+    dv.lo4 = (uint32_t)(p->act_min + 128) * 0x01010101u;
+    dv.hi4 = (uint32_t)(p->act_max + 128) * 0x01010101u;
+    dv.full = p->act_min == -128 && p->act_max == 127;
+    int32_t last = 1;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * row_step;
         for (int32_t oy = 0; oy < p->output_h; ++oy) {
@@ -200,8 +280,10 @@ int32_t ts_avg_pool2d_s8(const ts_pool2d_params_t *params, const int8_t *input, 
                     return TS_ERR_ARG;
                 }
                 int32_t rows = fy1 - fy0, cols = fx1 - fx0;
-                dv.count = rows * cols;
-                dv.half = dv.count / 2;
+                if (rows * cols != last) {
+                    last = rows * cols;
+                    ts_avg_div_init(&dv, last);
+                }
                 if (cols == p->input_w) { /* whole rows: one contiguous run */
                     cols = dv.count;
                     rows = 1;
