@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from toolchain.codegen.aot_opt import dsp_depthwise3x3_filter
+from toolchain.codegen.aot_opt import dsp_depthwise3x3_filter, dsp_requant, dsp_requant_quads
 
 from test_aot_opt import _run_on_qemu
 
@@ -156,3 +156,13 @@ def test_one_channel_windows_bit_exact(make_tflite, tmp_path):
                                                       {"op": "conv", "k": 1, "out": 4}], samples=3)
     _check(make_tflite, tmp_path / "c", (1, 6, 7, 1), [{"op": "conv", "k": 3, "out": 5, "padding": "VALID",
                                                        "act": "RELU6"}], samples=3)
+
+
+def test_requant_quads_layout():
+    table = dsp_requant(np.array([5, -7, 9, 11, 13]), [1 << 30] * 5, [-3, -4, -5, -6, -7], -128, 5)
+    quads = dsp_requant_quads(table)
+    rows = np.array(table).reshape(8, 4)  # {2 * bias, multiplier, add, right} per row, rows padded to 8
+    for q in range(2):
+        laid = quads[16 * q:16 * q + 16]
+        assert laid[:4] == rows[4 * q:4 * q + 4, 0].tolist() and laid[4:8] == rows[4 * q:4 * q + 4, 1].tolist()
+        assert laid[8:] == rows[4 * q:4 * q + 4, 2:].reshape(-1).tolist()

@@ -101,6 +101,13 @@ def dsp_requant(bias, multipliers, shifts, output_offset: int, rows: int) -> lis
     return table
 
 
+def dsp_requant_quads(table: list[int]) -> list[int]:
+    """dsp_requant's table re-laid per quad of rows for the gemv (ts_rq4_t in ts_gemm_dsp.h):
+    four biases, four multipliers, then {add, right} per row."""
+    quads = np.array(table, np.int64).reshape(-1, 4, 4)  # [quad][row]{bias, multiplier, add, right}
+    return np.concatenate([quads[:, :, 0], quads[:, :, 1], quads[:, :, 2:].reshape(-1, 8)], axis=1).reshape(-1).tolist()
+
+
 def specialize_dsp(ctx, low: Lowering, consts: list) -> Lowering:
     """Re-lay CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED weights and requantization for
     the DSP kernels where their fast path applies (else the lowering is left alone and the
@@ -130,10 +137,14 @@ def specialize_dsp(ctx, low: Lowering, consts: list) -> Lowering:
     table = dsp_requant(bias, values[p["multiplier"]], values[p["shift"]], p["output_offset"], rows)
     if table is None:
         return low
+    if low.kernel in _GEMM:
+        table = dsp_requant_quads(table)
     consts[:] = [c for c in consts if c.name != low.args[1]]
     what = "as 3x3 taps in rows for the channel planes" if planes else "widened for SMLAD"
     params = dict(p, filter_dsp=ctx.const_array("filter_dsp", "int16_t", filt, f"{low.args[1]} {what}"),
-                  requant_dsp=ctx.const_array("requant_dsp", "int32_t", table, "{2 * bias, multiplier, add, right}"))
+                  requant_dsp=ctx.const_array("requant_dsp", "int32_t", table,
+                                              "per quad of rows {2 * bias[4], multiplier[4], {add, right}[4]}"
+                                              if low.kernel in _GEMM else "{2 * bias, multiplier, add, right}"))
     return replace(low, params=params, args=[low.args[0], "NULL", *low.args[2:]])
 
 

@@ -15,6 +15,25 @@
 #include "ts_opt.h"
 #include "ts_simd.h"
 
+/**
+ * The requantization of a quad of rows as the generator lays it out for the gemv
+ * (aot_opt.py dsp_requant_quads): the four doubled biases, the four multipliers, then each
+ * row's {add, right} (ts_rq_t's fields), so that one LDM starts the accumulators and one the
+ * multipliers.
+ */
+typedef struct {
+    int32_t bias2[4];
+    int32_t multiplier[4];
+    int32_t add_right[4][2];
+} ts_rq4_t;
+
+/** Row i of a quad as a ts_rq_t (bias left 0). */
+TS_ALWAYS_INLINE ts_rq_t ts_rq4_row(const ts_rq4_t *q, int32_t i)
+{
+    const ts_rq_t t = {0, q->multiplier[i], q->add_right[i][0], q->add_right[i][1]};
+    return t;
+}
+
 /** Position of element `k` of a column in the (x0, x2, x1, x3) group order. */
 static inline int32_t ts_col_index(int32_t k)
 {
@@ -54,23 +73,23 @@ static inline void ts_col_fill4(const int8_t *x, int32_t n, int32_t offset, int1
  * @param[in]  col      the k inputs rounded up to 4 (zeros after k), int16 in column order, 4-byte aligned
  * @param[in]  k        the depth (>= 1)
  * @param[in]  rows     output rows
- * @param[in]  rq       [rows rounded up to 4] requantization (ts_rq_t)
+ * @param[in]  rq       [rows rounded up to 4, by quads] requantization (ts_rq4_t)
  * @param[out] out      [rows] int8
  * @param[in]  odd      whether k, rounded up to 4, is an odd number of groups of four
  */
 TS_ALWAYS_INLINE void ts_gemv_body(const int16_t *w, const int16_t *col, int32_t k, int32_t rows,
-                                   const ts_rq_t *rq, int32_t act_min, int32_t act_max, int8_t *out, int odd)
+                                   const ts_rq4_t *rq, int32_t act_min, int32_t act_max, int8_t *out, int odd)
 {
     const int32_t pairs = (k + 3) >> 3; /* groups: 2 * pairs + odd (a constant: then 16 zero weights end each quad) */
-    for (int32_t r = 0; r < rows; r += 4, rq += 4) {
+    for (int32_t r = 0; r < rows; r += 4, ++rq) {
         /* Every register of the loop is pinned: LDM needs ascending registers (fixed ones,
          * clobbered), which leaves the compiler too few to allocate the rest at every -O level.
          * r7 (the Thumb frame pointer) is left alone. */
         register const int16_t *wp __asm__("r11") = w;
-        register int32_t a0 __asm__("r0") = rq[0].bias2;
-        register int32_t a1 __asm__("r1") = rq[1].bias2;
-        register int32_t a2 __asm__("r2") = rq[2].bias2;
-        register int32_t a3 __asm__("r3") = rq[3].bias2;
+        register int32_t a0 __asm__("r0") = rq->bias2[0];
+        register int32_t a1 __asm__("r1") = rq->bias2[1];
+        register int32_t a2 __asm__("r2") = rq->bias2[2];
+        register int32_t a3 __asm__("r3") = rq->bias2[3];
         register const int16_t *c __asm__("r12") = col;
         register int32_t n __asm__("lr") = pairs;
         /* per group of four k: one LDRD of the column, two LDMs of two rows' weights each */
@@ -101,13 +120,10 @@ TS_ALWAYS_INLINE void ts_gemv_body(const int16_t *w, const int16_t *col, int32_t
 #undef TS_GEMV_OPERANDS
 #undef TS_GEMV_GROUP
         w = wp + 16 * odd;
-        if (rows - r >= 4) {
-            ts_rq_apply4(a0, a1, a2, a3, rq, act_min, act_max, out + r);
-            continue;
-        }
-        const int32_t acc[3] = {a0, a1, a2};
-        for (int32_t i = 0; i < rows - r; ++i) {
-            out[r + i] = ts_rq_apply(acc[i], &rq[i], act_min, act_max);
+        const int32_t acc[4] = {a0, a1, a2, a3};
+        for (int32_t i = 0; i < 4 && r + i < rows; ++i) {
+            const ts_rq_t q = ts_rq4_row(rq, i);
+            out[r + i] = ts_rq_apply(acc[i], &q, act_min, act_max);
         }
     }
 }
@@ -115,7 +131,7 @@ TS_ALWAYS_INLINE void ts_gemv_body(const int16_t *w, const int16_t *col, int32_t
 /* ts_gemv_body for an even or odd number of groups of four in k, with any activation clamp */
 #define TS_GEMV_CLAMP(name, odd)                                                                          \
     static TS_NOINLINE void name(const int16_t *w, const int16_t *col, int32_t k, int32_t rows,          \
-                                 const ts_rq_t *rq, int32_t act_min, int32_t act_max, int8_t *out)        \
+                                 const ts_rq4_t *rq, int32_t act_min, int32_t act_max, int8_t *out)       \
     {                                                                                                     \
         ts_gemv_body(w, col, k, rows, rq, act_min, act_max, out, odd);                                    \
     }
@@ -129,7 +145,7 @@ TS_GEMV_CLAMP(ts_gemv_clamp_odd, 1)
 typedef struct {
     const int16_t *col;
     int32_t passes;
-    const ts_rq_t *rq;
+    const ts_rq4_t *rq;
     int8_t *out;
     int32_t quads;
     int32_t skip;
@@ -149,15 +165,25 @@ typedef struct {
     "smlad r2, r5, r10, r2\n\t"                    \
     "smlad r3, r6, r9, r3\n\t"                     \
     "smlad r3, r8, r10, r3\n\t"
-/* output i of the quad: ts_rq_value of accumulator a from the table at r12, SSAT, store at lr + i */
-#define TS_GEMV_RQ(i, a)                                   \
-    "ldrd r4, r5, [r12, #16 * " #i " + 4]\n\t"             \
-    "ldr r6, [r12, #16 * " #i " + 12]\n\t"                 \
-    "smmlar r4, " a ", r4, r5\n\t"                         \
-    "add r4, r4, " a ", asr #31\n\t"                       \
-    "asr r4, r4, r6\n\t"                                   \
-    "ssat r4, #8, r4\n\t"                                  \
-    "strb r4, [lr, #" #i "]\n\t"
+/* output i of the quad: ts_rq_value of accumulator a (multiplier m, {add, right} read on from
+ * r12), SSAT, store at lr + i */
+#define TS_GEMV_RQ(i, a, m)                                \
+    "ldrd r9, r10, [r12], #8\n\t"                          \
+    "smmlar r9, " a ", " m ", r9\n\t"                      \
+    "add r9, r9, " a ", asr #31\n\t"                       \
+    "asr r9, r9, r10\n\t"                                  \
+    "ssat r9, #8, r9\n\t"                                  \
+    "strb r9, [lr, #" #i "]\n\t"
+/* the quad's requantization (ts_rq4_t at the frame's rq), the table and output stepped on */
+#define TS_GEMV_RQ4                                                                               \
+    "ldrd r12, lr, [sp, #8]\n\t"                                                                  \
+    "add r12, r12, #16\n\t"                                                                       \
+    "ldm r12!, {r4, r5, r6, r8}\n\t"                                                              \
+    TS_GEMV_RQ(0, "r0", "r4") TS_GEMV_RQ(1, "r1", "r5") TS_GEMV_RQ(2, "r2", "r6") TS_GEMV_RQ(3, "r3", "r8") \
+    "add lr, lr, #4\n\t"                                                                          \
+    "strd r12, lr, [sp, #8]\n\t"
+/* the quad's accumulators start at their biases */
+#define TS_GEMV_INIT4 "ldr r4, [sp, #8]\n\t" "ldm r4, {r0, r1, r2, r3}\n\t"
 
 /*
  * Quads of rows of the re-laid filter (w, read on: quads are consecutive) times one column,
@@ -181,11 +207,7 @@ typedef struct {
                          "orr r6, r6, #1\n\t"                                                             \
                          "push {r0, r1, r2, r3, r4, r6}\n\t"                                              \
                          "6:\n\t"                                                                         \
-                         "ldr r4, [sp, #8]\n\t"                                                           \
-                         "ldr r0, [r4]\n\t"                                                               \
-                         "ldr r1, [r4, #16]\n\t"                                                          \
-                         "ldr r2, [r4, #32]\n\t"                                                          \
-                         "ldr r3, [r4, #48]\n\t"                                                          \
+                         TS_GEMV_INIT4                                                                    \
                          "ldrd r12, lr, [sp]\n\t"                                                         \
                          "ldr r4, [sp, #20]\n\t"                                                          \
                          "bx r4\n\t"                                                                      \
@@ -194,11 +216,7 @@ typedef struct {
                          TS_GEMV_G                                                                        \
                          "subs lr, lr, #1\n\t"                                                            \
                          "bne 5b\n\t" pad                                                                 \
-                         "ldrd r12, lr, [sp, #8]\n\t"                                                     \
-                         TS_GEMV_RQ(0, "r0") TS_GEMV_RQ(1, "r1") TS_GEMV_RQ(2, "r2") TS_GEMV_RQ(3, "r3")  \
-                         "add r12, r12, #64\n\t"                                                          \
-                         "add lr, lr, #4\n\t"                                                             \
-                         "strd r12, lr, [sp, #8]\n\t"                                                     \
+                         TS_GEMV_RQ4                                                                      \
                          "ldr r4, [sp, #16]\n\t"                                                          \
                          "subs r4, r4, #1\n\t"                                                            \
                          "str r4, [sp, #16]\n\t"                                                          \
@@ -253,22 +271,14 @@ static TS_NOINLINE void ts_gemv_ssat_asm256(const int16_t *w, const ts_gemv_fram
                      "orr r6, r6, #1\n\t"
                      "push {r0, r1, r2, r3, r4, r6}\n\t"
                      "6:\n\t"
-                     "ldr r4, [sp, #8]\n\t"
-                     "ldr r0, [r4]\n\t"
-                     "ldr r1, [r4, #16]\n\t"
-                     "ldr r2, [r4, #32]\n\t"
-                     "ldr r3, [r4, #48]\n\t"
+                     TS_GEMV_INIT4
                      "ldr r12, [sp]\n\t"
                      "ldr r4, [sp, #20]\n\t"
                      "bx r4\n\t"
                      ".balign 4\n\t"
                      "5:\n\t" TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8
                      TS_GEMV_G8
-                     "ldrd r12, lr, [sp, #8]\n\t"
-                     TS_GEMV_RQ(0, "r0") TS_GEMV_RQ(1, "r1") TS_GEMV_RQ(2, "r2") TS_GEMV_RQ(3, "r3")
-                     "add r12, r12, #64\n\t"
-                     "add lr, lr, #4\n\t"
-                     "strd r12, lr, [sp, #8]\n\t"
+                     TS_GEMV_RQ4
                      "ldr r4, [sp, #16]\n\t"
                      "subs r4, r4, #1\n\t"
                      "str r4, [sp, #16]\n\t"
@@ -285,6 +295,8 @@ static TS_NOINLINE void ts_gemv_ssat_asm256(const int16_t *w, const ts_gemv_fram
 TS_GEMV_ASM_FN(ts_gemv_ssat_asm, "")
 TS_GEMV_ASM_FN(ts_gemv_ssat_asm_pad, "add r11, r11, #32\n\t")
 #undef TS_GEMV_ASM_FN
+#undef TS_GEMV_INIT4
+#undef TS_GEMV_RQ4
 #undef TS_GEMV_RQ
 #undef TS_GEMV_G
 
@@ -292,12 +304,12 @@ TS_GEMV_ASM_FN(ts_gemv_ssat_asm_pad, "add r11, r11, #32\n\t")
 typedef struct {
     const int16_t *w;
     int32_t k, rows, act_min, act_max;
-    const ts_rq_t *rq;
+    const ts_rq4_t *rq;
     void (*fn)(const int16_t *, const ts_gemv_frame_t *); /* the assembly for the int8 range, else NULL */
     ts_gemv_frame_t frame;                                  /* its frame: col and out set per call */
 } ts_gemv_plan_t;
 
-static inline void ts_gemv_plan(ts_gemv_plan_t *g, const int16_t *w, int32_t k, int32_t rows, const ts_rq_t *rq,
+static inline void ts_gemv_plan(ts_gemv_plan_t *g, const int16_t *w, int32_t k, int32_t rows, const ts_rq4_t *rq,
                                 int32_t act_min, int32_t act_max)
 {
     const int32_t groups = (k + 3) >> 2, passes = (groups + 7) >> 3;
@@ -333,7 +345,7 @@ static inline void ts_gemv_run(ts_gemv_plan_t *g, const int16_t *col, int8_t *ou
     }
     if (rest > 0) {
         int8_t last[4];
-        g->frame.rq = g->rq + 4 * quads;
+        g->frame.rq = g->rq + quads;
         g->frame.out = last;
         g->frame.quads = 1;
         g->fn(g->w + (size_t)quads * 4 * (((g->k + 7) >> 3) << 3), &g->frame);
@@ -344,7 +356,7 @@ static inline void ts_gemv_run(ts_gemv_plan_t *g, const int16_t *col, int8_t *ou
 }
 
 /** One gemv (ts_gemv_plan + ts_gemv_run). */
-static inline void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_t k, int32_t rows, const ts_rq_t *rq,
+static inline void ts_gemv_dsp(const int16_t *w, const int16_t *col, int32_t k, int32_t rows, const ts_rq4_t *rq,
                                int32_t act_min, int32_t act_max, int8_t *out)
 {
     ts_gemv_plan_t g;

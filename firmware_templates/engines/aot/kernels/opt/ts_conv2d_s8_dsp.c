@@ -168,7 +168,7 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
     const int32_t k8 = (k + 7) & ~7;
     const int32_t oc = p->output_c;
     const int32_t pixels = p->output_h * p->output_w;
-    const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
+    const ts_rq4_t *rq = (const ts_rq4_t *)(const void *)p->requant_dsp;
     int32_t col_words[k8 / 2]; /* the int16 column, word aligned */
     int8_t bytes[k8 + 4];      /* the int8 gather when channels do not come in fours (+ a word's spill) */
     int16_t *col = (int16_t *)(void *)col_words;

@@ -26,7 +26,7 @@ int32_t ts_fully_connected_s8(const ts_fully_connected_params_t *params, const i
     }
     const int32_t k = p->accum_depth;
     const int32_t k8 = (k + 7) & ~7;
-    const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
+    const ts_rq4_t *rq = (const ts_rq4_t *)(const void *)p->requant_dsp;
     int32_t col_words[k8 / 2]; /* the int16 column, word aligned */
     int16_t *col = (int16_t *)(void *)col_words;
     memset(col_words, 0, sizeof col_words); /* the k..k8 padding stays 0 */
