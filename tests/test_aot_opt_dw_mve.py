@@ -108,7 +108,8 @@ CHAINS = {
                             {"k": 3, "padding": "VALID", "act": "RELU6"}], False),
     # even output widths: pairs of pixels per gather (strides 1 and 2, every requantization)
     "pairs": ((1, 11, 16, 12), [{"k": 3, "act": "NONE"}, {"k": 3, "stride": 2, "act": "RELU6"},
-                                {"k": 3, **LEFT, "act": "NONE"}, {"k": 3, "padding": "VALID", "act": "NONE"}], True),
+                                {"k": 3, **LEFT, "act": "NONE"}, {"k": 3, "padding": "VALID", "act": "NONE"},
+                                {"k": 1, "act": "NONE"}, {"k": (2, 2), "stride": 2, "act": "NONE"}], True),
     "pairs_bands": ((1, 40, 34, 4), [{"k": 3, "act": "NONE"}], False),
     "pairs_far": ((1, 5, 6, 8), [{"k": 3, **FAR, "act": "NONE"}], False),
 }

@@ -210,7 +210,7 @@ static void window(const ts_depthwise_conv2d_params_t *p, const int8_t *image, i
 /* ---- The plane path: one channel at a time, four output pixels per vector ---- */
 
 #define TS_MVE_DW_GROUPS 128 /* groups of four output pixels per band (their table is on the stack) */
-#define TS_MVE_DW_PLANE 1536 /* bytes of a band's plane (one channel of the input rows it reads, padded) */
+#define TS_MVE_DW_PLANE 1024 /* bytes of a band's plane (one channel of the input rows it reads, padded) */
 
 /* A band's state as the channel loop (channels()) reads it: 16-byte aligned, this order. */
 typedef struct {
