@@ -100,9 +100,10 @@ def gemv_table(w: np.ndarray, bias, input_offset: int, multipliers, shifts) -> l
 
 
 def conv_mve(ctx, low: Lowering, consts: list) -> Lowering:
-    """A CONV_2D (not grouped) gets its requantization table and, where conv_tables applies, the
-    re-laid filter (the int8 filter is then dropped: the call passes NULL) and for fields of at
-    most 64 bytes the gather offsets. Grouped convolutions are left alone (the portable kernel runs)."""
+    """A CONV_2D (not grouped) gets its requantization table (its bias, multipliers and shifts are
+    dropped) and, where conv_tables applies, the re-laid filter (the int8 filter is dropped too:
+    the call passes NULL) and for fields of at most 64 bytes the gather offsets. Grouped
+    convolutions are left alone (the portable kernel runs)."""
     if low.kernel != "ts_conv2d_s8":
         return low
     p = low.params
@@ -118,23 +119,21 @@ def conv_mve(ctx, low: Lowering, consts: list) -> Lowering:
     if fields is None:
         table = ctx.const_array("requant_mve", "int32_t", gemv_table(w, bias, p["input_offset"], mult, shift),
                                 "per quad {init = bias + offset * sum(w), multiplier, left, right}")
-        return replace(low, params=dict(p, requant_mve=table))
+        return _tables_only(low, consts, dict(p, requant_mve=table), keep_filter=True)
     filt, table = fields
     lanes = filt.shape[1]
     if lanes > MAX_FIELD:  # two pixels per pass: no offsets
-        consts[:] = [c for c in consts if c.name != low.args[1]]
         params = dict(p, filter_mve=ctx.const_array("filter_mve", "int8_t", filt.reshape(-1),
                                                     "per quad of rows, per 16-byte chunk: four rows' chunks"),
                       requant_mve=ctx.const_array("requant_mve", "int32_t", table,
                                                   "per quad {init = bias + offset * sum(w), multiplier, shift}"),
                       chunks_mve=lanes // 16)
-        return replace(low, params=params, args=[low.args[0], "NULL", *low.args[2:]])
+        return _tables_only(low, consts, params)
     padded = padded_image(p)
     window = window_offsets(dict(p, input_w=padded[1]) if padded else p, lanes)
     if window is None and padded:
         padded, window = None, window_offsets(p, lanes)
     column = list(range(w.shape[1])) + [0] * (lanes - w.shape[1])
-    consts[:] = [c for c in consts if c.name != low.args[1]]
     params = dict(
         p,
         filter_mve=ctx.const_array("filter_mve", "int8_t", filt.reshape(-1), "filter rows zero-padded to 16-byte chunks"),
@@ -145,4 +144,17 @@ def conv_mve(ctx, low: Lowering, consts: list) -> Lowering:
     )
     if padded:
         params.update(padded_h_mve=padded[0], padded_w_mve=padded[1])
-    return replace(low, params=params, args=[low.args[0], "NULL", *low.args[2:]])
+    return _tables_only(low, consts, params)
+
+
+def _tables_only(low: Lowering, consts: list, params: dict, keep_filter: bool = False) -> Lowering:
+    """`low` with `params`, the bias, multipliers and shifts (in the generated tables now) and
+    unless `keep_filter` the int8 filter dropped from the constants: the kernel gets NULL."""
+    args = list(low.args)
+    dropped = {params["multiplier"], params["shift"], args[2]} | (set() if keep_filter else {args[1]})
+    consts[:] = [c for c in consts if c.name not in dropped]
+    params = dict(params, multiplier="NULL", shift="NULL")
+    args[2] = "NULL"
+    if not keep_filter:
+        args[1] = "NULL"
+    return replace(low, params=params, args=args)
