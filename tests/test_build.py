@@ -1,7 +1,6 @@
 """`tinyship build`: real compilers, the size split, and the budget check."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -75,10 +74,4 @@ def test_compile_error_is_a_build_error(tmp_path):
     assert r.returncode == 6 and "undeclared_name" in r.stderr and "build.log" in r.stderr
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("TFLM_DIR"), reason="needs a TFLM source tree in TFLM_DIR "
-                    "(create_tflm_tree.py output); TFLM cannot be fetched offline")
-def test_tflm_engine_builds_for_host(tmp_path):
-    generate(KWS, board="host", engine="tflm", out_dir=tmp_path)
-    r = build(tmp_path, jobs=2)
-    assert r.sizes["flash"]["engine"] > 20000
+# The tflm engine's builds (host and Cortex-M, against a real TFLM tree): tests/test_tflm_engine.py

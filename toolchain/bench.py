@@ -72,6 +72,31 @@ def _tflm_kind(tflm_dir: Path) -> str:
     return "tflm-cmsis-nn" if (tflm_dir / "third_party" / "cmsis_nn").is_dir() else "tflm-ref"
 
 
+def _tflm_build_key(project: Path) -> tuple[str, ...]:
+    """The generated Makefile lines that decide how the TFLM library is compiled (not which sources)."""
+    lines = (project / "Makefile").read_text().splitlines()
+    return tuple(line for line in lines if line.startswith(("CC :=", "CXX :=", "TARGET :=", "COMMON :=", "TFLM_", "\t"))
+                 and not line.startswith("TFLM_SRCS :="))
+
+
+def seed_tflm_build(project: Path, donors) -> bool:
+    """Give `project` the compiled TFLM library of an already built project with the same board
+    and tree (one of `donors`), so its `make` only compiles the model and app: compiling a
+    TFLM tree takes minutes, and every project for a board and tree compiles it identically.
+    Objects keep their times (newer than the tree's sources), so make sees them up to date."""
+    import shutil
+
+    key = _tflm_build_key(project)
+    for donor in donors:
+        lib = Path(donor) / "build" / "libtflm.a"
+        if Path(donor) == project or not lib.is_file() or _tflm_build_key(Path(donor)) != key:
+            continue
+        shutil.copytree(Path(donor) / "build" / "tflm", project / "build" / "tflm", dirs_exist_ok=True)
+        shutil.copy2(lib, project / "build" / "libtflm.a")
+        return True
+    return False
+
+
 def _random_inputs(model, n: int, seed: int) -> list[list[np.ndarray]]:
     rng = np.random.default_rng(seed)
     samples = []
@@ -98,6 +123,8 @@ def _measure(row: BenchRow, model_path: Path, work: Path, samples, tflm_dir) -> 
     kernels = "portable" if row.engine == "aot-portable" else "optimized"
     project = work / f"{row.model}-{row.board}-{row.engine}"
     generate(model_path, board=row.board, engine=engine, out_dir=project, tflm_dir=tflm_dir, aot_kernels=kernels)
+    if engine == "tflm":
+        seed_tflm_build(project, sorted(work.glob(f"*-{row.board}-{row.engine}")))
     built = build(project)
     flash = built.sizes["flash"]
     row.flash = {"model": flash.get("model", 0), "engine": flash.get("engine", 0), "app": flash.get("app", 0),

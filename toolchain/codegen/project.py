@@ -11,6 +11,7 @@ Host and QEMU boards get a Makefile (+ linker.ld on Cortex-M); PlatformIO boards
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -30,7 +31,9 @@ ENGINES = ("aot", "tflm")
 MANIFEST = "tinyship.json"
 ARENA_MARGIN = 0.10   # on top of the analyzer's plan, for the tflm engine
 TFLM_TREE_HELP = ("give a TFLM source tree with --tflm-dir or TFLM_DIR: in a tflite-micro checkout run "
-                  "`python3 tensorflow/lite/micro/tools/project_generation/create_tflm_tree.py /path/to/tflm-tree`")
+                  "`python3 tensorflow/lite/micro/tools/project_generation/create_tflm_tree.py /path/to/tflm-tree` "
+                  "(add --makefile_options=\"OPTIMIZED_KERNEL_DIR=cmsis_nn\" for CMSIS-NN kernels; "
+                  "docs/tflm-engine.md)")
 
 
 @dataclass
@@ -135,8 +138,9 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
 
             exported = export(stage / f"{name}.tflite", src / "model", name=re.sub(r"\W", "_", name))
             arena, planned, margin = _tflm_arena(model, b)
+            resolver = _resolver(model)
             ctx.update(export_name=exported.name, arena_size=arena, arena_plan=planned, arena_margin=margin,
-                       resolver=_resolver(model), layer_names=_layer_names(model),
+                       resolver=resolver, tflm_sources=tflm_sources(tflm_path, resolver) if tflm_path else [], layer_names=_layer_names(model),
                        num_inputs=len(model.main.inputs), num_outputs=len(model.main.outputs))
             (src / "engine").mkdir()
             (src / "engine" / "engine_tflm.cc").write_text(env.get_template("engines/tflm/engine_tflm.cc.j2").render(ctx))
@@ -175,6 +179,73 @@ def _resolver(model: Model) -> list[str]:
         raise NotSupportedError(f"TFLM has no kernel for {', '.join(missing)}",
                                 "change the model to use builtin ops TFLM supports (tinyship analyze lists them)")
     return [TFLM_RESOLVER_METHODS[op] for op in model.op_names()]
+
+
+_KERNELS = "tensorflow/lite/micro/kernels"
+_CMSIS_NN = "third_party/cmsis_nn/Source"
+
+
+@functools.lru_cache(maxsize=4096)
+def _source_text(path: Path) -> str:
+    return path.read_text(errors="replace")
+
+
+@functools.lru_cache(maxsize=8)
+def _tree_index(root: Path) -> tuple[list[Path], list[Path], dict[str, Path]]:
+    """(kernel sources, core sources, {CMSIS-NN function: the .c defining it}) of a TFLM tree."""
+    kernels = sorted((root / _KERNELS).rglob("*.cc"))
+    core = sorted(p for p in (root / "tensorflow").rglob("*") if p.suffix in (".cc", ".c")
+                  and (root / _KERNELS) not in p.parents)
+    defined = {}
+    for c in sorted((root / _CMSIS_NN).rglob("*.c")):
+        for fn in re.findall(r"^(?!static)\w[\w \t*]*?\b(arm_\w+)\s*\(", _source_text(c), re.M):
+            defined.setdefault(fn, c)
+    return kernels, core, defined
+
+
+def tflm_sources(tflm_dir, methods: list[str]) -> list[str]:
+    """The sources of the TFLM tree a model registering `methods` links, relative to the tree.
+
+    Compiling a whole tree takes minutes; most of it is kernels the model never registers.
+    So: every library source outside micro/kernels, plus the kernels that define the
+    `Register_*` functions the resolver's `methods` call (micro_mutable_op_resolver.h), plus,
+    transitively, each `X.cc`/`X_common.cc` of a kernels/X.h header they include. In a
+    CMSIS-NN tree, the CMSIS-NN C files defining the `arm_*` functions those kernels call,
+    transitively, and arm_nntables.c. Signal-processing ops (signal/) are never registered.
+    """
+    root = Path(tflm_dir).resolve()
+    kernels, core, defined = _tree_index(root)
+    resolver = _source_text(root / "tensorflow/lite/micro/micro_mutable_op_resolver.h")
+    wanted = set()
+    for m in methods:
+        body = re.search(rf"TfLiteStatus {m}\((.*?)\n  }}", resolver, re.S)
+        wanted |= set(re.findall(r"\b(Register_\w+)\(\)", body.group(1))) if body else set()
+    chosen = {p for p in kernels if any(re.search(rf"^TFLMRegistration {r}\(\)", _source_text(p), re.M)
+                                        for r in wanted)}
+    todo, seen = list(chosen) + core, set()
+    while todo:  # kernel headers included -> their sources
+        for h in re.findall(rf'#include "{_KERNELS}/(\w+)\.h"', _source_text(todo.pop())):
+            if h in seen:
+                continue
+            seen.add(h)
+            header = root / _KERNELS / f"{h}.h"
+            todo += [header] if header.is_file() else []
+            for src in (root / _KERNELS / f"{h}.cc", root / _KERNELS / f"{h}_common.cc"):
+                if src.is_file() and src not in chosen:
+                    chosen.add(src)
+                    todo.append(src)
+    files = core + sorted(chosen)
+    if defined:  # a CMSIS-NN tree
+        picked = set((root / _CMSIS_NN).rglob("arm_nntables.c"))  # tables, no functions
+        todo = list(chosen) + list(picked)
+        while todo:
+            for fn in set(re.findall(r"\b(arm_\w+)\s*\(", _source_text(todo.pop()))):
+                c = defined.get(fn)
+                if c and c not in picked:
+                    picked.add(c)
+                    todo.append(c)
+        files += sorted(picked)
+    return [str(p.relative_to(root)) for p in files]
 
 
 def _layer_names(model: Model) -> list[str]:
