@@ -12,15 +12,16 @@
  * one vector, requantized with the generator's table {init = bias + input_offset * sum(w),
  * multiplier, shift} and stored by one VSTRB.32. Fields of one or two chunks (k <= 32) go by
  * pairs of pixels sharing each weight and requantization load (output channels a multiple of 4).
- * The generator only emits the table when every shift is in [-31, -1]; then TFLM's
- * MultiplyByQuantizedMultiplier is VQRDMULH, minus 1 for negative accumulators, VRSHL
- * (ts_opt.h derives why [acc < 0] may stand for [VQRDMULH < 0]).
  *
  * Wider fields (k a multiple of 16, output channels a multiple of 4; chunks_mve > 4): two
  * pixels per pass (ts_im2col_s8 or in place) share each weight load, eight accumulators, the
- * filter laid per quad of rows chunk by chunk. Otherwise per pixel ts_im2col_s8 and
- * ts_mve_gemv_rq (ts_mve.h), with the generator's requantization table when present.
- * Grouped convolutions use the portable kernel.
+ * filter laid per quad of rows chunk by chunk.
+ *
+ * The generator emits filter_mve only when every shift is in [-31, -1]; then TFLM's
+ * MultiplyByQuantizedMultiplier is VQRDMULH, minus 1 for negative accumulators, VRSHL
+ * (ts_opt.h derives why [acc < 0] may stand for [VQRDMULH < 0]). Other layers: per pixel
+ * ts_im2col_s8 and ts_mve_gemv_rq (ts_mve.h), with the generator's requantization table when
+ * present. Grouped convolutions use the portable kernel.
  */
 /* -O2 whatever the project level: the Helium asm has impossible register constraints at -O0 */
 #if defined(__GNUC__) && !defined(__clang__)
