@@ -51,6 +51,10 @@ typedef struct {
     int32_t lo[4], hi[4]; /**< the activation clamp */
 } ts_conv_run_t;
 
+_Static_assert(offsetof(ts_conv_run_t, rq) == offsetof(ts_conv_run_t, w) + 4 &&
+                   offsetof(ts_conv_run_t, oc) == offsetof(ts_conv_run_t, x_step) + 4,
+               "ts_conv_run_t pairs loaded by LDRD");
+
 /* the receptive field into q0..q(n-1), r4 = offs */
 #define TS_X1 "vldrb.u8 q7, [r4]\n\tvldrb.u8 q0, [%[x], q7]\n\t"
 #define TS_X2 TS_X1 "vldrb.u8 q7, [r4, #16]\n\tvldrb.u8 q1, [%[x], q7]\n\t"
@@ -81,8 +85,7 @@ typedef struct {
         const int8_t *w;                                                                                      \
         const int32_t *rq;                                                                                    \
         __asm__ volatile("1:\n\t"                                                                             \
-                         "ldr r4, [%[j], %[o_offs]]\n\t" X "ldr %[w], [%[j], %[o_w]]\n\t"                     \
-                         "ldr %[rq], [%[j], %[o_rq]]\n\t"                                                     \
+                         "ldr r4, [%[j], %[o_offs]]\n\t" X "ldrd %[w], %[rq], [%[j], %[o_w]]\n\t"            \
                          "ldr r4, [%[j], %[o_quads]]\n\t"                                                     \
                          "dls lr, r4\n"                                                                       \
                          "2:\n\t" R("r4") R("r8") R("r6") R("r10")                                            \
@@ -133,14 +136,15 @@ TS_CONV_RUN(ts_conv_run4_range, TS_X4, TS_R4, TS_CLAMP_RANGE)
     "vmax.s32 " QB ", " QB ", " QP "\n\t"                                                    \
     "vldrw.32 " QP ", [%[j], %[o_hi]]\n\tvmin.s32 q5, q5, " QP "\n\t"                       \
     "vmin.s32 " QB ", " QB ", " QP "\n\t"
-/* a pair's fields (r6 = x_step, r4 = offs): one chunk a q0, b q1; two chunks a q0, q1, b q2, q3 */
-#define TS_XP1                                                                               \
-    "vldrb.u8 q7, [r4]\n\tvldrb.u8 q0, [%[x], q7]\n\tadd %[x], %[x], r6\n\t"                \
-    "vldrb.u8 q1, [%[x], q7]\n\tadd %[x], %[x], r6\n\t"
+/* a pair's fields (r6 = x_step): one chunk a q0, b q1 (offsets pinned in q2 by TS_PRE1); two
+ * chunks a q0, q1, b q2, q3 */
+#define TS_PRE1 "ldr r4, [%[j], %[o_offs]]\n\tvldrb.u8 q2, [r4]\n"
+#define TS_XP1 "vldrb.u8 q0, [%[x], q2]\n\tadd %[x], %[x], r6\n\tvldrb.u8 q1, [%[x], q2]\n\tadd %[x], %[x], r6\n\t"
+#define TS_PRE2 ""
 #define TS_XP2                                                                               \
-    "vldrb.u8 q7, [r4]\n\tvldrb.u8 q4, [r4, #16]\n\tvldrb.u8 q0, [%[x], q7]\n\t"            \
-    "vldrb.u8 q1, [%[x], q4]\n\tadd %[x], %[x], r6\n\tvldrb.u8 q2, [%[x], q7]\n\t"          \
-    "vldrb.u8 q3, [%[x], q4]\n\tadd %[x], %[x], r6\n\t"
+    "ldr r4, [%[j], %[o_offs]]\n\tvldrb.u8 q7, [r4]\n\tvldrb.u8 q4, [r4, #16]\n\t"          \
+    "vldrb.u8 q0, [%[x], q7]\n\tvldrb.u8 q1, [%[x], q4]\n\tadd %[x], %[x], r6\n\t"          \
+    "vldrb.u8 q2, [%[x], q7]\n\tvldrb.u8 q3, [%[x], q4]\n\tadd %[x], %[x], r6\n\t"
 /* one filter row for both pixels of a pair (weights in q4) */
 #define TS_RP1(a, b) "vldrb.8 q4, [%[w]], #16\n\tvmladav.s8 " a ", q0, q4\n\tvmladav.s8 " b ", q1, q4\n\t"
 #define TS_RP2(a, b)                                                                         \
@@ -153,18 +157,16 @@ TS_CONV_RUN(ts_conv_run4_range, TS_X4, TS_R4, TS_CLAMP_RANGE)
  * both vectors' even lanes, then their odd lanes), and each requantization vector once.
  * Pixel a's sums in q5, b's in QB, parameters in QP, the sign in QT.
  */
-#define TS_CONV_PAIRS(name, XP, RP, QB, QP, QT, CLAMP)                                                          \
+#define TS_CONV_PAIRS(name, PRE, XP, RP, QB, QP, QT, CLAMP)                                                          \
     static TS_NOINLINE void name(const ts_conv_run_t *j, const int8_t *x, int32_t n, int8_t *out, int32_t zp)   \
     {                                                                                                           \
         const int8_t *w;                                                                                        \
         const int32_t *rq;                                                                                      \
         int8_t *outb;                                                                                           \
-        __asm__ volatile("1:\n\t"                                                                               \
-                         "ldr r4, [%[j], %[o_offs]]\n\t"                                                        \
-                         "ldr r6, [%[j], %[o_xstep]]\n\t" XP "ldr r6, [%[j], %[o_oc]]\n\t"                      \
-                         "add %[outb], %[out], r6\n\t"                                                          \
-                         "ldr %[w], [%[j], %[o_w]]\n\t"                                                         \
-                         "ldr %[rq], [%[j], %[o_rq]]\n\t"                                                       \
+        __asm__ volatile(PRE "1:\n\t"                                                                           \
+                         "ldrd r6, r8, [%[j], %[o_xstep]]\n\t" XP /* x_step, oc */                               \
+                         "add %[outb], %[out], r8\n\t"                                                          \
+                         "ldrd %[w], %[rq], [%[j], %[o_w]]\n\t"                                                 \
                          "ldr r4, [%[j], %[o_quads]]\n\t"                                                       \
                          "dls lr, r4\n"                                                                         \
                          "2:\n\t" RP("r4", "r6") RP("r8", "r10")                                                \
@@ -206,10 +208,10 @@ TS_CONV_RUN(ts_conv_run4_range, TS_X4, TS_R4, TS_CLAMP_RANGE)
                            "memory");                                                                           \
     }
 
-TS_CONV_PAIRS(ts_conv_pairs1, TS_XP1, TS_RP1, "q3", "q6", "q7", TS_CLAMP2_FULL)
-TS_CONV_PAIRS(ts_conv_pairs1_range, TS_XP1, TS_RP1, "q3", "q6", "q7", TS_CLAMP2_RANGE)
-TS_CONV_PAIRS(ts_conv_pairs2, TS_XP2, TS_RP2, "q6", "q7", "q4", TS_CLAMP2_FULL)
-TS_CONV_PAIRS(ts_conv_pairs2_range, TS_XP2, TS_RP2, "q6", "q7", "q4", TS_CLAMP2_RANGE)
+TS_CONV_PAIRS(ts_conv_pairs1, TS_PRE1, TS_XP1, TS_RP1, "q3", "q6", "q7", TS_CLAMP2_FULL)
+TS_CONV_PAIRS(ts_conv_pairs1_range, TS_PRE1, TS_XP1, TS_RP1, "q3", "q6", "q7", TS_CLAMP2_RANGE)
+TS_CONV_PAIRS(ts_conv_pairs2, TS_PRE2, TS_XP2, TS_RP2, "q6", "q7", "q4", TS_CLAMP2_FULL)
+TS_CONV_PAIRS(ts_conv_pairs2_range, TS_PRE2, TS_XP2, TS_RP2, "q6", "q7", "q4", TS_CLAMP2_RANGE)
 
 typedef void (*ts_conv_run_fn)(const ts_conv_run_t *, const int8_t *, int32_t, int8_t *, int32_t);
 
