@@ -379,7 +379,7 @@ static int32_t plane_rows(const ts_depthwise_conv2d_params_t *p, int32_t *wp)
     *wp = p->pad_w + (last_x + 1 > p->input_w ? last_x + 1 : p->input_w);
     const int32_t reach = (p->filter_h - 1) * p->dilation_h * *wp + (p->filter_w - 1) * p->dilation_w;
     const int32_t ext = (p->filter_h - 1) * p->dilation_h + 1; /* plane rows of one output row */
-    if (p->filter_mve == NULL || p->requant_mve == NULL || p->depth_multiplier != 1 ||
+    if (p->filter_mve == NULL || p->requant_mve == NULL || p->depth_multiplier != 1 || p->input_c < 1 ||
         p->filter_h * p->filter_w > 16 || reach > 255 || p->input_c > 8191 || oh * ow < 4 || ow > 4 * TS_MVE_DW_GROUPS ||
         ext * *wp > TS_MVE_DW_PLANE) {
         return 0;
