@@ -76,10 +76,10 @@ def dsp_depthwise3x3_filter(w: np.ndarray) -> np.ndarray:
 def dsp_depthwise_planes(p: dict) -> bool:
     """Whether the DSP depthwise kernel runs this layer by channel planes (its C twin is
     dw_planes_layout in ts_depthwise_conv2d_s8_dsp.c; keep the two in step): 3x3, undilated,
-    equal strides 1 with at least 64 output pixels or 2 with at least 400."""
+    equal strides 1 with at least 64 output pixels or 2 with at least 100."""
     s, pixels = p["stride_h"], p["output_h"] * p["output_w"]
     return (p["filter_h"] == 3 and p["filter_w"] == 3 and p["dilation_h"] == 1 and p["dilation_w"] == 1
-            and p["stride_w"] == s and ((s == 1 and pixels >= 64) or (s == 2 and pixels >= 400)))
+            and p["stride_w"] == s and ((s == 1 and pixels >= 64) or (s == 2 and pixels >= 100)))
 
 
 def dsp_requant(bias, multipliers, shifts, output_offset: int, rows: int) -> list[int] | None:

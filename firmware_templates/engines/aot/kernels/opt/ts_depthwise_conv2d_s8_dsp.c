@@ -37,12 +37,12 @@ int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *para
 
 /* Whether the generator laid the filter out for the channel planes (aot_opt.py
  * dsp_depthwise_planes; keep the two in step): 3x3, undilated, equal strides 1 with at least
- * 64 output pixels or 2 with at least 400 (smaller images cost less pixel by pixel). */
+ * 64 output pixels or 2 with at least 100 (smaller images cost less pixel by pixel). */
 static int dw_planes_layout(const ts_depthwise_conv2d_params_t *p)
 {
     const int32_t s = p->stride_h, pixels = p->output_h * p->output_w;
     return p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
-           p->stride_w == s && ((s == 1 && pixels >= 64) || (s == 2 && pixels >= 400));
+           p->stride_w == s && ((s == 1 && pixels >= 64) || (s == 2 && pixels >= 100));
 }
 
 /* stack bytes for the int16 planes of one channel quad (a band of input lines) */
@@ -156,10 +156,10 @@ static void dw_widen_line(const int8_t *src, const dw_geom_t *g, int32_t wp, uin
 
 /* What the line loop needs besides the channel: groups of four outputs per line, the step back
  * (plane bytes, output bytes) to a last group overlapping the one before (0: none), the
- * steps from a line's end to the next line's start, the number of lines, and a word the
- * loop counts in (and one to keep the stack in double words). */
+ * steps from a line's end to the next line's start, the number of lines (and two words to
+ * keep the stack in double words). */
 typedef struct {
-    int32_t full, back_p, back_o, line_p, line_o, lines, count, spare;
+    int32_t full, back_p, back_o, line_p, line_o, lines, spare[2];
 } dw_run_t;
 
 /*
@@ -167,9 +167,12 @@ typedef struct {
  * line's top window row, r11 the byte step between plane rows, r12 the first output, lr the
  * output step along a line. Frame and run are copied onto the stack (taps at sp + 0..20,
  * bias2 24, multiplier 28, add 32, right 36, lo 40, hi 44, run 48..76), which leaves r0-r3
- * for the four accumulators, r4-r6 for plane words and r8 r9 for taps.
+ * for the four accumulators, r4-r6 for plane words, r8 r9 for taps and r7 (the Thumb frame
+ * pointer, saved and restored inside the block, out of the compiler's sight) for the count
+ * of groups.
  */
 #define TS_DW_PROLOGUE                                                                            \
+    "push {r7}\n\t"                                                                               \
     "add r6, r1, #24\n\t"                                                                         \
     "ldm r6, {r2, r3}\n\t"                                                                        \
     "push {r2, r3}\n\t"                                                                           \
@@ -185,13 +188,10 @@ typedef struct {
  * the same group, whose plane may be read at any halfword), then the next line */
 #define TS_DW_LINES(group, tail, step)                                                            \
     "2:\n\t"                                                                                      \
-    "ldr r4, [sp, #48]\n\t"                                                                       \
-    "str r4, [sp, #72]\n\t"                                                                       \
+    "ldr r7, [sp, #48]\n\t"                                                                       \
     "1:\n\t" group                                                                                \
     "add r10, r10, #" step "\n\t"                                                                 \
-    "ldr r4, [sp, #72]\n\t"                                                                       \
-    "subs r4, r4, #1\n\t"                                                                         \
-    "str r4, [sp, #72]\n\t"                                                                       \
+    "subs r7, r7, #1\n\t"                                                                         \
     "bne 1b\n\t"                                                                                  \
     "ldr r4, [sp, #52]\n\t"                                                                       \
     "cmp r4, #0\n\t"                                                                              \
@@ -208,7 +208,8 @@ typedef struct {
     "subs r4, r4, #1\n\t"                                                                         \
     "str r4, [sp, #68]\n\t"                                                                       \
     "bne 2b\n\t"                                                                                  \
-    "add sp, sp, #80\n\t"
+    "add sp, sp, #80\n\t"                                                                         \
+    "pop {r7}\n\t"
 
 /* the three plane words of a window row: LDM (word aligned), or three LDRs (any halfword; the
  * base, r4 or r10, read last) */
@@ -353,7 +354,7 @@ static void dw3x3_planes(const ts_depthwise_conv2d_params_t *p, const dw_geom_t 
             for (int32_t k = 0; k < 4; ++k) {
                 int8_t *o = out + (size_t)i0 * g->out_line + c + k;
                 if (short_lines) { /* lines of 1-3 outputs: one group each, into the scratch */
-                    const dw_run_t run = {1, 0, 0, plane_line - 8 * g->s_pos, 0, n_out, 0, 0};
+                    const dw_run_t run = {1, 0, 0, plane_line - 8 * g->s_pos, 0, n_out, {0, 0}};
                     line(&f[k], &run, planes + k * plane, 2 * wp, scratch, 1);
                     for (int32_t i = 0; i < n_out; ++i) {
                         for (int32_t j = 0; j < g->len_out; ++j) {
@@ -364,7 +365,7 @@ static void dw3x3_planes(const ts_depthwise_conv2d_params_t *p, const dw_geom_t 
                 }
                 const dw_run_t run = {full, rem ? (4 - rem) * 2 * g->s_pos : 0, rem ? (4 - rem) * g->out_pos : 0,
                                       plane_line - 2 * g->s_pos * g->len_out, g->out_line - g->len_out * g->out_pos,
-                                      n_out, 0, 0};
+                                      n_out, {0, 0}};
                 line(&f[k], &run, planes + k * plane, 2 * wp, o, g->out_pos);
             }
         }
