@@ -1,4 +1,5 @@
-"""Helium CONV_2D paths (ts_conv2d_s8_mve.c, aot_opt_mve.conv_mve) against the TFLM interpreter.
+"""Helium CONV_2D paths (ts_conv2d_s8_mve.c, aot_opt_mve.conv_mve; and the FULLY_CONNECTED
+table, aot_opt_mve.fully_connected_mve) against the TFLM interpreter.
 
 Two small hand-built models run on qemu-cortex-m55 with the optimized kernels, compared byte
 for byte with TFLM; their layers hit every path of the kernel and its edges:
@@ -86,9 +87,28 @@ class _Net:
         self.x, self.shape, self.scale = y, (n, oh, ow, out_c), out_scale
         return self
 
+    def dense(self, out_n, bias_range=500):
+        """RESHAPE to [1, n] then FULLY_CONNECTED (per-tensor weights) to out_n."""
+        s, rng = self.s, self.rng
+        n = int(np.prod(self.shape))
+        shape = self.tensor((2,), 0, 0, np.array([1, n], np.int32), dtype="int32")
+        flat = self.tensor((1, n), self.scale, self.tensors[self.x]["zero_point"])
+        ro = s.ReshapeOptionsT()
+        ro.newShape = [1, n]
+        self.ops.append((2, [self.x, shape], [flat], s.BuiltinOptions.ReshapeOptions, ro))
+        w = self.tensor((out_n, n), 0.01, 0, rng.integers(-127, 128, size=(out_n, n), dtype=np.int8))
+        b = self.tensor((out_n,), self.scale * 0.01, 0, rng.integers(-bias_range, bias_range, out_n).astype(np.int32),
+                        dtype="int32")
+        out_scale = float(self.scale * 0.01 * 60 * np.sqrt(n))
+        y = self.tensor((1, out_n), out_scale, 2)
+        self.ops.append((3, [flat, w, b], [y], s.BuiltinOptions.FullyConnectedOptions, s.FullyConnectedOptionsT()))
+        self.x, self.shape, self.scale = y, (1, out_n), out_scale
+        return self
+
     def tflite(self, make_tflite) -> bytes:
         s = self.s
-        opcodes = [(s.BuiltinOperator.CONV_2D, 3, 3), (s.BuiltinOperator.DEPTHWISE_CONV_2D, 4, 3)]
+        opcodes = [(s.BuiltinOperator.CONV_2D, 3, 3), (s.BuiltinOperator.DEPTHWISE_CONV_2D, 4, 3),
+                   (s.BuiltinOperator.RESHAPE, 22, 1), (s.BuiltinOperator.FULLY_CONNECTED, 9, 4)]
         return make_tflite(self.tensors, self.ops, [self.first], [self.x], opcodes=opcodes, buffers=self.buffers)
 
 
@@ -120,6 +140,7 @@ def _wide(make_tflite) -> bytes:
     net.conv(24, 1, 1, False, act="relu6", per_tensor=True, out_scale=0.04)  # k = 96 (6 chunks)
     net.conv(8, 1, 1, False, act="relu6", out_scale=0.04)  # k = 24: pairs of two-chunk fields, 25 pixels
     net.conv(8, 2, 1, False)  # k = 32: pairs of two-chunk fields gathered, runs of 4
+    net.dense(10)  # FULLY_CONNECTED 128 -> 10 with the generated table (a partial quad)
     return net.tflite(make_tflite)
 
 
@@ -140,6 +161,7 @@ def test_conv_paths_bit_exact_on_m55(make_tflite, tmp_path, model):
         assert ".chunks_mve = 9" in model_c and model_c.count(".chunks_mve = 6") == 2
         assert ".chunks_mve = 5" in model_c
         assert model_c.count(".chunks_mve = 2") == 2
+        assert model_c.count(".requant_mve = ") == 7  # six convolutions, the fully connected layer
     else:  # the dilated window does not fit 8-bit offsets; the 1x1's shift 0 takes the gemv path
         assert ".gather_mve = 0" in model_c and model_c.count(".chunks_mve = ") == 1
         assert model_c.count(".requant_mve = ") == 2

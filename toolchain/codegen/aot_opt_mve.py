@@ -2,7 +2,8 @@
 
 `specialize_mve` is the generator's `specialize` hook for Helium cores (see
 toolchain.codegen.aot_opt.specializer): one-channel depthwise layers become convolutions,
-depthwise layers get their tables (aot_opt_mve_dw), and convolutions theirs (`conv_mve`).
+depthwise layers get their tables (aot_opt_mve_dw), convolutions theirs (`conv_mve`), fully
+connected layers their requantization table (`fully_connected_mve`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def specialize_mve(ctx, low: Lowering, consts: list) -> Lowering:
     low = depthwise_as_conv(ctx, low, consts)
     low = specialize_depthwise_mve(ctx, low, consts)
     low = conv_mve(ctx, low, consts)
+    low = fully_connected_mve(ctx, low, consts)
     return low
 
 
@@ -158,3 +160,19 @@ def _tables_only(low: Lowering, consts: list, params: dict, keep_filter: bool = 
     if not keep_filter:
         args[1] = "NULL"
     return replace(low, params=params, args=args)
+
+
+def fully_connected_mve(ctx, low: Lowering, consts: list) -> Lowering:
+    """A FULLY_CONNECTED with int8 weights (no filter offset) gets ts_mve_rq_table's table (its
+    bias, multipliers and shifts are dropped)."""
+    if low.kernel != "ts_fully_connected_s8" or low.params["filter_offset"] != 0:
+        return low
+    p = low.params
+    values = {c.name: c.values for c in consts}
+    w = np.array(values[low.args[1]], np.int8).reshape(p["output_depth"], p["accum_depth"])
+    b = ctx.input(2)
+    bias = b.numpy().reshape(-1).astype(np.int64) if b is not None else None
+    table = gemv_table(w, bias, p["input_offset"], values[p["multiplier"]], values[p["shift"]])
+    params = dict(p, requant_mve=ctx.const_array("requant_mve", "int32_t", table,
+                                                 "per quad {init = bias + offset * sum(w), multiplier, left, right}"))
+    return _tables_only(low, consts, params, keep_filter=True)

@@ -17,6 +17,8 @@ typedef struct {
     const int32_t *shift;
     const int16_t *filter_dsp;               /**< NULL, or the filter re-laid for the DSP kernels (kernels/opt) */
     const int32_t *requant_dsp;              /**< with filter_dsp: [rows/4*4][4] {bias, multiplier, add, right} */
+    const int32_t *requant_mve;              /**< NULL, or ts_mve_rq_table's table from the generator (Helium;
+                                                  bias, multiplier and shift are then NULL) */
 } ts_fully_connected_params_t;
 
 /**

@@ -1,8 +1,8 @@
 /*
  * ts_fully_connected_s8_mve.c - FULLY_CONNECTED with Helium (MVE): four weight rows per
  * VMLADAVA pass over the raw int8 input, the input offset folded into the accumulators'
- * start (ts_mve.h), outputs requantized four lanes at a time. A non-zero filter offset
- * uses the portable kernel.
+ * start (ts_mve.h; the generator's table requant_mve when present, else computed per call),
+ * outputs requantized four lanes at a time. A non-zero filter offset uses the portable kernel.
  */
 /* -O2 whatever the project level: the Helium asm has impossible register constraints at -O0 */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -29,8 +29,12 @@ int32_t ts_fully_connected_s8(const ts_fully_connected_params_t *params, const i
     }
     const int32_t k = p->accum_depth, rows = p->output_depth;
     const ts_mve_out_t o = {p->output_offset, p->act_min, p->act_max};
-    int32_t rq[(rows + 3) / 4 * 16];
-    ts_mve_rq_table(filter, k, rows, bias, p->input_offset, p->multiplier, p->shift, p->per_channel != 0, rq);
+    const int32_t *rq = p->requant_mve;
+    int32_t table[rq != NULL ? 1 : (rows + 3) / 4 * 16];
+    if (rq == NULL) {
+        ts_mve_rq_table(filter, k, rows, bias, p->input_offset, p->multiplier, p->shift, p->per_channel != 0, table);
+        rq = table;
+    }
     for (int32_t b = 0; b < p->batches; ++b) {
         ts_mve_gemv_rq(filter, k, input + (size_t)b * k, rows, rq, &o, output + (size_t)b * rows);
     }
