@@ -34,6 +34,14 @@ TS_ALWAYS_INLINE ts_rq_t ts_rq4_row(const ts_rq4_t *q, int32_t i)
     return t;
 }
 
+/* The gemv's out-of-line functions are defined in every kernel file that includes this header:
+ * weak (one copy kept by the linker, the others collected) where the compiler allows it. */
+#if defined(__GNUC__)
+#define TS_GEMV_FN __attribute__((weak, noinline))
+#else
+#define TS_GEMV_FN static
+#endif
+
 /** Position of element `k` of a column in the (x0, x2, x1, x3) group order. */
 static inline int32_t ts_col_index(int32_t k)
 {
@@ -130,7 +138,7 @@ TS_ALWAYS_INLINE void ts_gemv_body(const int16_t *w, const int16_t *col, int32_t
 
 /* ts_gemv_body for an even or odd number of groups of four in k, with any activation clamp */
 #define TS_GEMV_CLAMP(name, odd)                                                                          \
-    static TS_NOINLINE void name(const int16_t *w, const int16_t *col, int32_t k, int32_t rows,          \
+    TS_GEMV_FN void name(const int16_t *w, const int16_t *col, int32_t k, int32_t rows,                  \
                                  const ts_rq4_t *rq, int32_t act_min, int32_t act_max, int8_t *out)       \
     {                                                                                                     \
         ts_gemv_body(w, col, k, rows, rq, act_min, act_max, out, odd);                                    \
@@ -196,7 +204,7 @@ typedef struct {
  * pointer, left alone).
  */
 #define TS_GEMV_ASM_FN(name, pad)                                                                        \
-    static TS_NOINLINE void name(const int16_t *w, const ts_gemv_frame_t *frame)                          \
+    TS_GEMV_FN void name(const int16_t *w, const ts_gemv_frame_t *frame)                                  \
     {                                                                                                     \
         register const int16_t *r11 __asm__("r11") = w;                                                   \
         register const ts_gemv_frame_t *r0 __asm__("r0") = frame;                                         \
@@ -259,7 +267,7 @@ typedef struct {
  * counter, which frees a register for a four-word LDM of the column; r7 (the Thumb frame
  * pointer) is saved and restored inside the block, out of the compiler's sight.
  */
-static TS_NOINLINE void ts_gemv_ssat_asm256(const int16_t *w, const ts_gemv_frame_t *frame)
+TS_GEMV_FN void ts_gemv_ssat_asm256(const int16_t *w, const ts_gemv_frame_t *frame)
 {
     register const int16_t *r11 __asm__("r11") = w;
     register const ts_gemv_frame_t *r0 __asm__("r0") = frame;
