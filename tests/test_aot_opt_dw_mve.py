@@ -6,7 +6,8 @@ in QEMU and compared byte for byte with the TFLM interpreter. The chains hit the
 with its edges: channel counts 4, 5, 8, 12, 24 and 64, strides 1 and 2, SAME and VALID,
 3x3, 4x4 (16 taps, asymmetric SAME padding) and dilated windows, even output widths (one
 gather per pair of pixels) and odd ones, images where every pixel is a border pixel, images
-split into several bands (the last one overlapping), left and right
+split into several bands (the last one overlapping), planes filled by rows (few channels,
+wide rows) and by table, left and right
 requantization shifts, per-channel and per-tensor scales, RELU, RELU6 and no clamp; and the
 other paths (5x5 windows, fewer than four output pixels). The generated tables are checked on
 the host.

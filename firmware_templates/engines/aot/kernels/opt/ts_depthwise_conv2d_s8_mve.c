@@ -4,8 +4,10 @@
  * Plane path (depth multiplier 1, at most 16 taps, generation-time tables filter_mve and
  * requant_mve, see toolchain/codegen/aot_opt_mve_dw.py): the output is cut into bands of
  * rows; per band and channel, the channel's input rows are copied (gather at stride C,
- * scatter) into a plane padded with the input zero point, so that every window is the
- * same sixteen byte offsets from its corner (taps past the last have weight 0). Per output
+ * scatter by a table of plane offsets; or, for C <= 17 and wide rows, sixteen pixels a
+ * gather stored contiguously row by row) into a plane padded with the input zero point, so
+ * that every window is the same sixteen byte offsets from its corner (taps past the last
+ * have weight 0). Per output
  * pixel one gather of the window (VLDRB.U8 [corner, offsets]) and one VMLADAV.S8 against the
  * channel's taps give sum(w * x); four pixels' sums share one vector for the init
  * (bias + input offset * sum(w): padding reads the zero point, whose term is 0),
@@ -218,7 +220,10 @@ typedef struct {
     int32_t out[4];      /* +16 the lanes' output byte offsets from a group's first pixel (band included) */
     int32_t lo[4];       /* +32 the clamp */
     int32_t hi[4];       /* +48 */
-    uint16_t stride[8];  /* +64 0, C, .., 7C: eight pixels of a channel */
+    union {
+        uint16_t h[8];   /* +64 0, C, .., 7C: eight pixels of a channel (dst table) */
+        uint8_t b[16];   /* 0, C, .., 15C: sixteen (by rows, C <= 17) */
+    } stride;
     uint8_t perm_a[16];  /* +80 the lanes of a filter_mve row making the (first) window's weights */
     uint8_t perm_b[16];  /* +96 pairs: those of the second window's (a lane of zeros where none) */
     const int8_t *w;     /* +112 the channel's taps (filter_mve), zeros past the last */
@@ -227,11 +232,16 @@ typedef struct {
     const uint16_t *dst; /* +124 the input pixels' offsets in the plane */
     int32_t pixels;      /* +128 the number of input pixels */
     int8_t *plane;       /* +132 */
-    int32_t step;        /* +136 8 * C */
+    int32_t step;        /* +136 8 * C (dst table), 16 * C (by rows) */
     const uint32_t *tab; /* +140 per group of four output pixels: their corners and first output address */
     int32_t groups;      /* +144 */
     int32_t channels;    /* +148 channels left */
-    int32_t pairs;       /* 1: one gather per two horizontally adjacent pixels (TS_DW_PAIRS) */
+    int32_t pairs;       /* +152 1: one gather per two horizontally adjacent pixels (TS_DW_PAIRS) */
+    int32_t rows_in;     /* +156 the band's input rows copied by rows (contiguous stores), or 0: by dst */
+    int8_t *row0;        /* +160 by rows: the first input row's place in the plane */
+    int32_t width;       /* +164 by rows: the input width */
+    int32_t row_step;    /* +168 by rows: W * C */
+    int32_t wp;          /* +172 by rows: the plane's row length */
 } ts_dw_band_t;
 
 /*
@@ -325,11 +335,32 @@ typedef struct {
                      "vldrw.32 q6, [%[v], #48]\n"                                                              \
                      "2:\n\t"                                                                                 \
                      "ldrd r0, r1, [%[v], #120]\n\t" /* src, dst */                                           \
-                     "ldrd r2, r3, [%[v], #128]\n\t" /* pixels, plane */                                      \
-                     "ldr r4, [%[v], #136]\n\t"      /* step */                                               \
-                     "vldrh.u16 q2, [%[v], #64]\n\t"                                                          \
                      "adds r5, r0, #1\n\t"                                                                    \
                      "str r5, [%[v], #120]\n\t"                                                               \
+                     "ldr r4, [%[v], #136]\n\t" /* step */                                                    \
+                     "ldr r2, [%[v], #156]\n\t" /* rows_in */                                                 \
+                     "cmp r2, #0\n\t"                                                                         \
+                     "beq 30f\n\t"                                                                            \
+                     "vldrb.u8 q2, [%[v], #64]\n\t"                                                           \
+                     "ldrd r1, r3, [%[v], #160]\n\t" /* row0, width */                                        \
+                     "ldrd r5, r6, [%[v], #168]\n" /* row_step, wp */                                        \
+                     "31:\n\t"                                                                                \
+                     "mov r8, r0\n\t"                                                                         \
+                     "mov r9, r1\n\t"                                                                         \
+                     "dlstp.8 lr, r3\n"                                                                       \
+                     "32:\n\t"                                                                                \
+                     "vldrb.u8 q0, [r8, q2]\n\t"                                                              \
+                     "add r8, r8, r4\n\t"                                                                     \
+                     "vstrb.8 q0, [r9], #16\n\t"                                                              \
+                     "letp lr, 32b\n\t"                                                                       \
+                     "add r0, r0, r5\n\t"                                                                     \
+                     "add r1, r1, r6\n\t"                                                                     \
+                     "subs r2, r2, #1\n\t"                                                                    \
+                     "bne 31b\n\t"                                                                            \
+                     "b 4f\n"                                                                                 \
+                     "30:\n\t"                                                                                \
+                     "ldrd r2, r3, [%[v], #128]\n\t" /* pixels, plane */                                      \
+                     "vldrh.u16 q2, [%[v], #64]\n\t"                                                          \
                      "wlstp.16 lr, r2, 4f\n"                                                                  \
                      "3:\n\t"                                                                                 \
                      "vldrb.u16 q0, [r0, q2]\n\t"                                                             \
@@ -427,24 +458,26 @@ static void corners(const ts_depthwise_conv2d_params_t *p, int32_t rows, int32_t
     }
 }
 
-/* The plane offsets of the input pixels read by the band of output rows from oy0 (dst), and
- * the first input row read (*y_lo); returns the number of input pixels. */
+/* The plane offsets of the input pixels read by the band of output rows from oy0 (dst, unless
+ * NULL), the first input row read (*y_lo) and its place in the plane (*first); returns the
+ * number of input rows. */
 static int32_t band(const ts_depthwise_conv2d_params_t *p, int32_t oy0, int32_t rows, int32_t wp, uint16_t *dst,
-                    int32_t *y_lo)
+                    int32_t *y_lo, int32_t *first)
 {
     const int32_t top = oy0 * p->stride_h - p->pad_h;
     const int32_t bottom = top + (rows - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h;
     const int32_t lo = top > 0 ? top : 0, hi = bottom < p->input_h - 1 ? bottom : p->input_h - 1;
     const uint16x8_t ramp = vidupq_n_u16(0, 1);
     int32_t k = 0;
-    for (int32_t y = lo; y <= hi; ++y, k += p->input_w) { /* eight at a time: dst has room past the end */
+    for (int32_t y = lo; y <= hi && dst != NULL; ++y, k += p->input_w) { /* eight at a time: room past the end */
         const int32_t base = (y - top) * wp + p->pad_w;
         for (int32_t x = 0; x < p->input_w; x += 8) {
             vst1q_u16(dst + k + x, vaddq_n_u16(ramp, (uint16_t)(base + x)));
         }
     }
     *y_lo = lo;
-    return k;
+    *first = (lo - top) * wp + p->pad_w;
+    return hi >= lo ? hi - lo + 1 : 0;
 }
 
 /*
@@ -505,11 +538,21 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
         v.lo[l] = p->act_min;
         v.hi[l] = p->act_max;
     }
-    for (int32_t i = 0; i < 8; ++i) {
-        v.stride[i] = (uint16_t)(i * ch);
+    /* by rows (sixteen pixels a gather, contiguous stores) where cheaper than by the dst table */
+    const int32_t in_rows = (rows - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1, w = p->input_w;
+    const int by_rows = ch <= 17 && in_rows * (7 + 4 * ((w + 15) / 16)) < 5 * ((in_rows * w + 7) / 8);
+    for (int32_t i = 0; i < 16; ++i) {
+        if (by_rows) {
+            v.stride.b[i] = (uint8_t)(i * ch);
+        } else if (i < 8) {
+            v.stride.h[i] = (uint16_t)(i * ch);
+        }
     }
     v.plane = plane;
-    v.step = 8 * ch;
+    v.step = (by_rows ? 16 : 8) * ch;
+    v.width = w;
+    v.row_step = w * ch;
+    v.wp = wp;
     v.tab = tab;
     v.groups = groups;
     corners(p, rows, wp, (uint32_t)(uintptr_t)plane, output, v.pairs, tab);
@@ -517,8 +560,11 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
         for (int32_t oy0 = 0; oy0 < p->output_h; oy0 += rows) {
             oy0 = oy0 + rows <= p->output_h ? oy0 : p->output_h - rows;
-            int32_t y_lo;
-            v.pixels = band(p, oy0, rows, wp, dst, &y_lo);
+            int32_t y_lo, first;
+            const int32_t n = band(p, oy0, rows, wp, by_rows ? NULL : dst, &y_lo, &first);
+            v.pixels = by_rows ? 0 : n * w;
+            v.rows_in = by_rows ? n : 0;
+            v.row0 = plane + first;
             const int32_t shift = (b * p->output_h + oy0) * ow * ch; /* of the band's output from tab's */
             for (int32_t l = 0; l < 4; ++l) { /* pairs: lanes are pixels 0, 2, 1, 3 */
                 v.out[l] = (v.pairs ? l % 2 * 2 + l / 2 : l) * ch + shift;
