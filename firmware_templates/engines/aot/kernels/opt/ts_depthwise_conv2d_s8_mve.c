@@ -30,6 +30,7 @@
 #include "ts_depthwise_conv2d_s8.h"
 
 #if TS_OPT_MVE
+#include <stddef.h>
 #include <string.h>
 #include "ts_mve.h"
 
@@ -243,6 +244,12 @@ typedef struct {
     int32_t row_step;    /* +168 by rows: W * C */
     int32_t wp;          /* +172 by rows: the plane's row length */
 } ts_dw_band_t;
+
+/* the offsets the asm reads (C99: an array of negative size where one is off) */
+typedef char ts_dw_band_offsets_checked[(offsetof(ts_dw_band_t, perm_a) == 80 && offsetof(ts_dw_band_t, w) == 112 &&
+                                         offsetof(ts_dw_band_t, tab) == 140 && offsetof(ts_dw_band_t, wp) == 172)
+                                            ? 1
+                                            : -1];
 
 /*
  * The pixel loop of one channel over `groups` groups of four output pixels (r12), tab in r10:
