@@ -4,8 +4,8 @@ Small chains of layers built for qemu-cortex-m4 with the optimized kernels, run 
 compared byte for byte with the TFLM interpreter. The depthwise chains hit the 3x3 channel-plane
 line loop and its edges: 4, 8, 12 and 64 channels, strides 1 and 2, SAME and VALID, lines along
 image rows and along image columns (chosen by shape), lines of 1-3 outputs (scratch), lines
-whose last group of four overlaps the one before at an odd position (three LDRs), bands of
-planes (a wide image), tiny images where every pixel is a border pixel, per-tensor and
+ending in a single output or in a group of four overlapping the one before (at an odd position:
+three LDRs), bands of planes (a wide image), tiny images where every pixel is a border pixel, per-tensor and
 per-channel scales, RELU6 (a clamp inside int8) and the int8 range. The generator's 3x3 layout
 is checked on the host.
 """
@@ -90,10 +90,14 @@ def _check(make_tflite, tmp_path, shape, layers, samples=2):
 
 # (name, input shape, layers, how many of them run by channel planes)
 DW = [
-    # kws-like: 25 x 5, lines along columns (25 = 6 groups + a last group at an odd position)
-    ("columns_odd_tail", (1, 25, 5, 8), [{"op": "dw"}, {"op": "dw", "act": "RELU6"}], 2),
-    # lines along rows of 13 (odd last group), per-tensor scale
-    ("rows_odd_tail", (1, 9, 13, 12), [{"op": "dw", "act": "RELU6"}, {"op": "dw", "per_tensor": True}], 2),
+    # kws-like: 25 x 5, lines along columns (25 = 6 groups + a single last output)
+    ("columns_single", (1, 25, 5, 8), [{"op": "dw"}, {"op": "dw", "act": "RELU6"}], 2),
+    # lines along rows of 13 (a single last output), per-tensor scale; then rows of 11 (the last
+    # group overlapping the one before, at an odd position: three LDRs)
+    ("rows_tails", (1, 9, 13, 12), [{"op": "dw", "act": "RELU6"}, {"op": "dw", "per_tensor": True},
+                                    {"op": "dw", "padding": "VALID"}, {"op": "dw", "act": "RELU6"}], 4),
+    # stride 2 along columns of 13 (a single last output)
+    ("stride2_single", (1, 26, 18, 4), [{"op": "dw", "stride": 2, "act": "RELU6"}], 1),
     # columns too long for the planes' budget: rows of 3 outputs (one group each, via the scratch)
     ("short_lines", (1, 200, 3, 4), [{"op": "dw"}], 1),
     # a wide image split into bands of planes; stride 2 (VALID, 14 x 34 outputs), 64 channels

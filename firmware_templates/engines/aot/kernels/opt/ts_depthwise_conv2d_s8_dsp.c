@@ -156,10 +156,10 @@ static void dw_widen_line(const int8_t *src, const dw_geom_t *g, int32_t wp, uin
 
 /* What the line loop needs besides the channel: groups of four outputs per line, the step back
  * (plane bytes, output bytes) to a last group overlapping the one before (0: none), the
- * steps from a line's end to the next line's start, the number of lines (and two words to
- * keep the stack in double words). */
+ * steps from a line's end to the next line's start, the number of lines, whether a single
+ * output ends each line (and a word to keep the stack in double words). */
 typedef struct {
-    int32_t full, back_p, back_o, line_p, line_o, lines, spare[2];
+    int32_t full, back_p, back_o, line_p, line_o, lines, single, spare;
 } dw_run_t;
 
 /*
@@ -184,9 +184,23 @@ typedef struct {
     "ldm r0, {r0, r1, r2, r3, r4, r5}\n\t"                                                        \
     "push {r0, r1, r2, r3, r4, r5}\n\t"
 
-/* per line: `full` groups, then the last group overlapping the one before if any (`tail`:
- * the same group, whose plane may be read at any halfword), then the next line */
-#define TS_DW_LINES(group, tail, step)                                                            \
+/* one output (a line's last, at a word-aligned position): per window row one LDRD of j0..j3,
+ * (j0 j1).(w0 w1) + j2 w2, then requantized and stored at r12 */
+#define TS_DW_SINGLE_ROW(base, woff, i0)                \
+    "ldrd r4, r5, [" base "]\n\t"                       \
+    "ldrd r8, r9, [sp, #" woff "]\n\t"                  \
+    "smlad r0, r4, r8, " i0 "\n\t"                      \
+    "smlabb r0, r5, r9, r0\n\t"
+#define TS_DW_SINGLE(clamp)                                                                       \
+    "ldr r3, [sp, #24]\n\t" TS_DW_SINGLE_ROW("r10", "0", "r3")                                     \
+    "add r6, r10, r11\n\t" TS_DW_SINGLE_ROW("r6", "8", "r0")                                       \
+    "add r6, r10, r11, lsl #1\n\t" TS_DW_SINGLE_ROW("r6", "16", "r0")                              \
+    "ldrd r8, r9, [sp, #28]\n\t" "ldr r6, [sp, #36]\n\t" TS_DW_RQ("r0", clamp) "strb r4, [r12]\n\t"
+
+/* per line: `full` groups, then either the last group overlapping the one before (`tail`: the
+ * same group, whose plane may be read at any halfword) or a last single output, then the
+ * next line */
+#define TS_DW_LINES(group, tail, step, clamp)                                                            \
     "2:\n\t"                                                                                      \
     "ldr r7, [sp, #48]\n\t"                                                                       \
     "1:\n\t" group                                                                                \
@@ -195,11 +209,17 @@ typedef struct {
     "bne 1b\n\t"                                                                                  \
     "ldr r4, [sp, #52]\n\t"                                                                       \
     "cmp r4, #0\n\t"                                                                              \
-    "beq 3f\n\t"                                                                                  \
+    "beq 7f\n\t"                                                                                  \
     "sub r10, r10, r4\n\t"                                                                        \
     "ldr r4, [sp, #56]\n\t"                                                                       \
     "sub r12, r12, r4\n\t" tail                                                                   \
     "add r10, r10, #" step "\n\t"                                                                 \
+    "b 3f\n\t"                                                                                    \
+    "7:\n\t"                                                                                      \
+    "ldr r4, [sp, #72]\n\t"                                                                       \
+    "cmp r4, #0\n\t"                                                                              \
+    "beq 3f\n\t" TS_DW_SINGLE(clamp) "add r10, r10, #" step " / 4\n\t"                                   \
+    "add r12, r12, lr\n\t"                                                                        \
     "3:\n\t"                                                                                      \
     "ldrd r4, r5, [sp, #60]\n\t"                                                                  \
     "add r10, r10, r4\n\t"                                                                        \
@@ -284,7 +304,7 @@ typedef struct {
         register int8_t *r12 __asm__("r12") = out;                                                      \
         register int32_t lr __asm__("lr") = out_step;                                                   \
         __asm__ volatile(TS_DW_PROLOGUE                                                                 \
-                         TS_DW_LINES(rows(TS_DW_LDM) TS_DW_STORE4(clamp), rows(TS_DW_LDR3) TS_DW_STORE4(clamp), step)                     \
+                         TS_DW_LINES(rows(TS_DW_LDM) TS_DW_STORE4(clamp), rows(TS_DW_LDR3) TS_DW_STORE4(clamp), step, clamp)                     \
                          : "+r"(r0), "+r"(r1), "+r"(r10), "+r"(r12)                                     \
                          : "r"(r11), "r"(lr)                                                            \
                          : "r2", "r3", "r4", "r5", "r6", "r8", "r9", "cc", "memory");                   \
@@ -354,7 +374,7 @@ static void dw3x3_planes(const ts_depthwise_conv2d_params_t *p, const dw_geom_t 
             for (int32_t k = 0; k < 4; ++k) {
                 int8_t *o = out + (size_t)i0 * g->out_line + c + k;
                 if (short_lines) { /* lines of 1-3 outputs: one group each, into the scratch */
-                    const dw_run_t run = {1, 0, 0, plane_line - 8 * g->s_pos, 0, n_out, {0, 0}};
+                    const dw_run_t run = {1, 0, 0, plane_line - 8 * g->s_pos, 0, n_out, 0, 0};
                     line(&f[k], &run, planes + k * plane, 2 * wp, scratch, 1);
                     for (int32_t i = 0; i < n_out; ++i) {
                         for (int32_t j = 0; j < g->len_out; ++j) {
@@ -363,9 +383,10 @@ static void dw3x3_planes(const ts_depthwise_conv2d_params_t *p, const dw_geom_t 
                     }
                     continue;
                 }
-                const dw_run_t run = {full, rem ? (4 - rem) * 2 * g->s_pos : 0, rem ? (4 - rem) * g->out_pos : 0,
+                const int32_t overlap = rem > 1 ? 4 - rem : 0; /* one output left: a single, else overlapping */
+                const dw_run_t run = {full, overlap * 2 * g->s_pos, overlap * g->out_pos,
                                       plane_line - 2 * g->s_pos * g->len_out, g->out_line - g->len_out * g->out_pos,
-                                      n_out, {0, 0}};
+                                      n_out, rem == 1, 0};
                 line(&f[k], &run, planes + k * plane, 2 * wp, o, g->out_pos);
             }
         }
