@@ -8,7 +8,7 @@ elements (the int16 lanes' limit), of more (int16 sums of sub-windows widened to
 and of 4100 (beyond the Helium reciprocal's range: the portable kernel); ADDs of equal
 shapes with different scales and zero points (either operand the larger scale, or equal
 scales), in place, with clamps, odd element counts, and broadcasts (per channel, scalar,
-operand 1 broadcast, a general broadcast). Inputs are random plus the extremes (all -128,
+operand 1 broadcast, along outer dimensions of both operands). Inputs are random plus the extremes (all -128,
 all 127), compared byte for byte.
 """
 
@@ -82,6 +82,7 @@ def _model(make_tflite) -> bytes:
     big = model_input((1, 17, 16, 3), 0.05, 1)
     wide = model_input((1, 20, 20, 5), 0.05, -7)
     long = model_input((1, 1, 4100, 2), 0.05, 3)
+    col = model_input((1, 4, 1, 8), 0.04, -6)
     a2 = model_input((1, 7, 9, 17), 0.11, 9)
     b2 = model_input((1, 5, 5, 64), 0.04, -20)
 
@@ -107,7 +108,9 @@ def _model(make_tflite) -> bytes:
     add(e, const((8,), 0.02, -5), (2, 5, 6, 8), 0.05, 0)         # per-channel broadcast
     add(c, const((1,), 0.3, 4), (1, 6, 6, 3), 0.35, -2, "relu")  # scalar broadcast
     add(const((1, 1, 1, 13), 0.08, 3), g, (1, 3, 4, 13), 0.1, 6)  # operand 1 broadcast
-    add(e, const((1, 1, 6, 1), 0.05, 0), (2, 5, 6, 8), 0.06, 2)  # a general broadcast (portable)
+    add(e, const((1, 1, 6, 1), 0.05, 0), (2, 5, 6, 8), 0.06, 2)  # rows of 8 against one repeated element
+    add(col, const((1, 1, 6, 8), 0.03, 1), (1, 4, 6, 8), 0.05, -3)  # both operands repeated on outer dimensions
+    add(const((1, 4, 6, 1), 0.03, 1), col, (1, 4, 6, 8), 0.05, 5, "relu6")  # operand 1 repeated in rows
     opcodes = [(s.BuiltinOperator.ADD, 0, 1), (s.BuiltinOperator.AVERAGE_POOL_2D, 1, 2)]
     return make_tflite(tensors, ops, inputs, outputs, opcodes=opcodes, buffers=buffers)
 

@@ -196,4 +196,64 @@ TS_ALWAYS_INLINE void ts_rq_apply4(int32_t a0, int32_t a1, int32_t a2, int32_t a
     }
 }
 
+/**
+ * A broadcast shape (ts_broadcast_t, kernels' element-wise ops) as rows: dimensions of 1
+ * dropped, and adjacent dimensions merged where both operands walk them contiguously or
+ * both repeat them (outer stride = inner stride * inner size, for each operand). The last
+ * dimension is then a run of dims[n - 1] elements that each operand walks with step
+ * stride1[n - 1] / stride2[n - 1], each 1 or 0; the outer ones are walked row by row
+ * (ts_rows_next).
+ */
+typedef struct {
+    int32_t n;                       /**< dimensions, >= 1 */
+    int32_t dims[TS_MAX_DIMS];
+    int32_t stride1[TS_MAX_DIMS];    /**< element strides of operand 1 */
+    int32_t stride2[TS_MAX_DIMS];    /**< element strides of operand 2 */
+    int32_t index[TS_MAX_DIMS];      /**< the current row's coordinates (outer dimensions) */
+} ts_rows_t;
+
+static inline void ts_rows_init(const ts_broadcast_t *s, ts_rows_t *r)
+{
+    r->n = 0;
+    for (int32_t d = 0; d < TS_MAX_DIMS; ++d) {
+        const int32_t k = r->n - 1;
+        if (s->dims[d] == 1) {
+            continue;
+        }
+        if (k >= 0 && r->stride1[k] == s->stride1[d] * s->dims[d] && r->stride2[k] == s->stride2[d] * s->dims[d]) {
+            r->dims[k] *= s->dims[d];
+            r->stride1[k] = s->stride1[d];
+            r->stride2[k] = s->stride2[d];
+        } else {
+            r->dims[k + 1] = s->dims[d];
+            r->stride1[k + 1] = s->stride1[d];
+            r->stride2[k + 1] = s->stride2[d];
+            r->n = k + 2;
+        }
+    }
+    if (r->n == 0) { /* a single element */
+        r->n = 1;
+        r->dims[0] = 1;
+        r->stride1[0] = r->stride2[0] = 1;
+    }
+    for (int32_t d = 0; d < TS_MAX_DIMS; ++d) {
+        r->index[d] = 0;
+    }
+}
+
+/** Advance the operand offsets o1, o2 from one row (last dimension) to the next. */
+static inline void ts_rows_next(ts_rows_t *r, int32_t *o1, int32_t *o2)
+{
+    for (int32_t d = r->n - 2; d >= 0; --d) {
+        *o1 += r->stride1[d];
+        *o2 += r->stride2[d];
+        if (++r->index[d] < r->dims[d]) {
+            return;
+        }
+        r->index[d] = 0;
+        *o1 -= r->stride1[d] * r->dims[d];
+        *o2 -= r->stride2[d] * r->dims[d];
+    }
+}
+
 #endif /* TS_OPT_H */

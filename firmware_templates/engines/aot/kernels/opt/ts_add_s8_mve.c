@@ -13,9 +13,11 @@
  * The operand with the larger scale has multiplier 2^30 and shift 0 (scale ratio 1/2):
  * its rescale is exactly x / 2 (x is even), so it costs its VMLAS alone (by 2^(ls-1)).
  *
- * Same shapes (in place too: each step reads its lanes before writing them), and an operand
- * broadcast as a scalar or along the last dimension only ([..., C] against [N, ..., C]) run
- * here; other broadcasts and shifts outside the forms above use the portable kernel.
+ * Same shapes run as one row (in place too: each step reads its lanes before writing them);
+ * broadcasts row by row over the shape's last merged dimension (ts_rows_t, ts_opt.h), each
+ * row operand 1 against operand 2 or one repeated element of it (its rescale then
+ * loop-invariant), the operands' roles swapped when operand 1 is the repeated one. Shifts
+ * outside the forms above use the portable kernel.
  */
 /* -O2 whatever the project level (the Helium kernels are written for it) */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -67,55 +69,59 @@ TS_ALWAYS_INLINE int32x4_t ts_add4(int32x4_t v1, int32x4_t v2, const ts_add_mve_
 }
 
 /*
- * out[i] = a[i] + b[i * b_step] for i < n, b_step 1 or 0 (b[0] for every lane: its rescale
- * is loop-invariant). b_step, half1 and half2 are constants where this is inlined (one loop
- * per combination).
+ * `rows` rows of n elements: out[i] = a[i] + b[i * b_step] (b_step 1, or 0: b[0] for every
+ * lane, its rescale loop-invariant), a and b moving to each next row by ts_rows_next(r).
+ * b_step, half1 and half2 are constants where this is inlined (one loop per combination).
  */
 TS_ALWAYS_INLINE void ts_add_run(const int8_t *a, const int8_t *b, int32_t b_step, int8_t *out, int32_t n,
-                                 const ts_add_mve_t *kp, int half1, int half2)
+                                 int32_t rows, ts_rows_t *r, const ts_add_mve_t *kp, int half1, int half2)
 {
-    const ts_add_mve_t kk = *kp; /* a local copy: the byte stores cannot alias it (no reloads) */
+    const ts_add_mve_t kk = *kp; /* a local copy: the stores cannot alias it (no reloads) */
     const ts_add_mve_t *k = &kk;
-    const int32x4_t b0 = vdupq_n_s32(b[0]);
-    for (int32_t i = n >> 2; i > 0; --i, a += 4, out += 4) {
-        const int32x4_t vb = b_step ? vldrbq_s32(b) : b0;
-        vstrbq_s32(out, ts_add4(vldrbq_s32(a), vb, k, half1, half2));
-        b += 4 * b_step;
-    }
-    if (n & 3) {
-        const mve_pred16_t p = vctp32q((uint32_t)(n & 3));
-        const int32x4_t vb = b_step ? vldrbq_z_s32(b, p) : b0;
-        vstrbq_p_s32(out, ts_add4(vldrbq_z_s32(a, p), vb, k, half1, half2), p);
-    }
-}
-
-/* ts_add_run for the operands' forms (half1, half2) as constants. */
-TS_ALWAYS_INLINE void ts_add_run_halves(const int8_t *a, const int8_t *b, int32_t b_step, int8_t *out, int32_t n,
-                                        const ts_add_mve_t *k)
-{
-    const int half1 = k->in[0].half, half2 = k->in[1].half;
-    if (half1 && !half2) {
-        ts_add_run(a, b, b_step, out, n, k, 1, 0);
-    } else if (half2 && !half1) {
-        ts_add_run(a, b, b_step, out, n, k, 0, 1);
-    } else if (half1) {
-        ts_add_run(a, b, b_step, out, n, k, 1, 1);
-    } else {
-        ts_add_run(a, b, b_step, out, n, k, 0, 0);
-    }
-}
-
-/* `rows` rows of n elements of a (and out) against one row of b (b_step 1) or the scalar b[0] (0). */
-static void ts_add_rows(const int8_t *a, const int8_t *b, int32_t b_step, int8_t *out, int32_t rows, int32_t n,
-                        const ts_add_mve_t *k)
-{
-    for (int32_t r = 0; r < rows; ++r, a += n, out += n) {
-        if (b_step) {
-            ts_add_run_halves(a, b, 1, out, n, k);
-        } else {
-            ts_add_run_halves(a, b, 0, out, n, k);
+    int32_t oa = 0, ob = 0;
+    for (; rows > 0; --rows) {
+        const int8_t *x = a + oa, *y = b + ob;
+        const int32x4_t y0 = vdupq_n_s32(y[0]);
+        for (int32_t i = n >> 2; i > 0; --i, x += 4, out += 4) {
+            const int32x4_t vy = b_step ? vldrbq_s32(y) : y0;
+            vstrbq_s32(out, ts_add4(vldrbq_s32(x), vy, k, half1, half2));
+            y += 4 * b_step;
+        }
+        if (n & 3) {
+            const mve_pred16_t p = vctp32q((uint32_t)(n & 3));
+            const int32x4_t vy = b_step ? vldrbq_z_s32(y, p) : y0;
+            vstrbq_p_s32(out, ts_add4(vldrbq_z_s32(x, p), vy, k, half1, half2), p);
+            out += n & 3;
+        }
+        if (rows > 1) {
+            ts_rows_next(r, &oa, &ob);
         }
     }
+}
+
+/* ts_add_run for the operands' forms (half1, half2) and b_step as constants. */
+static void ts_add_rows(const int8_t *a, const int8_t *b, int32_t b_step, int8_t *out, int32_t n, int32_t rows,
+                        ts_rows_t *r, const ts_add_mve_t *k)
+{
+    const int half1 = k->in[0].half, half2 = k->in[1].half;
+#define TS_ADD_RUN(h1, h2)                                              \
+    do {                                                                \
+        if (b_step) {                                                   \
+            ts_add_run(a, b, 1, out, n, rows, r, k, h1, h2);            \
+        } else {                                                        \
+            ts_add_run(a, b, 0, out, n, rows, r, k, h1, h2);            \
+        }                                                               \
+    } while (0)
+    if (half1 && !half2) {
+        TS_ADD_RUN(1, 0);
+    } else if (half2 && !half1) {
+        TS_ADD_RUN(0, 1);
+    } else if (half1) {
+        TS_ADD_RUN(1, 1);
+    } else {
+        TS_ADD_RUN(0, 0);
+    }
+#undef TS_ADD_RUN
 }
 
 /* An operand's rescale in the fast forms, or 0 (left shift, or shift 0 with another multiplier). */
@@ -129,28 +135,37 @@ static int ts_add_in(int32_t left_shift, int32_t offset, int32_t multiplier, int
     return left_shift >= 1 && left_shift <= 22 && (in->half || (shift <= -1 && shift >= -31));
 }
 
-/* Operand strides st as a run step: 1 for a row along the last dimension only, 0 for a scalar, else -1. */
-static int32_t ts_add_row_step(const int32_t *st)
+/*
+ * The element-wise sum over the broadcast shape as rows (ts_rows_t): each row a run of
+ * operand 1 (step 1) against operand 2 (step 1, or 0: one element repeated); when operand 1
+ * is the repeated one the operands swap roles. 0, or -1 for a shape without that form.
+ */
+static int32_t ts_add_walk(const ts_broadcast_t *s, const int8_t *in1, const int8_t *in2, int8_t *out, ts_add_mve_t *k)
 {
-    for (int32_t d = 0; d < TS_MAX_DIMS - 1; ++d) {
-        if (st[d] != 0) {
-            return -1;
-        }
+    ts_rows_t r;
+    if (!s->broadcast) { /* same shapes (in place too: each step reads its elements before writing them) */
+        ts_add_rows(in1, in2, 1, out, s->size, 1, &r, k);
+        return 0;
     }
-    return st[TS_MAX_DIMS - 1] == 0 || st[TS_MAX_DIMS - 1] == 1 ? st[TS_MAX_DIMS - 1] : -1;
-}
-
-/* Whether operand strides st are the output's own (no broadcasting of that operand). */
-static int ts_add_full(const ts_broadcast_t *s, const int32_t *st)
-{
-    int32_t acc = 1;
-    for (int32_t d = TS_MAX_DIMS - 1; d >= 0; --d) {
-        if (s->dims[d] != 1 && st[d] != acc) {
-            return 0;
-        }
-        acc *= s->dims[d];
+    ts_rows_init(s, &r);
+    const int32_t n = r.dims[r.n - 1], step1 = r.stride1[r.n - 1], step2 = r.stride2[r.n - 1];
+    if (step1 + step2 == 0 || (step1 | step2) > 1) {
+        return -1;
     }
-    return 1;
+    if (step1 == 0) { /* operand 1 repeated: the roles swap */
+        const ts_add_in_t first = k->in[0];
+        k->in[0] = k->in[1];
+        k->in[1] = first;
+        for (int32_t d = 0; d < r.n; ++d) {
+            const int32_t st = r.stride1[d];
+            r.stride1[d] = r.stride2[d];
+            r.stride2[d] = st;
+        }
+        ts_add_rows(in2, in1, 0, out, n, s->size / n, &r, k);
+    } else {
+        ts_add_rows(in1, in2, step2, out, n, s->size / n, &r, k);
+    }
+    return 0;
 }
 
 int32_t ts_add_s8(const ts_add_params_t *params, const int8_t *input1, const int8_t *input2, int8_t *output)
@@ -159,7 +174,6 @@ int32_t ts_add_s8(const ts_add_params_t *params, const int8_t *input1, const int
         return TS_ERR_ARG;
     }
     const ts_add_params_t *p = params;
-    const ts_broadcast_t *s = &p->shape;
     ts_add_mve_t k;
     int ok = ts_add_in(p->left_shift, p->input1_offset, p->input1_multiplier, p->input1_shift, &k.in[0]) &&
              ts_add_in(p->left_shift, p->input2_offset, p->input2_multiplier, p->input2_shift, &k.in[1]) &&
@@ -169,23 +183,8 @@ int32_t ts_add_s8(const ts_add_params_t *params, const int8_t *input1, const int
     k.output_offset = p->output_offset;
     k.lo = vdupq_n_s32(p->act_min);
     k.hi = vdupq_n_s32(p->act_max);
-    if (ok && !s->broadcast) {
-        ts_add_rows(input1, input2, 1, output, 1, s->size, &k);
+    if (ok && ts_add_walk(&p->shape, input1, input2, output, &k) == 0) {
         return TS_OK;
-    }
-    const int32_t last = s->dims[TS_MAX_DIMS - 1];
-    for (int32_t swap = 0; ok && last > 0 && swap < 2; ++swap) { /* swap: operand 1 is the broadcast one */
-        const int32_t step = ts_add_row_step(swap ? s->stride1 : s->stride2);
-        if (step >= 0 && ts_add_full(s, swap ? s->stride2 : s->stride1)) {
-            if (swap) {
-                const ts_add_in_t first = k.in[0];
-                k.in[0] = k.in[1];
-                k.in[1] = first;
-            }
-            const int32_t n = step ? last : s->size;
-            ts_add_rows(swap ? input2 : input1, swap ? input1 : input2, step, output, s->size / n, n, &k);
-            return TS_OK;
-        }
     }
     return ts_add_s8_portable(params, input1, input2, output);
 }
