@@ -261,23 +261,68 @@ typedef struct {
     "smlad r3, r8, lr, r3\n\t"
 #define TS_GEMV_G8 TS_GEMV_G2 TS_GEMV_G2 TS_GEMV_G2 TS_GEMV_G2
 
+/* What ts_pointwise_ssat_asm keeps on the stack: ts_gemv_frame_t's words, then the next pixel's
+ * input, the filter and first quad's requantization to start each pixel from, its quads, the
+ * pixels left, the column's groups of eight int8, and the input offset (twice, 16-bit). */
+typedef struct {
+    ts_gemv_frame_t gemv;
+    const int8_t *src;
+    const int16_t *w;
+    const ts_rq4_t *rq;
+    int32_t quads, pixels, eights;
+    uint32_t off2;
+    int32_t spare;
+} ts_pointwise_frame_t;
+
 /*
- * ts_gemv_ssat_asm for k up to 256 (32 pairs of groups of four, the k8 padding included):
- * the pairs fully unrolled and entered at a computed pair (frame skip = 32 - pairs), no loop
- * counter, which frees a register for a four-word LDM of the column; r7 (the Thumb frame
- * pointer) is saved and restored inside the block, out of the compiler's sight.
+ * Quads of rows times a column for k up to 256 (32 pairs of groups of four, the k8 padding
+ * included), requantized to the int8 range, for a run of pixels, all in one assembly block:
+ * each pixel's int8 input is widened into the column (LDRD, four SXTAB16 with the offset, STM
+ * per eight channels; none with `eights` 0: the column is given), then per quad the
+ * accumulators start at their biases, the pairs of groups run fully unrolled from a computed
+ * entry (skip = 32 - pairs: no loop counter, which frees a register for a four-word LDM of the
+ * column) and the outputs are requantized from registers; the outputs follow on. r7 (the Thumb
+ * frame pointer) is saved and restored inside the block, out of the compiler's sight.
  */
-TS_GEMV_FN void ts_gemv_ssat_asm256(const int16_t *w, const ts_gemv_frame_t *frame)
+TS_GEMV_FN void ts_pointwise_ssat_asm(const ts_pointwise_frame_t *frame)
 {
-    register const int16_t *r11 __asm__("r11") = w;
-    register const ts_gemv_frame_t *r0 __asm__("r0") = frame;
+    register const ts_pointwise_frame_t *r0 __asm__("r0") = frame;
     __asm__ volatile("push {r7}\n\t"
+                     "mov r12, r0\n\t"
+                     "add r0, r12, #40\n\t"
+                     "ldm r0, {r0, r1, r2, r3}\n\t"
+                     "push {r0, r1, r2, r3}\n\t"
+                     "add r0, r12, #16\n\t"
                      "ldm r0, {r0, r1, r2, r3, r4, r5}\n\t"
                      "adr r6, 5f\n\t"
                      "movs r8, #84\n\t"
-                     "mla r6, r5, r8, r6\n\t"
-                     "orr r6, r6, #1\n\t"
-                     "push {r0, r1, r2, r3, r4, r6}\n\t"
+                     "mla r1, r1, r8, r6\n\t"
+                     "orr r1, r1, #1\n\t"
+                     "push {r0, r1, r2, r3, r4, r5}\n\t"
+                     "ldm r12, {r0, r1, r2, r3}\n\t"
+                     "push {r0, r1, r2, r3}\n\t"
+                     "8:\n\t"
+                     "ldr r11, [sp, #24]\n\t"
+                     "ldr r12, [sp]\n\t"
+                     "ldr r7, [sp, #48]\n\t"
+                     "ldr lr, [sp, #44]\n\t"
+                     "cmp lr, #0\n\t"
+                     "beq 7f\n\t"
+                     "9:\n\t"
+                     "ldrd r4, r5, [r11], #8\n\t"
+                     "sxtab16 r6, r7, r4\n\t"
+                     "sxtab16 r8, r7, r4, ror #8\n\t"
+                     "sxtab16 r9, r7, r5\n\t"
+                     "sxtab16 r10, r7, r5, ror #8\n\t"
+                     "stmia r12!, {r6, r8, r9, r10}\n\t"
+                     "subs lr, lr, #1\n\t"
+                     "bne 9b\n\t"
+                     "7:\n\t"
+                     "str r11, [sp, #24]\n\t"
+                     "ldr r11, [sp, #28]\n\t"
+                     "ldrd r4, r5, [sp, #32]\n\t"
+                     "str r4, [sp, #8]\n\t"
+                     "str r5, [sp, #16]\n\t"
                      "6:\n\t"
                      TS_GEMV_INIT4
                      "ldr r12, [sp]\n\t"
@@ -291,14 +336,26 @@ TS_GEMV_FN void ts_gemv_ssat_asm256(const int16_t *w, const ts_gemv_frame_t *fra
                      "subs r4, r4, #1\n\t"
                      "str r4, [sp, #16]\n\t"
                      "bne 6b\n\t"
-                     "add sp, sp, #24\n\t"
+                     "ldr r4, [sp, #40]\n\t"
+                     "subs r4, r4, #1\n\t"
+                     "str r4, [sp, #40]\n\t"
+                     "bne 8b\n\t"
+                     "add sp, sp, #56\n\t"
                      "pop {r7}\n\t"
-                     : "+r"(r11), "+r"(r0)
+                     : "+r"(r0)
                      :
-                     : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r12", "lr", "cc", "memory");
+                     : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
 }
 #undef TS_GEMV_G8
 #undef TS_GEMV_G2
+
+/* ts_gemv_ssat_asm's interface for k up to 256: one pixel of ts_pointwise_ssat_asm, the column
+ * already widened. */
+TS_GEMV_FN void ts_gemv_ssat_asm256(const int16_t *w, const ts_gemv_frame_t *frame)
+{
+    const ts_pointwise_frame_t f = {*frame, NULL, w, frame->rq, frame->quads, 1, 0, 0, 0};
+    ts_pointwise_ssat_asm(&f);
+}
 
 TS_GEMV_ASM_FN(ts_gemv_ssat_asm, "")
 TS_GEMV_ASM_FN(ts_gemv_ssat_asm_pad, "add r11, r11, #32\n\t")

@@ -188,6 +188,15 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
             conv_1ch(p, image, out, &g, col);
             continue;
         }
+        if (pointwise && g.fn == ts_gemv_ssat_asm256 && (k & 7) == 0 && (oc & 3) == 0) { /* all in assembly */
+            const ts_pointwise_frame_t f = {g.frame, image, p->filter_dsp, rq, oc >> 2, pixels, k >> 3,
+                                            ts_dup16(p->input_offset), 0};
+            ts_pointwise_frame_t run = f;
+            run.gemv.col = col;
+            run.gemv.out = out;
+            ts_pointwise_ssat_asm(&run);
+            continue;
+        }
         if (pointwise) {
             for (int32_t px = 0; px < pixels; ++px, out += oc, image += k) {
                 ts_col_fill4(image, k, p->input_offset, col);
