@@ -328,14 +328,49 @@ typedef char ts_dw_band_offsets_checked[(offsetof(ts_dw_band_t, perm_a) == 80 &&
 #define TS_DW_STORE(REQ) REQ "vadd.i32 q1, q1, r9\n\t" TS_DW_CLAMP("q1")
 #define TS_DW_CLAMP(Q) "vmax.s32 " Q ", " Q ", q5\n\tvmin.s32 " Q ", " Q ", q6\n\tvstrb.32 " Q ", [r4, q4]\n\t"
 
+/* A channel's plane by rows (r0: its input byte, r4: 16 * C): sixteen pixels a gather (offsets
+ * 0, C, .., 15C), stored contiguously at the row's place in the plane, tail-predicated. */
+#define TS_DW_FILL_ROWS                                                                                      \
+    "ldr r2, [%[v], #156]\n\t" /* rows_in */                                                                 \
+    "cbz r2, 4f\n\t"                                                                                           \
+    "vldrb.u8 q2, [%[v], #64]\n\t"                                                                           \
+    "ldrd r1, r3, [%[v], #160]\n\t" /* row0, width */                                                        \
+    "ldrd r5, r6, [%[v], #168]\n" /* row_step, wp */                                                        \
+    "31:\n\t"                                                                                                \
+    "mov r8, r0\n\t"                                                                                         \
+    "mov r9, r1\n\t"                                                                                         \
+    "dlstp.8 lr, r3\n"                                                                                       \
+    "32:\n\t"                                                                                                \
+    "vldrb.u8 q0, [r8, q2]\n\t"                                                                              \
+    "add r8, r8, r4\n\t"                                                                                     \
+    "vstrb.8 q0, [r9], #16\n\t"                                                                              \
+    "letp lr, 32b\n\t"                                                                                       \
+    "add r0, r0, r5\n\t"                                                                                     \
+    "add r1, r1, r6\n\t"                                                                                     \
+    "subs r2, r2, #1\n\t"                                                                                    \
+    "bne 31b\n"
+
+/* A channel's plane by the dst table (r0: its input byte, r1: dst, r4: 8 * C): eight pixels a
+ * gather (offsets 0, C, .., 7C), scattered at their plane offsets, tail-predicated. */
+#define TS_DW_FILL_TABLE                                                                                     \
+    "ldrd r2, r3, [%[v], #128]\n\t" /* pixels, plane */                                                      \
+    "vldrh.u16 q2, [%[v], #64]\n\t"                                                                          \
+    "wlstp.16 lr, r2, 4f\n"                                                                                  \
+    "3:\n\t"                                                                                                 \
+    "vldrb.u16 q0, [r0, q2]\n\t"                                                                             \
+    "add r0, r0, r4\n\t"                                                                                     \
+    "vldrh.u16 q1, [r1], #16\n\t"                                                                            \
+    "vstrb.16 q0, [r3, q1]\n\t"                                                                              \
+    "letp lr, 3b\n"
+
 /*
- * All channels of a band, one at a time: the channel's input pixels into the plane (a gather
- * of eight at stride C, a scatter at their plane offsets, tail-predicated), the channel's
- * weights (with pairs: the two windows' lanes gathered from its filter_mve row), then the
- * pixel loop of the layout and the channel's shift (TS_DW_VARIANTS). The band state `v`
- * advances: next channel's taps, requantization, input byte, output lanes.
+ * All channels of a band, one at a time: the channel's input pixels into the plane (FILL),
+ * the channel's weights (WEIGHTS: with pairs, the two windows' lanes gathered from its
+ * filter_mve row), then the pixel loop of the layout (LOOP) and the channel's shift
+ * (TS_DW_VARIANTS). The band state `v` advances: next channel's taps, requantization, input
+ * byte, output lanes.
  */
-#define TS_DW_CHANNELS(WEIGHTS, LOOP)                                                                        \
+#define TS_DW_CHANNELS(FILL, WEIGHTS, LOOP)                                                                      \
     __asm__ volatile("vldrb.8 q3, [%[v]]\n\t"                                                                 \
                      "vldrw.32 q4, [%[v], #16]\n\t"                                                           \
                      "vldrw.32 q5, [%[v], #32]\n\t"                                                           \
@@ -345,37 +380,7 @@ typedef char ts_dw_band_offsets_checked[(offsetof(ts_dw_band_t, perm_a) == 80 &&
                      "adds r5, r0, #1\n\t"                                                                    \
                      "str r5, [%[v], #120]\n\t"                                                               \
                      "ldr r4, [%[v], #136]\n\t" /* step */                                                    \
-                     "ldr r2, [%[v], #156]\n\t" /* rows_in */                                                 \
-                     "cmp r2, #0\n\t"                                                                         \
-                     "beq 30f\n\t"                                                                            \
-                     "vldrb.u8 q2, [%[v], #64]\n\t"                                                           \
-                     "ldrd r1, r3, [%[v], #160]\n\t" /* row0, width */                                        \
-                     "ldrd r5, r6, [%[v], #168]\n" /* row_step, wp */                                        \
-                     "31:\n\t"                                                                                \
-                     "mov r8, r0\n\t"                                                                         \
-                     "mov r9, r1\n\t"                                                                         \
-                     "dlstp.8 lr, r3\n"                                                                       \
-                     "32:\n\t"                                                                                \
-                     "vldrb.u8 q0, [r8, q2]\n\t"                                                              \
-                     "add r8, r8, r4\n\t"                                                                     \
-                     "vstrb.8 q0, [r9], #16\n\t"                                                              \
-                     "letp lr, 32b\n\t"                                                                       \
-                     "add r0, r0, r5\n\t"                                                                     \
-                     "add r1, r1, r6\n\t"                                                                     \
-                     "subs r2, r2, #1\n\t"                                                                    \
-                     "bne 31b\n\t"                                                                            \
-                     "b 4f\n"                                                                                 \
-                     "30:\n\t"                                                                                \
-                     "ldrd r2, r3, [%[v], #128]\n\t" /* pixels, plane */                                      \
-                     "vldrh.u16 q2, [%[v], #64]\n\t"                                                          \
-                     "wlstp.16 lr, r2, 4f\n"                                                                  \
-                     "3:\n\t"                                                                                 \
-                     "vldrb.u16 q0, [r0, q2]\n\t"                                                             \
-                     "add r0, r0, r4\n\t"                                                                     \
-                     "vldrh.u16 q1, [r1], #16\n\t"                                                            \
-                     "vstrb.16 q0, [r3, q1]\n\t"                                                              \
-                     "letp lr, 3b\n"                                                                          \
-                     "4:\n\t"                                                                                 \
+                     FILL "4:\n\t"                                                                            \
                      "ldrd r11, r12, [%[v], #112]\n\t" /* w, rq */                                            \
                      "ldmia r12!, {r5, r6, r8, r9}\n\t" WEIGHTS                                               \
                      "strd r11, r12, [%[v], #112]\n\t"                                                        \
@@ -392,21 +397,34 @@ typedef char ts_dw_band_offsets_checked[(offsetof(ts_dw_band_t, perm_a) == 80 &&
                      : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "q0",  \
                        "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", "memory")
 
-/* one window per gather: the channel's taps as they are */
+/* the channel loops of each plane fill and layout: one window per gather (the channel's taps
+ * as they are), or pairs (the two windows' weights gathered from the channel's filter_mve row) */
+#define TS_DW_SINGLE "vldrb.8 q2, [r11], #16\n\t"
+#define TS_DW_PAIRED                                                                                         \
+    "vldrb.u8 q0, [%[v], #80]\n\t"                                                                           \
+    "vldrb.u8 q2, [r11, q0]\n\t"                                                                             \
+    "vldrb.u8 q0, [%[v], #96]\n\t"                                                                           \
+    "vldrb.u8 q7, [r11, q0]\n\t"                                                                             \
+    "adds r11, r11, #16\n\t"
+
 static TS_NOINLINE void channels(ts_dw_band_t *v)
 {
-    TS_DW_CHANNELS("vldrb.8 q2, [r11], #16\n\t", TS_DW_PIXELS);
+    TS_DW_CHANNELS(TS_DW_FILL_TABLE, TS_DW_SINGLE, TS_DW_PIXELS);
 }
 
-/* pairs: the two windows' weights gathered from the channel's filter_mve row */
 static TS_NOINLINE void channels_pairs(ts_dw_band_t *v)
 {
-    TS_DW_CHANNELS("vldrb.u8 q0, [%[v], #80]\n\t"
-                   "vldrb.u8 q2, [r11, q0]\n\t"
-                   "vldrb.u8 q0, [%[v], #96]\n\t"
-                   "vldrb.u8 q7, [r11, q0]\n\t"
-                   "adds r11, r11, #16\n\t",
-                   TS_DW_PAIRS);
+    TS_DW_CHANNELS(TS_DW_FILL_TABLE, TS_DW_PAIRED, TS_DW_PAIRS);
+}
+
+static TS_NOINLINE void channels_rows(ts_dw_band_t *v)
+{
+    TS_DW_CHANNELS(TS_DW_FILL_ROWS, TS_DW_SINGLE, TS_DW_PIXELS);
+}
+
+static TS_NOINLINE void channels_rows_pairs(ts_dw_band_t *v)
+{
+    TS_DW_CHANNELS(TS_DW_FILL_ROWS, TS_DW_PAIRED, TS_DW_PAIRS);
 }
 
 /* Geometry of the plane path: the plane's row length, output rows per band, or 0 if it does not apply. */
@@ -582,10 +600,10 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
             v.dst = dst;
             v.channels = ch;
             memset(plane, -p->input_offset, (size_t)plane_bytes);
-            if (v.pairs) {
-                channels_pairs(&v);
+            if (by_rows) {
+                (v.pairs ? channels_rows_pairs : channels_rows)(&v);
             } else {
-                channels(&v);
+                (v.pairs ? channels_pairs : channels)(&v);
             }
         }
     }
