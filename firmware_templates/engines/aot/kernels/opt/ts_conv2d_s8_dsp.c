@@ -188,12 +188,14 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
             conv_1ch(p, image, out, &g, col);
             continue;
         }
-        if (pointwise && g.fn == ts_gemv_ssat_asm256 && (k & 7) == 0 && (oc & 3) == 0) { /* all in assembly */
-            const ts_pointwise_frame_t f = {g.frame, image, p->filter_dsp, rq, oc >> 2, pixels, k >> 3,
-                                            ts_dup16(p->input_offset), 0};
-            ts_pointwise_frame_t run = f;
+        if (pointwise && g.unrollable && (k & 7) == 0 && (oc & 3) == 0) { /* all pixels in assembly */
+            ts_pointwise_frame_t run = g.pw;
             run.gemv.col = col;
             run.gemv.out = out;
+            run.src = image;
+            run.pixels = pixels;
+            run.eights = k >> 3;
+            run.off2 = ts_dup16(p->input_offset);
             ts_pointwise_ssat_asm(&run);
             continue;
         }
