@@ -56,8 +56,17 @@ static uint32_t row_word(const ts_conv2d_params_t *p, const int8_t *image, int32
         return zp4;
     }
     const int8_t *row = image + (size_t)y * p->input_w;
-    if (x0 >= 0 && x0 + 4 <= p->input_w) {
+    const int32_t w = p->input_w;
+    if (x0 >= 0 && x0 + 4 <= w) {
         return ts_read32(row + x0);
+    }
+    if (w >= 4 && x0 < 0 && x0 > -4) { /* the row's first word shifted up, zero points below */
+        const uint32_t low = 8u * (uint32_t)-x0;
+        return (ts_read32(row) << low) | (zp4 & ((1u << low) - 1u));
+    }
+    if (w >= 4 && x0 >= 0 && x0 + 4 > w && x0 < w) { /* the row's last word shifted down */
+        const uint32_t high = 8u * (uint32_t)(x0 + 4 - w);
+        return (ts_read32(row + w - 4) >> high) | (zp4 & ~(0xFFFFFFFFu >> high));
     }
     uint32_t v = zp4;
     for (int32_t i = 0; i < 4; ++i) {
