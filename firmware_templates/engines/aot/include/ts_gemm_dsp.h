@@ -4,10 +4,15 @@
  * The generator widens CONV_2D / FULLY_CONNECTED filters [rows, k] to int16 once
  * (toolchain/codegen/aot_opt.py dsp_filter): rows padded to a multiple of 4, k to a
  * multiple of 8 (k8), and for each quad of rows and each group of four k, each row's
- * (w0, w2) (w1, w3). A column (one output pixel's receptive field, input offset added)
- * stores each group the same way: (x0, x2) (x1, x3). Then one LDRD fetches the column's
- * group, two LDMs the four rows' groups, and eight SMLADs consume them: 0.75 instructions
- * per MAC with the loop.
+ * (w0, w2) (w1, w3); the requantization per quad of rows (dsp_requant_quads, ts_rq4_t). A
+ * column (one output pixel's receptive field, input offset added) stores each group the same
+ * way: (x0, x2) (x1, x3). For the int8 range everything runs in assembly: up to k = 256
+ * (ts_pointwise_ssat_asm) the pairs of groups are fully unrolled and entered at a computed
+ * pair, one LDM fetching two groups of the column and four LDMs the four rows' weights for
+ * sixteen SMLADs (0.66 instructions per MAC), per quad the accumulators start from one LDM of
+ * the biases and are requantized from registers; a pointwise convolution runs all its pixels
+ * in that block (each pixel widened on the way). Larger k loop over eight groups
+ * (ts_gemv_ssat_asm); other activation clamps run the C body (ts_gemv_body).
  */
 #ifndef TS_GEMM_DSP_H
 #define TS_GEMM_DSP_H
