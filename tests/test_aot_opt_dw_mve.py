@@ -6,8 +6,8 @@ in QEMU and compared byte for byte with the TFLM interpreter. The chains hit the
 with its edges: channel counts 4, 5, 8, 12, 24 and 64, strides 1 and 2, SAME and VALID,
 3x3, 4x4 (16 taps, asymmetric SAME padding) and dilated windows, even output widths (one
 gather per pair of pixels) and odd ones, images where every pixel is a border pixel, images
-split into several bands (the last one overlapping), planes filled by rows (few channels,
-wide rows) and by table, left and right
+split into several bands (the last one overlapping), planes filled by table and by rows
+with 1, 2, 4, 8 and 16 channels interleaved (the generator's plane_k), left and right
 requantization shifts, per-channel and per-tensor scales, RELU, RELU6 and no clamp; and the
 other paths (5x5 windows, fewer than four output pixels). The generated tables are checked on
 the host.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from toolchain.codegen.aot_opt_mve_dw import depthwise_mve_tables
+from toolchain.codegen.aot_opt_mve_dw import depthwise_mve_tables, plane_k
 
 from test_aot_opt import _run_on_qemu
 
@@ -113,6 +113,8 @@ CHAINS = {
                                 {"k": 1, "act": "NONE"}, {"k": (2, 2), "stride": 2, "act": "NONE"}], True),
     "pairs_bands": ((1, 40, 34, 4), [{"k": 3, "act": "NONE"}], False),
     "pairs_far": ((1, 5, 6, 8), [{"k": 3, **FAR, "act": "NONE"}], False),
+    # 16 channels a plane, the pairs' lanes reaching byte 255
+    "c32": ((1, 4, 4, 32), [{"k": 3, "act": "NONE"}, {"k": 3, "stride": 2, "act": "NONE"}], False),
 }
 
 
@@ -126,6 +128,22 @@ def test_depthwise_chains_bit_exact_on_m55(make_tflite, tmp_path, name):
     assert len(set(want[0])) > 3, "the outputs should not all saturate"
     assert got == want
     assert "filter_mve" in (project / "src" / "model" / "model.c").read_text()
+
+
+def test_plane_k_covers_every_fill(make_tflite, tmp_path):
+    """The chains above exercise the table fill and every K of the fill by rows (generated only)."""
+    import re
+
+    from toolchain import generate
+
+    seen = set()
+    for name, (shape, layers, per_tensor) in CHAINS.items():
+        path = tmp_path / f"{name}.tflite"
+        path.write_bytes(_chain(make_tflite, shape, layers, per_tensor))
+        generate(path, board=BOARD, engine="aot", out_dir=tmp_path / name, aot_kernels="optimized")
+        model_c = (tmp_path / name / "src" / "model" / "model.c").read_text()
+        seen |= {int(k) for k in re.findall(r"\.plane_k = (-?\d+)", model_c)}
+    assert {-1, 1, 2, 4, 8, 16} <= seen, seen
 
 
 def test_tables():

@@ -5,8 +5,9 @@ The kernel's fast path sums a channel's window with one VMLADAV.S8 of sixteen in
   filter_mve  [channels][16] int8: the channel's taps in lanes 0..taps-1, zeros after;
   requant_mve [channels][4] int32: {bias + input_offset * sum(w), multiplier, shift, output_offset},
 the first entry wrapped to int32 as TFLM's int32 accumulation wraps.
-Layers with a depth multiplier other than 1 or more than 16 taps are left alone (the kernel's
-other paths read the int8 filter as lowered).
+and plane_k, how the kernel fills its planes (an estimate made here once instead of at every
+call; plane_rows() mirrors the kernel's geometry). Layers with a depth multiplier other than 1 or more than 16 taps
+are left alone (the kernel's other paths read the int8 filter as lowered).
 """
 
 from __future__ import annotations
@@ -36,6 +37,57 @@ def depthwise_mve_tables(w: np.ndarray, bias, input_offset: int, multipliers, sh
     return filt.reshape(-1), table.reshape(-1)
 
 
+GROUPS, PLANE = 128, 1024  # the kernel's TS_MVE_DW_GROUPS and TS_MVE_DW_PLANE
+
+
+def plane_rows(p: dict, k: int) -> tuple[int, int]:
+    """The kernel's plane_rows(): (output rows per band, plane row length) with k channels a plane,
+    rows 0 where the plane path does not apply."""
+    ow, oh = p["output_w"], p["output_h"]
+    last_x = (ow - 1) * p["stride_w"] - p["pad_w"] + (p["filter_w"] - 1) * p["dilation_w"]
+    wp = p["pad_w"] + max(last_x + 1, p["input_w"])
+    reach = (p["filter_h"] - 1) * p["dilation_h"] * wp + (p["filter_w"] - 1) * p["dilation_w"]
+    ext = (p["filter_h"] - 1) * p["dilation_h"] + 1
+    if (p["input_c"] < 1 or p["filter_h"] * p["filter_w"] > 16 or (reach + 1) * k - 1 > 255 or p["input_c"] > 8191
+            or oh * ow < 4 or ow > 4 * GROUPS or ext * wp * k > PLANE):
+        return 0, wp
+    rows = min((PLANE // (wp * k) - ext) // p["stride_h"] + 1, GROUPS * 4 // ow, oh)
+    if rows * ow < 4:
+        return 0, wp
+    bands = -(-oh // rows)
+    even = -(-oh // bands)
+    return (even if even * ow >= 4 else rows), wp
+
+
+def fill_cost(p: dict, rows: int, k: int) -> int:
+    """Estimated instructions of the kernel's plane fills (k = 0: by the offset table; else by rows,
+    k channels a plane), per-channel and per-band overheads and recomputed rows."""
+    bands, w, ch = -(-p["output_h"] // rows), p["input_w"], p["input_c"]
+    in_rows = (rows - 1) * p["stride_h"] + (p["filter_h"] - 1) * p["dilation_h"] + 1
+    if k == 0:
+        fill = ch * (5 * ((in_rows * w + 7) // 8) + 27)
+    else:
+        fill = ch // k * (9 + in_rows * (7 + 4 * ((w * k + 15) // 16))) + ch * 24
+    plane = in_rows * (p["output_w"] * p["stride_w"] + p["filter_w"]) * max(k, 1)
+    return bands * (fill + 200 + plane // 4) + (bands * rows - p["output_h"]) * p["output_w"] * ch * 5
+
+
+def plane_k(p: dict) -> int:
+    """How the kernel fills its planes (its fill_mode()): K channels a plane by rows, or -1 by the
+    offset table (0 where the plane path does not apply), the fewest estimated instructions."""
+    rows, _ = plane_rows(p, 1)
+    if rows == 0:
+        return 0
+    best, cost = -1, fill_cost(p, rows, 0)
+    for k in (1, 2, 4, 8, 16):
+        if p["input_c"] % k or (16 // k - 1) * p["input_c"] + k - 1 > 255:
+            continue
+        r, _ = plane_rows(p, k)
+        if r and fill_cost(p, r, k) < cost:
+            best, cost = k, fill_cost(p, r, k)
+    return best
+
+
 def specialize_depthwise_mve(ctx, low: Lowering, consts: list) -> Lowering:
     """Add filter_mve / requant_mve to a DEPTHWISE_CONV_2D with depth multiplier 1 and at most
     16 taps; other lowerings are returned unchanged."""
@@ -55,5 +107,6 @@ def specialize_depthwise_mve(ctx, low: Lowering, consts: list) -> Lowering:
                                        p["output_offset"])
     params = dict(p, filter_mve=ctx.const_array("filter_mve", "int8_t", filt, "taps per channel in 16 lanes"),
                   requant_mve=ctx.const_array("requant_mve", "int32_t", table,
-                                              "{bias + input_offset * sum(w), multiplier, shift, output_offset}"))
+                                              "{bias + input_offset * sum(w), multiplier, shift, output_offset}"),
+                  plane_k=plane_k(p))
     return replace(low, params=params)

@@ -22,6 +22,7 @@ typedef struct {
     const int32_t *requant_dsp;              /**< with filter_dsp: [output_c][4] {bias, multiplier, add, right} */
     const int8_t *filter_mve;                /**< NULL, or [output_c][16] taps per channel for the Helium kernel */
     const int32_t *requant_mve;              /**< with filter_mve: [output_c][4] {bias + input_offset * sum(w), multiplier, shift, output_offset} */
+    int32_t plane_k;                         /**< Helium plane fill: K channels a plane by rows, -1 by table, 0 chosen at run time */
 } ts_depthwise_conv2d_params_t;
 
 /**

@@ -4,10 +4,11 @@
  * Plane path (depth multiplier 1, at most 16 taps, generation-time tables filter_mve and
  * requant_mve, see toolchain/codegen/aot_opt_mve_dw.py): the output is cut into bands of
  * rows; per band and channel, the channel's input rows are copied (gather at stride C,
- * scatter by a table of plane offsets; or, for C <= 17 and wide rows, sixteen pixels a
- * gather stored contiguously row by row) into a plane padded with the input zero point, so
+ * scatter by a table of plane offsets) into a plane padded with the input zero point, so
  * that every window is the same sixteen byte offsets from its corner (taps past the last
- * have weight 0). Per output
+ * have weight 0). Or, as the generator chose (plane_k), K channels share a plane, interleaved
+ * (channel k of a pixel at byte k), filled row by row by sixteen-byte gathers and contiguous
+ * stores; the next channel's taps are then the offsets plus 1. Per output
  * pixel one gather of the window (VLDRB.U8 [corner, offsets]) and one VMLADAV.S8 against the
  * channel's taps give sum(w * x); four pixels' sums share one vector for the init
  * (bias + input offset * sum(w): padding reads the zero point, whose term is 0),
@@ -242,12 +243,14 @@ typedef struct {
     int8_t *row0;        /* +160 by rows: the first input row's place in the plane */
     int32_t width;       /* +164 by rows: the input width */
     int32_t row_step;    /* +168 by rows: W * C */
-    int32_t wp;          /* +172 by rows: the plane's row length */
+    int32_t wp;          /* +172 by rows: the plane's row length in bytes */
+    int32_t kmask;       /* +176 K - 1: K channels interleaved in the plane (by rows; K = 1 by dst) */
+    int32_t kk;          /* +180 K */
 } ts_dw_band_t;
 
 /* the offsets the asm reads (C99: an array of negative size where one is off) */
 typedef char ts_dw_band_offsets_checked[(offsetof(ts_dw_band_t, perm_a) == 80 && offsetof(ts_dw_band_t, w) == 112 &&
-                                         offsetof(ts_dw_band_t, tab) == 140 && offsetof(ts_dw_band_t, wp) == 172)
+                                         offsetof(ts_dw_band_t, tab) == 140 && offsetof(ts_dw_band_t, kk) == 180)
                                             ? 1
                                             : -1];
 
@@ -328,9 +331,14 @@ typedef char ts_dw_band_offsets_checked[(offsetof(ts_dw_band_t, perm_a) == 80 &&
 #define TS_DW_STORE(REQ) REQ "vadd.i32 q1, q1, r9\n\t" TS_DW_CLAMP("q1")
 #define TS_DW_CLAMP(Q) "vmax.s32 " Q ", " Q ", q5\n\tvmin.s32 " Q ", " Q ", q6\n\tvstrb.32 " Q ", [r4, q4]\n\t"
 
-/* A channel's plane by rows (r0: its input byte, r4: 16 * C): sixteen pixels a gather (offsets
- * 0, C, .., 15C), stored contiguously at the row's place in the plane, tail-predicated. */
+/* The plane of K channels by rows (r0: the first one's input byte, r4: 16 / K pixels' bytes):
+ * sixteen bytes a gather (K channels of 16 / K pixels: offsets x * C + k), stored
+ * contiguously at the row's place in the plane (channel k of pixel x at x * K + k),
+ * tail-predicated. */
 #define TS_DW_FILL_ROWS                                                                                      \
+    "ldr r5, [%[v], #180]\n\t"                                                                               \
+    "add r5, r0, r5\n\t"                                                                                     \
+    "str r5, [%[v], #120]\n\t" /* the next plane's first channel */                                          \
     "ldr r2, [%[v], #156]\n\t" /* rows_in */                                                                 \
     "cbz r2, 4f\n\t"                                                                                           \
     "vldrb.u8 q2, [%[v], #64]\n\t"                                                                           \
@@ -353,6 +361,8 @@ typedef char ts_dw_band_offsets_checked[(offsetof(ts_dw_band_t, perm_a) == 80 &&
 /* A channel's plane by the dst table (r0: its input byte, r1: dst, r4: 8 * C): eight pixels a
  * gather (offsets 0, C, .., 7C), scattered at their plane offsets, tail-predicated. */
 #define TS_DW_FILL_TABLE                                                                                     \
+    "adds r5, r0, #1\n\t"                                                                                    \
+    "str r5, [%[v], #120]\n\t" /* the next channel */                                                        \
     "ldrd r2, r3, [%[v], #128]\n\t" /* pixels, plane */                                                      \
     "vldrh.u16 q2, [%[v], #64]\n\t"                                                                          \
     "wlstp.16 lr, r2, 4f\n"                                                                                  \
@@ -363,6 +373,28 @@ typedef char ts_dw_band_offsets_checked[(offsetof(ts_dw_band_t, perm_a) == 80 &&
     "vstrb.16 q0, [r3, q1]\n\t"                                                                              \
     "letp lr, 3b\n"
 
+/* the next channel: the next plane (one channel a plane) */
+#define TS_DW_NEXT_PLANE                                                                                     \
+    "ldr r0, [%[v], #148]\n\t"                                                                               \
+    "subs r0, r0, #1\n\t"                                                                                    \
+    "str r0, [%[v], #148]\n\t"                                                                               \
+    "bne 2b\n\t"
+
+/* the next channel: the plane's next (its bytes one further: the tap offsets plus 1), or after
+ * K channels the next plane (channels a multiple of K) */
+#define TS_DW_NEXT_INTERLEAVED                                                                               \
+    "vadd.i8 q3, q3, r0\n\t"                                                                                 \
+    "ldr r0, [%[v], #148]\n\t"                                                                               \
+    "subs r0, r0, #1\n\t"                                                                                    \
+    "str r0, [%[v], #148]\n\t"                                                                               \
+    "beq 9f\n\t"                                                                                             \
+    "ldr r1, [%[v], #176]\n\t"                                                                               \
+    "tst r0, r1\n\t"                                                                                         \
+    "bne 4b\n\t"                                                                                             \
+    "vldrb.8 q3, [%[v]]\n\t"                                                                                 \
+    "b 2b\n"                                                                                                 \
+    "9:\n\t"
+
 /*
  * All channels of a band, one at a time: the channel's input pixels into the plane (FILL),
  * the channel's weights (WEIGHTS: with pairs, the two windows' lanes gathered from its
@@ -370,15 +402,13 @@ typedef char ts_dw_band_offsets_checked[(offsetof(ts_dw_band_t, perm_a) == 80 &&
  * (TS_DW_VARIANTS). The band state `v` advances: next channel's taps, requantization, input
  * byte, output lanes.
  */
-#define TS_DW_CHANNELS(FILL, WEIGHTS, LOOP)                                                                      \
+#define TS_DW_CHANNELS(FILL, WEIGHTS, LOOP, NEXT)                                                                      \
     __asm__ volatile("vldrb.8 q3, [%[v]]\n\t"                                                                 \
                      "vldrw.32 q4, [%[v], #16]\n\t"                                                           \
                      "vldrw.32 q5, [%[v], #32]\n\t"                                                           \
                      "vldrw.32 q6, [%[v], #48]\n"                                                              \
                      "2:\n\t"                                                                                 \
                      "ldrd r0, r1, [%[v], #120]\n\t" /* src, dst */                                           \
-                     "adds r5, r0, #1\n\t"                                                                    \
-                     "str r5, [%[v], #120]\n\t"                                                               \
                      "ldr r4, [%[v], #136]\n\t" /* step */                                                    \
                      FILL "4:\n\t"                                                                            \
                      "ldrd r11, r12, [%[v], #112]\n\t" /* w, rq */                                            \
@@ -387,11 +417,7 @@ typedef char ts_dw_band_offsets_checked[(offsetof(ts_dw_band_t, perm_a) == 80 &&
                      "ldrd r10, r12, [%[v], #140]\n\t" /* tab, groups */                                      \
                      TS_DW_VARIANTS(LOOP, "5", "6") "7:\n\t"                                                  \
                      "movs r0, #1\n\t"                                                                        \
-                     "vadd.i32 q4, q4, r0\n\t"                                                                \
-                     "ldr r0, [%[v], #148]\n\t"                                                               \
-                     "subs r0, r0, #1\n\t"                                                                    \
-                     "str r0, [%[v], #148]\n\t"                                                               \
-                     "bne 2b\n\t"                                                                             \
+                     "vadd.i32 q4, q4, r0\n\t" NEXT                                                           \
                      :                                                                                        \
                      : [v] "r"(v)                                                                             \
                      : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "q0",  \
@@ -409,26 +435,27 @@ typedef char ts_dw_band_offsets_checked[(offsetof(ts_dw_band_t, perm_a) == 80 &&
 
 static TS_NOINLINE void channels(ts_dw_band_t *v)
 {
-    TS_DW_CHANNELS(TS_DW_FILL_TABLE, TS_DW_SINGLE, TS_DW_PIXELS);
+    TS_DW_CHANNELS(TS_DW_FILL_TABLE, TS_DW_SINGLE, TS_DW_PIXELS, TS_DW_NEXT_PLANE);
 }
 
 static TS_NOINLINE void channels_pairs(ts_dw_band_t *v)
 {
-    TS_DW_CHANNELS(TS_DW_FILL_TABLE, TS_DW_PAIRED, TS_DW_PAIRS);
+    TS_DW_CHANNELS(TS_DW_FILL_TABLE, TS_DW_PAIRED, TS_DW_PAIRS, TS_DW_NEXT_PLANE);
 }
 
 static TS_NOINLINE void channels_rows(ts_dw_band_t *v)
 {
-    TS_DW_CHANNELS(TS_DW_FILL_ROWS, TS_DW_SINGLE, TS_DW_PIXELS);
+    TS_DW_CHANNELS(TS_DW_FILL_ROWS, TS_DW_SINGLE, TS_DW_PIXELS, TS_DW_NEXT_INTERLEAVED);
 }
 
 static TS_NOINLINE void channels_rows_pairs(ts_dw_band_t *v)
 {
-    TS_DW_CHANNELS(TS_DW_FILL_ROWS, TS_DW_PAIRED, TS_DW_PAIRS);
+    TS_DW_CHANNELS(TS_DW_FILL_ROWS, TS_DW_PAIRED, TS_DW_PAIRS, TS_DW_NEXT_INTERLEAVED);
 }
 
-/* Geometry of the plane path: the plane's row length, output rows per band, or 0 if it does not apply. */
-static int32_t plane_rows(const ts_depthwise_conv2d_params_t *p, int32_t *wp)
+/* Geometry of the plane path with k channels a plane: the plane's row length in pixels, output
+ * rows per band, or 0 if it does not apply. */
+static int32_t plane_rows(const ts_depthwise_conv2d_params_t *p, int32_t k, int32_t *wp)
 {
     const int32_t ow = p->output_w, oh = p->output_h;
     const int32_t last_x = (ow - 1) * p->stride_w - p->pad_w + (p->filter_w - 1) * p->dilation_w;
@@ -436,11 +463,11 @@ static int32_t plane_rows(const ts_depthwise_conv2d_params_t *p, int32_t *wp)
     const int32_t reach = (p->filter_h - 1) * p->dilation_h * *wp + (p->filter_w - 1) * p->dilation_w;
     const int32_t ext = (p->filter_h - 1) * p->dilation_h + 1; /* plane rows of one output row */
     if (p->filter_mve == NULL || p->requant_mve == NULL || p->depth_multiplier != 1 || p->input_c < 1 ||
-        p->filter_h * p->filter_w > 16 || reach > 255 || p->input_c > 8191 || oh * ow < 4 || ow > 4 * TS_MVE_DW_GROUPS ||
-        ext * *wp > TS_MVE_DW_PLANE) {
+        p->filter_h * p->filter_w > 16 || (reach + 1) * k - 1 > 255 || p->input_c > 8191 || oh * ow < 4 ||
+        ow > 4 * TS_MVE_DW_GROUPS || ext * *wp * k > TS_MVE_DW_PLANE) {
         return 0;
     }
-    int32_t rows = (TS_MVE_DW_PLANE / *wp - ext) / p->stride_h + 1;
+    int32_t rows = (TS_MVE_DW_PLANE / (*wp * k) - ext) / p->stride_h + 1;
     rows = rows < TS_MVE_DW_GROUPS * 4 / ow ? rows : TS_MVE_DW_GROUPS * 4 / ow;
     rows = rows < oh ? rows : oh;
     if (rows * ow < 4) {
@@ -456,19 +483,19 @@ static int32_t plane_rows(const ts_depthwise_conv2d_params_t *p, int32_t *wp)
  * (four, or with pairs those of pixels 0 and 2) and the first pixel's address in the band's
  * output as if it started at `out`.
  */
-static void corners(const ts_depthwise_conv2d_params_t *p, int32_t rows, int32_t wp, uint32_t plane, int8_t *out,
-                    int pairs, uint32_t *tab)
+static void corners(const ts_depthwise_conv2d_params_t *p, int32_t rows, int32_t wp, int32_t k, uint32_t plane,
+                    int8_t *out, int pairs, uint32_t *tab)
 {
     const int32_t ow = p->output_w, n = rows * ow, ch = p->input_c, every = pairs ? 2 : 1, words = 4 / every + 1;
     uint32_t row = plane, corner = plane;
     for (int32_t g = 0, x = 0; g < n / 4; ++g, tab += words) { /* the full groups */
         for (int32_t l = 0; l < 4; l += every) { /* pairs stay in a row (even width) */
             tab[l / every] = corner;
-            corner += (uint32_t)(every * p->stride_w);
+            corner += (uint32_t)(every * p->stride_w * k);
             x += every;
             if (x == ow) {
                 x = 0;
-                row += (uint32_t)(p->stride_h * wp);
+                row += (uint32_t)(p->stride_h * wp * k);
                 corner = row;
             }
         }
@@ -477,7 +504,7 @@ static void corners(const ts_depthwise_conv2d_params_t *p, int32_t rows, int32_t
     if (n % 4 != 0) { /* a last group of the last four pixels */
         for (int32_t l = 0; l < 4; l += every) {
             const int32_t i = n - 4 + l;
-            tab[l / every] = plane + (uint32_t)((i / ow) * p->stride_h * wp + (i % ow) * p->stride_w);
+            tab[l / every] = plane + (uint32_t)(((i / ow) * p->stride_h * wp + (i % ow) * p->stride_w) * k);
         }
         tab[words - 1] = (uint32_t)(uintptr_t)(out + (size_t)(n - 4) * ch);
     }
@@ -512,18 +539,18 @@ static int32_t band(const ts_depthwise_conv2d_params_t *p, int32_t oy0, int32_t 
  * row fy, the first window's weight at ux, the second's at ux - stride (lane `taps`, a zero,
  * where the window has none).
  */
-static void layout(const ts_depthwise_conv2d_params_t *p, int32_t wp, ts_dw_band_t *v)
+static void layout(const ts_depthwise_conv2d_params_t *p, int32_t wp, int32_t k, ts_dw_band_t *v)
 {
     const int32_t fh = p->filter_h, fw = p->filter_w, sw = p->stride_w, taps = fh * fw, span = fw + sw;
     v->pairs = p->dilation_h == 1 && p->dilation_w == 1 && p->output_w % 2 == 0 && sw <= fw && fh * span <= 16 &&
-               (fh - 1) * wp + span - 1 <= 255;
+               ((fh - 1) * wp + span) * k - 1 <= 255;
     for (int32_t t = 0; t < 16; ++t) {
         v->perm_a[t] = v->perm_b[t] = (uint8_t)(v->pairs ? taps : t);
     }
     if (!v->pairs) {
         for (int32_t fy = 0, t = 0; fy < fh; ++fy) {
             for (int32_t fx = 0; fx < fw; ++fx, ++t) {
-                v->tap[t] = (uint8_t)(fy * p->dilation_h * wp + fx * p->dilation_w);
+                v->tap[t] = (uint8_t)((fy * p->dilation_h * wp + fx * p->dilation_w) * k);
             }
         }
         return;
@@ -531,7 +558,7 @@ static void layout(const ts_depthwise_conv2d_params_t *p, int32_t wp, ts_dw_band
     for (int32_t fy = 0; fy < fh; ++fy) {
         for (int32_t ux = 0; ux < span; ++ux) {
             const int32_t lane = fy * span + ux;
-            v->tap[lane] = (uint8_t)(fy * wp + ux);
+            v->tap[lane] = (uint8_t)((fy * wp + ux) * k);
             if (ux < fw) {
                 v->perm_a[lane] = (uint8_t)(fy * fw + ux);
             }
@@ -542,45 +569,64 @@ static void layout(const ts_depthwise_conv2d_params_t *p, int32_t wp, ts_dw_band
     }
 }
 
+/* The plane fill the generator chose (plane_k: toolchain/codegen/aot_opt_mve_dw.py estimates
+ * the instructions of each): by rows with K channels a plane (a power of 2 dividing C, whose
+ * sixteen-byte gather stays within 255 bytes), returned with its rows per band and plane row
+ * length; 0 by the dst table (also where plane_k is 0 or not such a K); -1 where the plane
+ * path does not apply. */
+static int32_t fill_mode(const ts_depthwise_conv2d_params_t *p, int32_t *rows, int32_t *wp)
+{
+    const int32_t k = p->plane_k, ch = p->input_c;
+    if (k > 0 && k <= 16 && 16 % k == 0 && ch % k == 0 && (16 / k - 1) * ch + k - 1 <= 255) {
+        *rows = plane_rows(p, k, wp);
+        if (*rows > 0) {
+            return k;
+        }
+    }
+    *rows = plane_rows(p, 1, wp);
+    return *rows == 0 ? -1 : 0;
+}
+
 /* The plane path (see the top of the file); 0 if it does not apply. */
 static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output)
 {
-    int32_t wp;
-    const int32_t rows = plane_rows(p, &wp);
-    if (rows == 0) {
+    int32_t wp, rows;
+    const int32_t mode = fill_mode(p, &rows, &wp);
+    if (mode < 0) {
         return 0;
     }
-    const int32_t ch = p->input_c, ow = p->output_w;
+    const int by_rows = mode > 0;
+    const int32_t ch = p->input_c, ow = p->output_w, k = by_rows ? mode : 1;
     const int32_t groups = (rows * ow + 3) / 4;
-    const int32_t plane_bytes = ((rows - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1) * wp;
+    const int32_t plane_bytes = ((rows - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1) * wp * k;
     int8_t plane[TS_MVE_DW_PLANE] __attribute__((aligned(16)));
     uint16_t dst[TS_MVE_DW_PLANE + 8] __attribute__((aligned(16)));
     uint32_t tab[TS_MVE_DW_GROUPS * 5];
     ts_dw_band_t v __attribute__((aligned(16)));
     memset(&v, 0, sizeof v);
-    layout(p, wp, &v);
+    layout(p, wp, k, &v);
     for (int32_t l = 0; l < 4; ++l) {
         v.lo[l] = p->act_min;
         v.hi[l] = p->act_max;
     }
-    /* by rows (sixteen pixels a gather, contiguous stores) where cheaper than by the dst table */
-    const int32_t in_rows = (rows - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1, w = p->input_w;
-    const int by_rows = ch <= 17 && in_rows * (7 + 4 * ((w + 15) / 16)) < 5 * ((in_rows * w + 7) / 8);
+    const int32_t w = p->input_w;
     for (int32_t i = 0; i < 16; ++i) {
         if (by_rows) {
-            v.stride.b[i] = (uint8_t)(i * ch);
+            v.stride.b[i] = (uint8_t)(i / k * ch + i % k);
         } else if (i < 8) {
             v.stride.h[i] = (uint16_t)(i * ch);
         }
     }
     v.plane = plane;
-    v.step = (by_rows ? 16 : 8) * ch;
-    v.width = w;
+    v.step = by_rows ? 16 / k * ch : 8 * ch;
+    v.width = w * k;
     v.row_step = w * ch;
-    v.wp = wp;
+    v.wp = wp * k;
+    v.kmask = k - 1;
+    v.kk = k;
     v.tab = tab;
     v.groups = groups;
-    corners(p, rows, wp, (uint32_t)(uintptr_t)plane, output, v.pairs, tab);
+    corners(p, rows, wp, k, (uint32_t)(uintptr_t)plane, output, v.pairs, tab);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
         for (int32_t oy0 = 0; oy0 < p->output_h; oy0 += rows) {
@@ -589,7 +635,7 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
             const int32_t n = band(p, oy0, rows, wp, by_rows ? NULL : dst, &y_lo, &first);
             v.pixels = by_rows ? 0 : n * w;
             v.rows_in = by_rows ? n : 0;
-            v.row0 = plane + first;
+            v.row0 = plane + first * k;
             const int32_t shift = (b * p->output_h + oy0) * ow * ch; /* of the band's output from tab's */
             for (int32_t l = 0; l < 4; ++l) { /* pairs: lanes are pixels 0, 2, 1, 3 */
                 v.out[l] = (v.pairs ? l % 2 * 2 + l / 2 : l) * ch + shift;
