@@ -5,9 +5,11 @@ compared byte for byte with the TFLM interpreter. The depthwise chains hit the 3
 line loop and its edges: 4, 8, 12 and 64 channels, strides 1 and 2, SAME and VALID, lines along
 image rows and along image columns (chosen by shape), lines of 1-3 outputs (scratch), lines
 ending in a single output or in a group of four overlapping the one before (at an odd position:
-three LDRs), bands of planes (a wide image), tiny images where every pixel is a border pixel, per-tensor and
-per-channel scales, RELU6 (a clamp inside int8) and the int8 range. The generator's 3x3 layout
-is checked on the host.
+three LDRs), bands of planes (a wide image), lines too long for any band (the C fallback),
+tiny images where every pixel is a border pixel, per-tensor and per-channel scales, RELU6 (a
+clamp inside int8) and the int8 range. The gemv chains hit the assembly gemv (unrolled pairs,
+the eight-group loop, the all-pixels pointwise block) and the one-channel window reads. The
+generator's layouts are checked on the host.
 """
 
 from __future__ import annotations
@@ -103,6 +105,8 @@ DW = [
     # a wide image split into bands of planes; stride 2 (VALID, 14 x 34 outputs), 64 channels
     ("bands", (1, 30, 70, 4), [{"op": "dw", "act": "RELU6"}, {"op": "conv", "out": 64},
                                {"op": "dw", "stride": 2, "padding": "VALID"}], 2),
+    # lines too long for the planes' budget both ways: the planes' layout read pixel by pixel in C
+    ("too_wide", (1, 86, 86, 4), [{"op": "dw", "act": "RELU6"}], 1),
     # small images, pixel by pixel (the per-quad layout): stride 2 SAME and VALID, 12 channels,
     # 4x3 (every pixel a border pixel), down to 1x1
     ("pixels", (1, 9, 11, 12), [{"op": "dw", "stride": 2}, {"op": "dw", "padding": "VALID", "act": "RELU6"},
@@ -115,7 +119,7 @@ DW = [
 @pytest.mark.slow
 @pytest.mark.parametrize("name,shape,layers,planes", DW, ids=[d[0] for d in DW])
 def test_depthwise_3x3_bit_exact(make_tflite, tmp_path, name, shape, layers, planes):
-    project = _check(make_tflite, tmp_path, shape, layers)
+    project = _check(make_tflite, tmp_path, shape, layers, samples=1 if name == "too_wide" else 2)
     # the layers meant for the channel planes got their layout (and no others)
     assert (project / "src" / "model" / "model.c").read_text().count("for the channel planes") == planes
 

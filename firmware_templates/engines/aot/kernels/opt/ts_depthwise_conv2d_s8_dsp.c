@@ -45,8 +45,12 @@ static int dw_planes_layout(const ts_depthwise_conv2d_params_t *p)
            p->stride_w == s && ((s == 1 && pixels >= 64) || (s == 2 && pixels >= 100));
 }
 
-/* stack bytes for the int16 planes of one channel quad (a band of input lines) */
-#define TS_DW_PLANES_BYTES 4096
+/* stack bytes for the int16 planes of one channel quad (a band of input lines): small enough
+ * for the 4 KB stacks of small-RAM boards (toolchain/codegen/project.py); a project may raise it
+ * (4096 saves about 1% on person_detect) */
+#ifndef TS_DW_PLANES_BYTES
+#define TS_DW_PLANES_BYTES 2048
+#endif
 
 /* One channel as the line loop reads it (copied onto the stack by the loop): per window row
  * its taps as (w0, w1), (w2, 0) (doubled, as dsp_depthwise3x3_filter lays them out), the
@@ -344,7 +348,7 @@ static void dw3x3_planes(const ts_depthwise_conv2d_params_t *p, const dw_geom_t 
     const int32_t rows = one_band ? (g->lines_out - 1) * g->s_line + 3 : budget, plane = rows * wp;
     const int32_t full = g->len_out / 4, rem = g->len_out % 4;
     const int short_lines = full == 0;
-    int8_t scratch[4 * (TS_DW_PLANES_BYTES / 48)]; /* a band's lines of four outputs (bands of <= 4096 / 48 lines) */
+    int8_t scratch[4 * (TS_DW_PLANES_BYTES / 48)]; /* a band's lines of four outputs (at most budget / 48 lines) */
     const uint32_t off2 = ts_dup16(p->input_offset);
     const uint32_t zp4 = 0x01010101u * (uint8_t)(int8_t)-p->input_offset; /* + offset = 0 */
     const int ssat = p->act_min == -128 && p->act_max == 127;
