@@ -69,15 +69,44 @@ def _tflm_dir(tflm_dir, board: Board) -> str | None:
     return str(path)
 
 
-def _tflm_arena(model: Model, board: Board) -> tuple[int, int, int]:
-    """(arena size, planned bytes, margin): the analyzer's plan (head + tail) plus ARENA_MARGIN."""
+def _tflm_arena(model: Model, board: Board, cmsis_nn: bool = False) -> tuple[int, int, int]:
+    """(arena size, planned bytes, margin): the analyzer's plan (head + tail) plus ARENA_MARGIN,
+    plus, for a CMSIS-NN tree, what its kernels take from the arena besides (_cmsis_nn_extra)."""
     from toolchain.analyze.arena import plan_arena
     from toolchain.analyze.tail import HOST_64, TARGET_32, estimate_tail
 
     target = HOST_64 if board.platform == "host" else TARGET_32
     planned = plan_arena(model).head + estimate_tail(model, target).total
+    planned += _cmsis_nn_extra(model) if cmsis_nn else 0
     margin = max(1024, int(planned * ARENA_MARGIN)) + 15 & ~15
     return planned + margin, planned, margin
+
+
+def _cmsis_nn_extra(model: Model) -> int:
+    """An upper bound of the arena CMSIS-NN kernels take besides the reference kernels' plan:
+    the largest scratch buffer of one op (im2col columns for CONV_2D, up to four of them, int8
+    on Helium or int16 on DSP cores; CH_IN_BLOCK_MVE = 124 channels x the window, four times,
+    for DEPTHWISE_CONV_2D on Helium, or its int16 window copy on DSP; an int32 row for
+    AVERAGE_POOL_2D), without reusing the space of dead tensors; plus, for every CONV_2D and
+    FULLY_CONNECTED, a persistent int32 per output channel (kernel sums, Helium) and 16 bytes
+    of alignment per buffer. Bounds from the CMSIS-NN *_get_buffer_size functions."""
+    g = model.main
+    scratch, persistent = 0, 0
+    for op in g.operators:
+        shapes = [g.tensors[i].shape for i in op.inputs if i >= 0]
+        if op.op == "CONV_2D" and len(shapes) > 1:
+            out_c, kh, kw, in_c = shapes[1]
+            scratch = max(scratch, 4 * (in_c * kh * kw + 16) + 16)
+            persistent += 4 * out_c + 16
+        elif op.op == "DEPTHWISE_CONV_2D" and len(shapes) > 1:
+            _, kh, kw, out_c = shapes[1]
+            in_c = shapes[0][-1]
+            scratch = max(scratch, 4 * 124 * kh * kw + 16, 2 * in_c * kh * kw + 16, 4 * (kh * kw + 16) + 16)
+        elif op.op == "AVERAGE_POOL_2D" and shapes:
+            scratch = max(scratch, 4 * shapes[0][-1] + 16)
+        elif op.op == "FULLY_CONNECTED" and len(shapes) > 1:
+            persistent += 4 * shapes[1][0] + 16
+    return scratch + persistent
 
 
 def _copy(src_dir: Path, dst_dir: Path) -> None:
@@ -137,7 +166,8 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
             from toolchain.export import export
 
             exported = export(stage / f"{name}.tflite", src / "model", name=re.sub(r"\W", "_", name))
-            arena, planned, margin = _tflm_arena(model, b)
+            arena, planned, margin = _tflm_arena(model, b, (Path(tflm_path) / "third_party" / "cmsis_nn").is_dir()
+                                                 if tflm_path else False)
             resolver = _resolver(model)
             ctx.update(export_name=exported.name, arena_size=arena, arena_plan=planned, arena_margin=margin,
                        resolver=resolver, tflm_sources=tflm_sources(tflm_path, resolver) if tflm_path else [], layer_names=_layer_names(model),
