@@ -105,13 +105,13 @@ CHAINS = {
     "c64": ((1, 25, 5, 64), [{"k": 3}, {"k": 3, "ratio": (0.05, 1.2), "wmax": 3, "act": "NONE"},
                              {"k": 3, "ratio": (1e-7, 8e-7), "bias": 1 << 28, "act": "NONE"}], False),
     # 5 channels, an image split into bands (the last one overlapping the one before)
-    "c5": ((1, 40, 33, 5), [{"k": 3, "act": "NONE"}, {"k": 3, "stride": 2, "act": "NONE"},
+    "c5": ((1, 41, 33, 5), [{"k": 3, "act": "NONE"}, {"k": 3, "stride": 2, "act": "NONE"},
                             {"k": 3, "padding": "VALID", "act": "RELU6"}], False),
     # even output widths: pairs of pixels per gather (strides 1 and 2, every requantization)
     "pairs": ((1, 11, 16, 12), [{"k": 3, "act": "NONE"}, {"k": 3, "stride": 2, "act": "RELU6"},
                                 {"k": 3, **LEFT, "act": "NONE"}, {"k": 3, "padding": "VALID", "act": "NONE"},
                                 {"k": 1, "act": "NONE"}, {"k": (2, 2), "stride": 2, "act": "NONE"}], True),
-    "pairs_bands": ((1, 40, 34, 4), [{"k": 3, "act": "NONE"}], False),
+    "pairs_bands": ((1, 41, 34, 4), [{"k": 3, "act": "NONE"}], False),
     "pairs_far": ((1, 5, 6, 8), [{"k": 3, **FAR, "act": "NONE"}], False),
     # 16 channels a plane, the pairs' lanes reaching byte 255
     "c32": ((1, 4, 4, 32), [{"k": 3, "act": "NONE"}, {"k": 3, "stride": 2, "act": "NONE"}], False),

@@ -37,7 +37,7 @@ def depthwise_mve_tables(w: np.ndarray, bias, input_offset: int, multipliers, sh
     return filt.reshape(-1), table.reshape(-1)
 
 
-GROUPS, PLANE = 128, 1024  # the kernel's TS_MVE_DW_GROUPS and TS_MVE_DW_PLANE
+GROUPS, PLANE = 48, 512  # the kernel's TS_MVE_DW_GROUPS and TS_MVE_DW_PLANE (defaults)
 
 
 def plane_rows(p: dict, k: int) -> tuple[int, int]:

@@ -213,8 +213,15 @@ static void window(const ts_depthwise_conv2d_params_t *p, const int8_t *image, i
 
 /* ---- The plane path: one channel at a time, four output pixels per vector ---- */
 
-#define TS_MVE_DW_GROUPS 128 /* groups of four output pixels per band (their table is on the stack) */
-#define TS_MVE_DW_PLANE 1024 /* bytes of a band's plane (one channel of the input rows it reads, padded) */
+/* Stack budget of the plane path, about 2.7 KB (boards with little RAM get 4 KB stacks); larger
+ * bands are a little faster (person_detect's depthwise layers -2% with 128 and 1024). Keep
+ * toolchain/codegen/aot_opt_mve_dw.py's GROUPS and PLANE equal (its plane_k estimate). */
+#ifndef TS_MVE_DW_GROUPS
+#define TS_MVE_DW_GROUPS 48 /* groups of four output pixels per band (their table is on the stack) */
+#endif
+#ifndef TS_MVE_DW_PLANE
+#define TS_MVE_DW_PLANE 512 /* bytes of a band's plane (the input rows it reads, padded) */
+#endif
 
 /* A band's state as the channel loop (channels()) reads it: 16-byte aligned, this order. */
 typedef struct {
