@@ -213,7 +213,7 @@ static void window(const ts_depthwise_conv2d_params_t *p, const int8_t *image, i
 
 /* ---- The plane path: one channel at a time, four output pixels per vector ---- */
 
-/* Stack budget of the plane path, about 2.7 KB (boards with little RAM get 4 KB stacks); larger
+/* Stack budget of the plane path, under 3 KB (boards with little RAM get 4 KB stacks); larger
  * bands are a little faster (person_detect's depthwise layers -2% with 128 and 1024). Keep
  * toolchain/codegen/aot_opt_mve_dw.py's GROUPS and PLANE equal (its plane_k estimate). */
 #ifndef TS_MVE_DW_GROUPS
@@ -231,7 +231,7 @@ typedef struct {
     int32_t hi[4];       /* +48 */
     union {
         uint16_t h[8];   /* +64 0, C, .., 7C: eight pixels of a channel (dst table) */
-        uint8_t b[16];   /* 0, C, .., 15C: sixteen (by rows, C <= 17) */
+        uint8_t b[16];   /* by rows: x * C + k, K channels of 16 / K pixels */
     } stride;
     uint8_t perm_a[16];  /* +80 the lanes of a filter_mve row making the (first) window's weights */
     uint8_t perm_b[16];  /* +96 pairs: those of the second window's (a lane of zeros where none) */
@@ -241,14 +241,14 @@ typedef struct {
     const uint16_t *dst; /* +124 the input pixels' offsets in the plane */
     int32_t pixels;      /* +128 the number of input pixels */
     int8_t *plane;       /* +132 */
-    int32_t step;        /* +136 8 * C (dst table), 16 * C (by rows) */
+    int32_t step;        /* +136 8 * C (dst table), 16 / K * C (by rows) */
     const uint32_t *tab; /* +140 per group of four output pixels: their corners and first output address */
     int32_t groups;      /* +144 */
     int32_t channels;    /* +148 channels left */
     int32_t pairs;       /* +152 1: one gather per two horizontally adjacent pixels (TS_DW_PAIRS) */
     int32_t rows_in;     /* +156 the band's input rows copied by rows (contiguous stores), or 0: by dst */
     int8_t *row0;        /* +160 by rows: the first input row's place in the plane */
-    int32_t width;       /* +164 by rows: the input width */
+    int32_t width;       /* +164 by rows: an input row's bytes in the plane (W * K) */
     int32_t row_step;    /* +168 by rows: W * C */
     int32_t wp;          /* +172 by rows: the plane's row length in bytes */
     int32_t kmask;       /* +176 K - 1: K channels interleaved in the plane (by rows; K = 1 by dst) */
