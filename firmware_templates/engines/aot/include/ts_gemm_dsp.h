@@ -268,22 +268,25 @@ typedef struct {
 
 /* What ts_pointwise_ssat_asm keeps on the stack: ts_gemv_frame_t's words, then the next pixel's
  * input, the filter and first quad's requantization to start each pixel from, its quads, the
- * pixels left, the column's groups of eight int8, and the input offset (twice, 16-bit). */
+ * pixels left, the column's groups of eight int8 (or < 0), the input offset (twice, 16-bit),
+ * and for one-channel 3x3 windows the image row's bytes and the step between windows. */
 typedef struct {
     ts_gemv_frame_t gemv;
     const int8_t *src;
     const int16_t *w;
     const ts_rq4_t *rq;
-    int32_t quads, pixels, eights;
+    int32_t quads, pixels, eights; /* eights < 0: one-channel 3x3 windows (below) */
     uint32_t off2;
-    int32_t spare;
+    int32_t row, step, spare[2];   /* for those: the image row's bytes, the window's step */
 } ts_pointwise_frame_t;
 
 /*
  * Quads of rows times a column for k up to 256 (32 pairs of groups of four, the k8 padding
  * included), requantized to the int8 range, for a run of pixels, all in one assembly block:
  * each pixel's int8 input is widened into the column (LDRD, four SXTAB16 with the offset, STM
- * per eight channels; none with `eights` 0: the column is given), then per quad the
+ * per eight channels; none with `eights` 0: the column is given; with `eights` < 0 a
+ * one-channel 3x3 window, its three row words packed into the column's three groups by
+ * BFI/PKHBT, the window stepping on by `step` bytes), then per quad the
  * accumulators start at their biases, the pairs of groups run fully unrolled from a computed
  * entry (skip = 32 - pairs: no loop counter, which frees a register for a four-word LDM of the
  * column) and the outputs are requantized from registers; the outputs follow on. r7 (the Thumb
@@ -295,8 +298,8 @@ TS_GEMV_FN void ts_pointwise_ssat_asm(const ts_pointwise_frame_t *frame)
     __asm__ volatile("push {r7}\n\t"
                      "mov r12, r0\n\t"
                      "add r0, r12, #40\n\t"
-                     "ldm r0, {r0, r1, r2, r3}\n\t"
-                     "push {r0, r1, r2, r3}\n\t"
+                     "ldm r0, {r0, r1, r2, r3, r4, r5}\n\t"
+                     "push {r0, r1, r2, r3, r4, r5}\n\t"
                      "add r0, r12, #16\n\t"
                      "ldm r0, {r0, r1, r2, r3, r4, r5}\n\t"
                      "adr r6, 5f\n\t"
@@ -313,6 +316,7 @@ TS_GEMV_FN void ts_pointwise_ssat_asm(const ts_pointwise_frame_t *frame)
                      "ldr lr, [sp, #44]\n\t"
                      "cmp lr, #0\n\t"
                      "beq 7f\n\t"
+                     "blt 4f\n\t"
                      "9:\n\t"
                      "ldrd r4, r5, [r11], #8\n\t"
                      "sxtab16 r6, r7, r4\n\t"
@@ -322,6 +326,27 @@ TS_GEMV_FN void ts_pointwise_ssat_asm(const ts_pointwise_frame_t *frame)
                      "stmia r12!, {r6, r8, r9, r10}\n\t"
                      "subs lr, lr, #1\n\t"
                      "bne 9b\n\t"
+                     "b 7f\n\t"
+                     /* a one-channel 3x3 window from its three row words: x00 x01 x02 x10 |
+                      * x11 x12 x20 x21 | x22 and a byte whose weight is 0, widened */
+                     "4:\n\t"
+                     "ldr r8, [sp, #52]\n\t"
+                     "ldr r4, [r11]\n\t"
+                     "ldr r5, [r11, r8]\n\t"
+                     "ldr r6, [r11, r8, lsl #1]\n\t"
+                     "bfi r4, r5, #24, #8\n\t"
+                     "lsr r5, r5, #8\n\t"
+                     "pkhbt r5, r5, r6, lsl #16\n\t"
+                     "lsr r6, r6, #16\n\t"
+                     "sxtab16 r0, r7, r4\n\t"
+                     "sxtab16 r1, r7, r4, ror #8\n\t"
+                     "sxtab16 r2, r7, r5\n\t"
+                     "sxtab16 r3, r7, r5, ror #8\n\t"
+                     "sxtab16 r9, r7, r6\n\t"
+                     "sxtab16 r10, r7, r6, ror #8\n\t"
+                     "stm r12, {r0, r1, r2, r3, r9, r10}\n\t"
+                     "ldr r4, [sp, #56]\n\t"
+                     "add r11, r11, r4\n\t"
                      "7:\n\t"
                      "str r11, [sp, #24]\n\t"
                      "ldr r11, [sp, #28]\n\t"
@@ -345,7 +370,7 @@ TS_GEMV_FN void ts_pointwise_ssat_asm(const ts_pointwise_frame_t *frame)
                      "subs r4, r4, #1\n\t"
                      "str r4, [sp, #40]\n\t"
                      "bne 8b\n\t"
-                     "add sp, sp, #56\n\t"
+                     "add sp, sp, #64\n\t"
                      "pop {r7}\n\t"
                      : "+r"(r0)
                      :
@@ -391,7 +416,7 @@ static inline void ts_gemv_plan(ts_gemv_plan_t *g, const int16_t *w, int32_t k, 
         g->unrolled = g->unrollable && ((rows + 3) >> 2) * saved > 24;
     }
     const ts_gemv_frame_t one = {NULL, 0, rq, NULL, rows >> 2, 32 - pairs};
-    g->pw = (ts_pointwise_frame_t){one, NULL, w, rq, rows >> 2, 1, 0, 0, 0};
+    g->pw = (ts_pointwise_frame_t){one, NULL, w, rq, rows >> 2, 1, 0, 0, 0, 0, {0, 0}};
 }
 
 /* quads of rows from row quad q times the column into out, in assembly */

@@ -99,7 +99,8 @@ static int one_channel(const ts_conv2d_params_t *p)
 }
 
 /* One image of a one-channel convolution (one_channel): window rows read a word each, from the
- * image when the window (and its last word) is inside it, else with zero points outside. */
+ * image when the window (and its last word) is inside it, else with zero points outside; runs of
+ * 3x3 windows inside the image (rows in fours, k <= 256, the int8 range) all in assembly. */
 static void conv_1ch(const ts_conv2d_params_t *p, const int8_t *image, int8_t *out, ts_gemv_plan_t *g,
                      int16_t *col)
 {
@@ -107,11 +108,32 @@ static void conv_1ch(const ts_conv2d_params_t *p, const int8_t *image, int8_t *o
     const uint32_t zp4 = 0x01010101u * (uint8_t)(int8_t)-p->input_offset;
     const int32_t fh = p->filter_h, w = p->input_w, total = p->input_h * w;
     uint32_t *dst = (uint32_t *)(void *)col;
+    /* runs of 3x3 windows inside the image all in assembly (ts_pointwise_ssat_asm's 3x3 mode) */
+    const int runs = p->filter_w == 3 && g->unrollable && (p->output_c & 3) == 0;
     for (int32_t oy = 0; oy < p->output_h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_h;
         for (int32_t ox = 0, x0 = -p->pad_w; ox < p->output_w; ++ox, x0 += p->stride_w, out += p->output_c) {
             const int inside = y0 >= 0 && y0 + fh <= p->input_h && x0 >= 0 && x0 + p->filter_w <= w &&
                                (y0 + fh - 1) * w + x0 + 4 <= total;
+            if (inside && runs) {
+                int32_t n = 1; /* the windows inside from here on */
+                while (ox + n < p->output_w && x0 + n * p->stride_w + 3 <= w &&
+                       (y0 + 2) * w + x0 + n * p->stride_w + 4 <= total) {
+                    ++n;
+                }
+                ts_pointwise_frame_t run = g->pw;
+                run.gemv.col = col;
+                run.gemv.out = out;
+                run.src = image + (size_t)y0 * w + x0;
+                run.pixels = n;
+                run.eights = -1;
+                run.off2 = off2;
+                run.row = w;
+                run.step = p->stride_w;
+                ts_pointwise_ssat_asm(&run);
+                ox += n - 1, x0 += (n - 1) * p->stride_w, out += (size_t)(n - 1) * p->output_c;
+                continue;
+            }
             if (p->filter_w == 4) {
                 const int8_t *src = image + (size_t)y0 * w + x0;
                 for (int32_t r = 0; r < fh; ++r, src += w) {
