@@ -142,7 +142,8 @@ def test_single_channel_input_bit_exact_on_m4(make_tflite, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("board", BOARDS)
-@pytest.mark.parametrize("name", ["mlperf_tiny/kws_ref_model.tflite", "mlperf_tiny/ad01_int8.tflite"])
+@pytest.mark.parametrize("name", ["mlperf_tiny/kws_ref_model.tflite", "mlperf_tiny/ad01_int8.tflite",
+                                  "tflm/person_detect.tflite"])
 def test_shared_models_bit_exact_on_qemu(shared_data, tmp_path, board, name):
     got, want, _ = _run_on_qemu(shared_data / name, board, tmp_path, samples=3)
     assert got == want
