@@ -4,10 +4,12 @@
  * im2col: each output pixel's receptive field becomes an int16 column with the input
  * offset added (out-of-bounds taps are 0, as TFLM skips them), multiplied by the
  * generator's int16 re-layout of the filter (params->filter_dsp, ts_gemm_dsp.h), and
- * each output is requantized once (params->requant_dsp). Pointwise convolutions widen each
- * pixel straight from the image; one-channel images with 3x3 or four-column windows read a
- * word per window row (zero points outside the image); other windows are gathered. Without the re-layouts
- * (grouped convolutions, requantizations outside the fast form) the portable kernel runs.
+ * each output is requantized once (params->requant_dsp, per quad of rows). Pointwise
+ * convolutions widen each pixel straight from the image (for the int8 range all pixels in one
+ * assembly block); one-channel images with 3x3 or four-column windows read a word per window
+ * row (zero points outside the image; runs of 3x3 windows inside it in the same block); other
+ * windows are gathered. Without the re-layouts (grouped convolutions, requantizations outside
+ * the fast form) the portable kernel runs.
  */
 #include "ts_conv2d_s8.h"
 

@@ -3,17 +3,17 @@
  *
  * 3x3 filters on images large enough (dw_planes_layout; the generator then lays out each
  * channel's taps as rows (w0, w1, w2, 0), doubled, aot_opt.py dsp_depthwise3x3_filter): per
- * quad of channels, a band of input lines
- * is widened once (input offset added, SXTAB16) into four int16 planes, one per channel,
- * with zeros for the padding around the image (x + offset = 0, as TFLM skips those taps).
- * Adjacent positions of a plane are the halfword pairs SMLAD multiplies by two taps. Then,
- * channel by channel, each output line runs one assembly loop over groups of four outputs:
- * per window row one LDM of the plane, one LDRD of the row's taps and eight MACs (SMLAD or,
- * for odd positions at stride 1, PKHBT + SMLADX for the tap pair, SMLAxB for the third tap),
- * then the four outputs requantized with the channel's parameters kept on the stack. Lines
- * are image rows, or image columns (taps transposed) when that computes fewer outputs in
- * groups of four (kws: 5 columns wide, 25 high). Strides along a line other than 1 and 2,
- * or lines too long for the planes' stack budget, run pixel by pixel in C.
+ * quad of channels, a band of input lines is widened once (input offset added, SXTAB16) into
+ * four int16 planes, one per channel, with zeros for the padding around the image (x + offset
+ * = 0, as TFLM skips those taps). Adjacent positions of a plane are the halfword pairs SMLAD
+ * multiplies by two taps. Then, channel by channel, the band's output lines run in one
+ * assembly loop over groups of four outputs: per window row one LDM of the plane, one LDRD of
+ * the row's taps and eight MACs (SMLAD or, for odd positions at stride 1, PKHBT + SMLADX for
+ * the tap pair, SMLAxB for the third tap), then the four outputs requantized with the
+ * channel's parameters kept on the stack; a line ends in a single output or in a group
+ * overlapping the one before. Lines are image rows, or image columns (taps transposed) when
+ * that computes fewer outputs (kws: 5 columns wide, 25 high). Strides along a line other than
+ * 1 and 2, or lines too long for the planes' stack budget, run pixel by pixel in C.
  * Other filters and small images: per output pixel, a table points each tap at its input
  * pixel, or at a row of input zero points for taps outside the image (a 3x3 window inside the
  * image is read by rows from its corner instead). Four channels per word: inputs
