@@ -16,6 +16,18 @@ the conv-model end. RAM besides the arena: 28.8-29.0 kB (24.6 kB linker stack+he
 C library, 1.6 kB app, 0.1-0.4 kB engine) plus the app's input buffer, added by the fit.
 Host builds link the C library dynamically and reserve no stack in the ELF (15.8-27.4 kB
 flash, 3.2 kB RAM besides model, arena and input), so these figures overstate the host.
+
+tflm, measured 2026-11-27 with `tinyship bench --tflm-dir` (generate + build + QEMU run,
+arm-none-eabi-gcc 12.2; TFLM 90b983c as create_tflm_tree.py writes it, compiled as TFLM's
+release build: kernels -O2, core -Os) for qemu-cortex-m4/-m7/-m55 on kws_ref_model,
+person_detect and ad01. Flash besides the model, reference kernels: engine 15.9-35.7 kB
+(interpreter + the model's kernels) + app 5.7 kB + C library 32.0-36.9 kB + other 0.8-1.6 kB
+= 54.8 kB (ad01, M7) to 79.1 kB (kws_ref_model, M4); CMSIS-NN kernels: engine 22.8-78.3 kB,
+61.3 kB (ad01, M55) to 121.9 kB (kws_ref_model, M4). 122,000 takes the CMSIS-NN conv-model
+end (a reference-kernel tree needs about 43 kB less). RAM besides the arena and the app's
+input buffer: 29.2-29.7 kB (24.6 kB linker stack+heap, 2.5 kB C library, 1.6 kB app, the
+interpreter, resolver and profiler objects); the arena itself is the analyzer's plan plus a
+margin (toolchain.codegen.project), plus CMSIS-NN's scratch buffers with a CMSIS-NN tree.
 """
 
 from __future__ import annotations
@@ -68,8 +80,8 @@ class Engine:
     name: str
     ops: frozenset[str]
     int8_only: bool
-    flash_overhead: int  # bytes of code and constants besides the model (estimate)
-    ram_overhead: int  # bytes of RAM besides the tensor arena (estimate)
+    flash_overhead: int  # bytes of code and constants besides the model (measured, see above)
+    ram_overhead: int  # bytes of RAM besides the tensor arena and the input buffer (measured)
     description: str
 
     def supports(self, op: str) -> bool:
@@ -77,8 +89,8 @@ class Engine:
 
 
 ENGINES = {
-    "tflm": Engine("tflm", frozenset(TFLM_RESOLVER_METHODS), False, 43_000, 2_048,
-                   "TFLite Micro interpreter, reference kernels"),
+    "tflm": Engine("tflm", frozenset(TFLM_RESOLVER_METHODS), False, 122_000, 30_000,
+                   "TFLite Micro interpreter (reference or CMSIS-NN kernels, as the TFLM tree has)"),
     "aot": Engine("aot", AOT_OPS, True, 52_000, 29_000,
                   "tinyship ahead-of-time C engine (generated code, no interpreter)"),
 }

@@ -245,7 +245,8 @@ def tflm_sources(tflm_dir, methods: list[str]) -> list[str]:
     """
     root = Path(tflm_dir).resolve()
     kernels, core, defined = _tree_index(root)
-    resolver = _source_text(root / "tensorflow/lite/micro/micro_mutable_op_resolver.h")
+    header = root / "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+    resolver = _source_text(header) if header.is_file() else ""  # a partial tree: its core only
     wanted = set()
     for m in methods:
         body = re.search(rf"TfLiteStatus {m}\((.*?)\n  }}", resolver, re.S)
