@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from toolchain.codegen.aot_opt import dsp_depthwise3x3_filter, dsp_requant, dsp_requant_quads
+from toolchain.codegen.aot_opt import dsp_depthwise3x3_filter, dsp_depthwise_pairs, dsp_requant, dsp_requant_quads
 
 from test_aot_opt import _run_on_qemu
 
@@ -107,7 +107,7 @@ DW = [
                                {"op": "dw", "stride": 2, "padding": "VALID"}], 2),
     # lines too long for the planes' budget both ways: the planes' layout read pixel by pixel in C
     ("too_wide", (1, 86, 86, 4), [{"op": "dw", "act": "RELU6"}], 1),
-    # small images, pixel by pixel (the per-quad layout): stride 2 SAME and VALID, 12 channels,
+    # small images, pixel by pixel (taps in pairs, SMLAD): stride 2 SAME and VALID, 12 channels,
     # 4x3 (every pixel a border pixel), down to 1x1
     ("pixels", (1, 9, 11, 12), [{"op": "dw", "stride": 2}, {"op": "dw", "padding": "VALID", "act": "RELU6"},
                                 {"op": "dw", "per_tensor": True}], 0),
@@ -164,6 +164,16 @@ def test_one_channel_windows_bit_exact(make_tflite, tmp_path):
                                                       {"op": "conv", "k": 1, "out": 4}], samples=3)
     _check(make_tflite, tmp_path / "c", (1, 6, 7, 1), [{"op": "conv", "k": 3, "out": 5, "padding": "VALID",
                                                        "act": "RELU6"}], samples=3)
+
+
+def test_depthwise_pairs_layout():
+    w = np.arange(-40, 32, dtype=np.int8).reshape(9, 8)  # [taps, channels]
+    laid = dsp_depthwise_pairs(w).reshape(2, 36)  # per quad: four pairs of taps x four channels, tap 8
+    for q in range(2):
+        c = 4 * q
+        pairs = [[2 * w[t, c + i], 2 * w[t + 1, c + i]] for t in (0, 2, 4, 6) for i in range(4)]
+        assert laid[q, :32].tolist() == [v for pair in pairs for v in pair]
+        assert laid[q, 32:].tolist() == [2 * w[8, c], 2 * w[8, c + 2], 2 * w[8, c + 1], 2 * w[8, c + 3]]
 
 
 def test_requant_quads_layout():

@@ -65,6 +65,16 @@ def dsp_depthwise_filter(w: np.ndarray) -> np.ndarray:
     return quads.transpose(1, 0, 2).reshape(-1)
 
 
+def dsp_depthwise_pairs(w: np.ndarray) -> np.ndarray:
+    """A [9, channels] int8 3x3 depthwise filter as int16 for the DSP kernel's pixel-by-pixel path:
+    per channel quad, taps in pairs (0 1) (2 3) (4 5) (6 7), each as (w_t, w_t+1) per channel, then
+    tap 8 as dsp_depthwise_filter lays a tap out ((c0, c2), (c1, c3)); doubled as dsp_filter."""
+    w2 = (w.astype(np.int16) * 2).reshape(9, -1, 4)  # [tap, quad, channel]
+    pairs = w2[:8].reshape(4, 2, -1, 4).transpose(2, 0, 3, 1)  # [quad, pair, channel, (t, t+1)]
+    last = w2[8][:, [0, 2, 1, 3]]  # [quad, 4]
+    return np.concatenate([pairs.reshape(pairs.shape[0], -1), last], axis=1).reshape(-1)
+
+
 def dsp_depthwise3x3_filter(w: np.ndarray) -> np.ndarray:
     """A [9, channels] int8 3x3 depthwise filter as int16 for the DSP kernel's channel planes:
     per channel, per window row, (w0, w1, w2, 0), doubled as dsp_filter."""
@@ -125,7 +135,9 @@ def specialize_dsp(ctx, low: Lowering, consts: list) -> Lowering:
         if p["depth_multiplier"] != 1 or rows % 4 or p["dilation_h"] != 1 or p["dilation_w"] != 1:
             return low
         planes = dsp_depthwise_planes(p)
-        filt = (dsp_depthwise3x3_filter if planes else dsp_depthwise_filter)(w.reshape(k, rows))
+        square3 = p["filter_h"] == 3 and p["filter_w"] == 3
+        layout = dsp_depthwise3x3_filter if planes else dsp_depthwise_pairs if square3 else dsp_depthwise_filter
+        filt = layout(w.reshape(k, rows))
     else:
         rows = p.get("output_c", p.get("output_depth"))
         k = w.size // rows

@@ -19,7 +19,10 @@
  * image is read by rows from its corner instead). Four channels per word: inputs
  * widened with the offset by SXTAB16, weights pre-widened by the generator
  * (params->filter_dsp: per channel quad, per tap, (w0, w2) (w1, w3)), one 16x16 MAC per
- * channel and tap (SMLABB/SMLATT), outputs requantized from registers (params->requant_dsp).
+ * channel and tap (SMLABB/SMLATT); 3x3 filters here take their taps in pairs (aot_opt.py
+ * dsp_depthwise_pairs: per channel (w_t, w_t+1)), two taps' words interleaved and widened
+ * into each channel's input pair for one SMLAD. Outputs are requantized from registers
+ * (params->requant_dsp).
  * Without the re-layouts (depth multiplier != 1, dilation, channels not a multiple of 4,
  * requantizations outside the fast form) the portable kernel runs.
  */
@@ -438,10 +441,41 @@ static void dw3x3_pixels(const ts_depthwise_conv2d_params_t *p, const int8_t *im
 /* tap t through the tap table: input word at tap[t] + c */
 #define TS_DW_TAP_ASM(t) "ldr r4, [%[tab], #4 * " #t "]\n\t" "ldr r4, [r4, %[c]]\n\t" TS_DW_MAC_ASM(t)
 
-/* one window row of a 3x3 window inside the image: words at row, row + ch, row + 2 ch, then the next row */
-#define TS_DW_ROW_ASM(t0, t1, t2)                                                             \
-    "ldr r4, [%[row]]\n\t" TS_DW_MAC_ASM(t0) "ldr r4, [%[row], %[ch]]\n\t" TS_DW_MAC_ASM(t1) \
-    "ldr r4, [%[row], %[ch], lsl #1]\n\t" TS_DW_MAC_ASM(t2) "add %[row], %[row], %[rs]\n\t"
+/* The MACs of a pair of taps of a 3x3 filter laid out in pairs (aot_opt.py dsp_depthwise_pairs:
+ * per channel, (w_t, w_t+1), at byte `o` of the quad's weights), input words in r4 (tap t) and
+ * r5 (tap t + 1): the words' halves interleaved ([a0 a1 b0 b1], [a2 a3 b2 b3]) and widened
+ * into each channel's pair of inputs, one SMLAD per channel (temporaries r8 r9 and rx). */
+#define TS_DW_PAIR_ASM(o, rx)                            \
+    "pkhbt r8, r4, r5, lsl #16\n\t"                      \
+    "pkhtb r9, r5, r4, asr #16\n\t"                      \
+    "sxtab16 r4, %[off], r8\n\t"                         \
+    "sxtab16 r5, %[off], r8, ror #8\n\t"                 \
+    "ldrd r8, " rx ", [%[w], #" o "]\n\t"                \
+    "smlad %[a0], r4, r8, %[a0]\n\t"                     \
+    "smlad %[a1], r5, " rx ", %[a1]\n\t"                 \
+    "sxtab16 r4, %[off], r9\n\t"                         \
+    "sxtab16 r5, %[off], r9, ror #8\n\t"                 \
+    "ldrd r8, " rx ", [%[w], #" o " + 8]\n\t"            \
+    "smlad %[a2], r4, r8, %[a2]\n\t"                     \
+    "smlad %[a3], r5, " rx ", %[a3]\n\t"
+
+/* the taps of a 3x3 window inside the image by rows (words at row, row + ch, row + 2 ch): pairs
+ * (0 1) (2 3) (4 5) (6 7), then tap 8 alone; r7 (the Thumb frame pointer) saved inside */
+#define TS_DW_INSIDE_ASM                                                                                  \
+    "push {r7}\n\t"                                                                                       \
+    "ldr r4, [%[row]]\n\t" "ldr r5, [%[row], %[ch]]\n\t" TS_DW_PAIR_ASM("0", "r7")                       \
+    "ldr r4, [%[row], %[ch], lsl #1]\n\t" "add %[row], %[row], %[rs]\n\t" "ldr r5, [%[row]]\n\t"          \
+    TS_DW_PAIR_ASM("16", "r7")                                                                            \
+    "ldr r4, [%[row], %[ch]]\n\t" "ldr r5, [%[row], %[ch], lsl #1]\n\t" "add %[row], %[row], %[rs]\n\t"   \
+    TS_DW_PAIR_ASM("32", "r7")                                                                            \
+    "ldr r4, [%[row]]\n\t" "ldr r5, [%[row], %[ch]]\n\t" TS_DW_PAIR_ASM("48", "r7")                      \
+    "ldr r4, [%[row], %[ch], lsl #1]\n\t" TS_DW_MAC_ASM(8)                                                \
+    "pop {r7}\n\t"
+
+/* taps t, t + 1 of a 3x3 filter through the tap table (temporary r6) */
+#define TS_DW_TAP_PAIR_ASM(t, t1, o)                                                             \
+    "ldr r4, [%[tab], #4 * " #t "]\n\t" "ldr r4, [r4, %[c]]\n\t"                                \
+    "ldr r5, [%[tab], #4 * " #t1 "]\n\t" "ldr r5, [r5, %[c]]\n\t" TS_DW_PAIR_ASM(o, "r6")
 
 /*
  * All channels of one output pixel whose 3x3 window is inside the image, read by rows from
@@ -467,7 +501,7 @@ TS_ALWAYS_INLINE void inside3x3_body(const ts_depthwise_conv2d_params_t *p, cons
         register const int8_t *row __asm__("r10") = base;
         register int32_t ch __asm__("r11") = channels;
         register int32_t rs __asm__("r6") = row_stride;
-        __asm__ volatile(TS_DW_ROW_ASM(0, 1, 2) TS_DW_ROW_ASM(3, 4, 5) TS_DW_ROW_ASM(6, 7, 8)
+        __asm__ volatile(TS_DW_INSIDE_ASM
                          "add %[w], %[w], #72\n\t"
                          : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3), [row] "+r"(row),
                            [w] "+r"(wr)
@@ -500,9 +534,23 @@ TS_ALWAYS_INLINE void table_body(const ts_depthwise_conv2d_params_t *p, const in
     const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
     const uint32_t *w = (const uint32_t *)(const void *)p->filter_dsp;
     const int32_t channels = p->input_c;
+    const int square3 = p->filter_h == 3 && p->filter_w == 3;
     for (int32_t c = 0; c < channels; c += 4, rq += 4, w += 2 * taps) {
         int32_t a0 = rq[0].bias2, a1 = rq[1].bias2, a2 = rq[2].bias2, a3 = rq[3].bias2;
-        if (taps == 9) {
+        if (square3) { /* the pairs layout */
+            register int32_t r0 __asm__("r0") = a0, r1 __asm__("r1") = a1, r2 __asm__("r2") = a2,
+                                          r3 __asm__("r3") = a3;
+            register const uint32_t *wr __asm__("r12") = w;
+            register uint32_t off __asm__("lr") = off2;
+            register const int8_t *const *tab __asm__("r10") = tap;
+            register int32_t cc __asm__("r11") = c;
+            __asm__ volatile(TS_DW_TAP_PAIR_ASM(0, 1, "0") TS_DW_TAP_PAIR_ASM(2, 3, "16")
+                             TS_DW_TAP_PAIR_ASM(4, 5, "32") TS_DW_TAP_PAIR_ASM(6, 7, "48") TS_DW_TAP_ASM(8)
+                             : [a0] "+r"(r0), [a1] "+r"(r1), [a2] "+r"(r2), [a3] "+r"(r3)
+                             : [tab] "r"(tab), [c] "r"(cc), [w] "r"(wr), [off] "r"(off)
+                             : "r4", "r5", "r6", "r8", "r9", "memory");
+            a0 = r0, a1 = r1, a2 = r2, a3 = r3;
+        } else if (taps == 9) {
             register int32_t r0 __asm__("r0") = a0, r1 __asm__("r1") = a1, r2 __asm__("r2") = a2,
                                           r3 __asm__("r3") = a3;
             register const uint32_t *wr __asm__("r12") = w;
