@@ -84,9 +84,9 @@ def dsp_depthwise3x3_filter(w: np.ndarray) -> np.ndarray:
 
 
 def dsp_depthwise_planes(p: dict) -> bool:
-    """Whether the DSP depthwise kernel runs this layer by channel planes (its C twin is
-    dw_planes_layout in ts_depthwise_conv2d_s8_dsp.c; keep the two in step): 3x3, undilated,
-    equal strides 1 with at least 64 output pixels or 2 with at least 100."""
+    """Whether the DSP depthwise kernel runs this layer by channel planes (params planes_dsp):
+    3x3, undilated, equal strides 1 with at least 64 output pixels or 2 with at least 100
+    (smaller images cost less pixel by pixel)."""
     s, pixels = p["stride_h"], p["output_h"] * p["output_w"]
     return (p["filter_h"] == 3 and p["filter_w"] == 3 and p["dilation_h"] == 1 and p["dilation_w"] == 1
             and p["stride_w"] == s and ((s == 1 and pixels >= 64) or (s == 2 and pixels >= 100)))
@@ -153,6 +153,8 @@ def specialize_dsp(ctx, low: Lowering, consts: list) -> Lowering:
         table = dsp_requant_quads(table)
     consts[:] = [c for c in consts if c.name != low.args[1]]
     what = "as 3x3 taps in rows for the channel planes" if planes else "widened for SMLAD"
+    if planes:
+        p = dict(p, planes_dsp=1)
     params = dict(p, filter_dsp=ctx.const_array("filter_dsp", "int16_t", filt, f"{low.args[1]} {what}"),
                   requant_dsp=ctx.const_array("requant_dsp", "int32_t", table,
                                               "per quad of rows {2 * bias[4], multiplier[4], {add, right}[4]}"

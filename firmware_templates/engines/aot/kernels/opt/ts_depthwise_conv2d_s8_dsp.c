@@ -1,10 +1,10 @@
 /*
  * ts_depthwise_conv2d_s8_dsp.c - DEPTHWISE_CONV_2D on the DSP extension.
  *
- * 3x3 filters on images large enough (dw_planes_layout; the generator then lays out each
- * channel's taps as rows (w0, w1, w2, 0), doubled, aot_opt.py dsp_depthwise3x3_filter): per
- * quad of channels, a band of input lines is widened once (input offset added, SXTAB16) into
- * four int16 planes, one per channel, with zeros for the padding around the image (x + offset
+ * 3x3 filters on images large enough (the generator decides: aot_opt.py dsp_depthwise_planes
+ * sets params->planes_dsp and lays out each channel's taps as rows (w0, w1, w2, 0), doubled,
+ * dsp_depthwise3x3_filter): per quad of channels, a band of input lines is widened once
+ * (input offset added, SXTAB16) into four int16 planes, one per channel, with zeros for the padding around the image (x + offset
  * = 0, as TFLM skips those taps). Adjacent positions of a plane are the halfword pairs SMLAD
  * multiplies by two taps. Then, channel by channel, the band's output lines run in one
  * assembly loop over groups of four outputs: per window row one LDM of the plane, one LDRD of
@@ -37,16 +37,6 @@ int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *para
                                         const int8_t *filter, const int32_t *bias, int8_t *output);
 
 /* ---- 3x3 filters: channel planes ------------------------------------------------------ */
-
-/* Whether the generator laid the filter out for the channel planes (aot_opt.py
- * dsp_depthwise_planes; keep the two in step): 3x3, undilated, equal strides 1 with at least
- * 64 output pixels or 2 with at least 100 (smaller images cost less pixel by pixel). */
-static int dw_planes_layout(const ts_depthwise_conv2d_params_t *p)
-{
-    const int32_t s = p->stride_h, pixels = p->output_h * p->output_w;
-    return p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
-           p->stride_w == s && ((s == 1 && pixels >= 64) || (s == 2 && pixels >= 100));
-}
 
 /* stack bytes for the int16 planes of one channel quad (a band of input lines): small enough
  * for the 4 KB stacks of small-RAM boards (toolchain/codegen/project.py); a project may raise it
@@ -616,7 +606,7 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
         return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output);
     }
     const int32_t ch = p->input_c;
-    if (dw_planes_layout(p)) {
+    if (p->planes_dsp) {
         dw_geom_t g;
         const int lines = dw_choose(p, &g);
         for (int32_t b = 0; b < p->batches; ++b) {
