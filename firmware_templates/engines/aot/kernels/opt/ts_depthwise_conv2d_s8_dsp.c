@@ -4,8 +4,8 @@
  * 3x3 filters on images large enough (the generator decides: aot_opt.py dsp_depthwise_planes
  * sets params->planes_dsp and lays out each channel's taps as rows (w0, w1, w2, 0), doubled,
  * dsp_depthwise3x3_filter): per quad of channels, a band of input lines is widened once
- * (input offset added, SXTAB16) into four int16 planes, one per channel, with zeros for the padding around the image (x + offset
- * = 0, as TFLM skips those taps). Adjacent positions of a plane are the halfword pairs SMLAD
+ * (input offset added, SXTAB16) into four int16 planes, one per channel, with zeros for the
+ * padding around the image (x + offset = 0, as TFLM skips those taps). Adjacent positions of a plane are the halfword pairs SMLAD
  * multiplies by two taps. Then, channel by channel, the band's output lines run in one
  * assembly loop over groups of four outputs: per window row one LDM of the plane, one LDRD of
  * the row's taps and eight MACs (SMLAD or, for odd positions at stride 1, PKHBT + SMLADX for
