@@ -22,7 +22,7 @@ arm-none-eabi-gcc 12.2; TFLM 90b983c as create_tflm_tree.py writes it, compiled 
 release build: kernels -O2, core -Os) for qemu-cortex-m4/-m7/-m55 on kws_ref_model,
 person_detect and ad01. Flash besides the model, reference kernels: engine 15.9-35.7 kB
 (interpreter + the model's kernels) + app 5.7 kB + C library 32.0-36.9 kB + other 0.8-1.6 kB
-= 54.8 kB (ad01, M7) to 79.1 kB (kws_ref_model, M4); CMSIS-NN kernels: engine 22.8-78.3 kB,
+= 54.8 kB (ad01, M7) to 79.1 kB (kws_ref_model, M4); CMSIS-NN kernels: engine 22.8-78.6 kB,
 61.3 kB (ad01, M55) to 121.9 kB (kws_ref_model, M4). 122,000 takes the CMSIS-NN conv-model
 end (a reference-kernel tree needs about 43 kB less). RAM besides the arena and the app's
 input buffer: 29.2-29.7 kB (24.6 kB linker stack+heap, 2.5 kB C library, 1.6 kB app, the
