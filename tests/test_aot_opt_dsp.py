@@ -184,3 +184,5 @@ def test_requant_quads_layout():
         laid = quads[16 * q:16 * q + 16]
         assert laid[:4] == rows[4 * q:4 * q + 4, 0].tolist() and laid[4:8] == rows[4 * q:4 * q + 4, 1].tolist()
         assert laid[8:] == rows[4 * q:4 * q + 4, 2:].reshape(-1).tolist()
+    # the padding the pointwise block's preload of the next quad's biases reads after the last quad
+    assert len(quads) == 36 and quads[32:] == [0, 0, 0, 0]

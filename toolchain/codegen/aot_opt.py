@@ -113,9 +113,11 @@ def dsp_requant(bias, multipliers, shifts, output_offset: int, rows: int) -> lis
 
 def dsp_requant_quads(table: list[int]) -> list[int]:
     """dsp_requant's table re-laid per quad of rows for the gemv (ts_rq4_t in ts_gemm_dsp.h):
-    four biases, four multipliers, then {add, right} per row."""
+    four biases, four multipliers, then {add, right} per row; then four words of 0 (the pointwise
+    block loads the next quad's biases after each quad, past the last one too)."""
     quads = np.array(table, np.int64).reshape(-1, 4, 4)  # [quad][row]{bias, multiplier, add, right}
-    return np.concatenate([quads[:, :, 0], quads[:, :, 1], quads[:, :, 2:].reshape(-1, 8)], axis=1).reshape(-1).tolist()
+    laid = np.concatenate([quads[:, :, 0], quads[:, :, 1], quads[:, :, 2:].reshape(-1, 8)], axis=1).reshape(-1)
+    return laid.tolist() + [0, 0, 0, 0]
 
 
 def specialize_dsp(ctx, low: Lowering, consts: list) -> Lowering:

@@ -10,8 +10,10 @@
  * (ts_pointwise_ssat_asm) the pairs of groups are fully unrolled and entered at a computed
  * pair, one LDM fetching two groups of the column and four LDMs the four rows' weights for
  * sixteen SMLADs (0.66 instructions per MAC), per quad the accumulators start from one LDM of
- * the biases and are requantized from registers; a pointwise convolution runs all its pixels
- * in that block (each pixel widened on the way). Larger k loop over eight groups
+ * the biases (the previous quad's requantization preloads them) and are requantized from
+ * registers (the quad's table in two LDMs, the four outputs packed by BFI into one word
+ * store); a pointwise convolution runs all its pixels in that block (each pixel widened on the
+ * way). Larger k loop over eight groups
  * (ts_gemv_ssat_asm); other activation clamps run the C body (ts_gemv_body).
  */
 #ifndef TS_GEMM_DSP_H
@@ -266,6 +268,32 @@ typedef struct {
     "smlad r3, r8, lr, r3\n\t"
 #define TS_GEMV_G8 TS_GEMV_G2 TS_GEMV_G2 TS_GEMV_G2 TS_GEMV_G2
 
+/* output a' = ts_rq_value of accumulator a (multiplier m, {add, right} in a' and r), SSAT */
+#define TS_PW_RQ(o, a, m, r)                                                 \
+    "smmlar " o ", " a ", " m ", " o "\n\t"                                \
+    "add " o ", " o ", " a ", asr #31\n\t"                                 \
+    "asr " o ", " o ", " r "\n\t"                                          \
+    "ssat " o ", #8, " o "\n\t"
+/* the quad's requantization for ts_pointwise_ssat_asm: its table (at the multipliers, from the
+ * frame) read by two LDMs into the registers the MACs free (r4-r10, lr: four multipliers and two
+ * {add, right}, then r0 r1 r4 r5: two more), the four outputs packed by BFI and stored as one
+ * word, and the next quad's biases loaded into r0-r3 (after the last quad: the table's padding
+ * of four words, dsp_requant_quads), the table and output pointers stored back by one STRD;
+ * leaves the output pointer in lr and the pixel's end in r4 */
+#define TS_PW_RQ4                                                                             \
+    "ldr r12, [sp, #8]\n\t"                                                                  \
+    "ldm r12!, {r4, r5, r6, r7, r8, r9, r10, lr}\n\t"                                        \
+    TS_PW_RQ("r8", "r0", "r4", "r9") TS_PW_RQ("r10", "r1", "r5", "lr")                       \
+    "ldm r12!, {r0, r1, r4, r5}\n\t"                                                         \
+    TS_PW_RQ("r0", "r2", "r6", "r1") TS_PW_RQ("r4", "r3", "r7", "r5")                        \
+    "bfi r8, r10, #8, #8\n\t"                                                                \
+    "bfi r8, r0, #16, #8\n\t"                                                                \
+    "bfi r8, r4, #24, #8\n\t"                                                                \
+    "ldrd lr, r4, [sp, #12]\n\t"                                                             \
+    "str r8, [lr], #4\n\t"                                                                   \
+    "ldm r12!, {r0, r1, r2, r3}\n\t"                                                         \
+    "strd r12, lr, [sp, #8]\n\t"
+
 /* What ts_pointwise_ssat_asm keeps on the stack: ts_gemv_frame_t's words, then the next pixel's
  * input, the filter and first quad's requantization to start each pixel from, its quads, the
  * pixels left, the column's groups of eight int8 (or < 0), the input offset (twice, 16-bit),
@@ -289,7 +317,9 @@ typedef struct {
  * BFI/PKHBT, the window stepping on by `step` bytes), then per quad the
  * accumulators start at their biases, the pairs of groups run fully unrolled from a computed
  * entry (skip = 32 - pairs: no loop counter, which frees a register for a four-word LDM of the
- * column) and the outputs are requantized from registers; the outputs follow on. r7 (the Thumb
+ * column) and the outputs are requantized from registers (TS_PW_RQ4: 30 instructions a quad
+ * with the entry and loop test, 38 before the packed store and the preloaded biases); the
+ * outputs follow on. r7 (the Thumb
  * frame pointer) is saved and restored inside the block, out of the compiler's sight.
  */
 TS_GEMV_FN void ts_pointwise_ssat_asm(const ts_pointwise_frame_t *frame)
@@ -304,10 +334,11 @@ TS_GEMV_FN void ts_pointwise_ssat_asm(const ts_pointwise_frame_t *frame)
                      "ldm r0, {r0, r1, r2, r3, r4, r5}\n\t"
                      "adr r6, 5f\n\t"
                      "movs r8, #84\n\t"
-                     "mla r1, r1, r8, r6\n\t"
-                     "orr r1, r1, #1\n\t"
+                     "mla r6, r1, r8, r6\n\t"
+                     "orr r6, r6, #1\n\t"
                      "push {r0, r1, r2, r3, r4, r5}\n\t"
                      "ldm r12, {r0, r1, r2, r3}\n\t"
+                     "mov r1, r6\n\t"
                      "push {r0, r1, r2, r3}\n\t"
                      "8:\n\t"
                      "ldr r11, [sp, #24]\n\t"
@@ -347,24 +378,25 @@ TS_GEMV_FN void ts_pointwise_ssat_asm(const ts_pointwise_frame_t *frame)
                      "stm r12, {r0, r1, r2, r3, r9, r10}\n\t"
                      "ldr r4, [sp, #56]\n\t"
                      "add r11, r11, r4\n\t"
+                     /* the pixel's first quad: biases in r0-r3, the table read on from its
+                      * multipliers, the pixel's outputs end at out + 4 * quads */
                      "7:\n\t"
                      "str r11, [sp, #24]\n\t"
                      "ldr r11, [sp, #28]\n\t"
-                     "ldrd r4, r5, [sp, #32]\n\t"
-                     "str r4, [sp, #8]\n\t"
-                     "str r5, [sp, #16]\n\t"
+                     "ldrd r12, r5, [sp, #32]\n\t"
+                     "ldm r12!, {r0, r1, r2, r3}\n\t"
+                     "str r12, [sp, #8]\n\t"
+                     "ldr r4, [sp, #12]\n\t"
+                     "add r4, r4, r5, lsl #2\n\t"
+                     "str r4, [sp, #16]\n\t"
                      "6:\n\t"
-                     TS_GEMV_INIT4
-                     "ldr r12, [sp]\n\t"
-                     "ldr r4, [sp, #20]\n\t"
+                     "ldrd r12, r4, [sp]\n\t"
                      "bx r4\n\t"
                      ".balign 4\n\t"
                      "5:\n\t" TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8 TS_GEMV_G8
                      TS_GEMV_G8
-                     TS_GEMV_RQ4
-                     "ldr r4, [sp, #16]\n\t"
-                     "subs r4, r4, #1\n\t"
-                     "str r4, [sp, #16]\n\t"
+                     TS_PW_RQ4
+                     "cmp lr, r4\n\t"
                      "bne 6b\n\t"
                      "ldr r4, [sp, #40]\n\t"
                      "subs r4, r4, #1\n\t"
@@ -378,6 +410,8 @@ TS_GEMV_FN void ts_pointwise_ssat_asm(const ts_pointwise_frame_t *frame)
 }
 #undef TS_GEMV_G8
 #undef TS_GEMV_G2
+#undef TS_PW_RQ4
+#undef TS_PW_RQ
 
 TS_GEMV_ASM_FN(ts_gemv_ssat_asm, "")
 TS_GEMV_ASM_FN(ts_gemv_ssat_asm_pad, "add r11, r11, #32\n\t")
