@@ -75,9 +75,11 @@ def tflm_project(tmp_path_factory, request):
             donors = sorted(root.glob(f"*-{board}")) + ([kept / board] if kept else [])
             seeded = seed_tflm_build(out, donors)
             cache[model, board] = (out, build(out, jobs=2))
-            if kept and not seeded:
+            if kept and not seeded:  # copied whole, then renamed: another xdist worker may be reading
+                tmp = kept / f".{board}-{os.getpid()}"
+                shutil.copytree(out, tmp)
                 shutil.rmtree(kept / board, ignore_errors=True)
-                shutil.copytree(out, kept / board)
+                tmp.rename(kept / board)
         return cache[model, board]
 
     return _project
