@@ -152,6 +152,22 @@ def test_gemv_bit_exact(make_tflite, tmp_path):
 
 
 @pytest.mark.slow
+def test_pointwise_widening_bit_exact(make_tflite, tmp_path):
+    """The all-pixels pointwise block widens each pixel by unrolled blocks of sixteen channels
+    entered at a computed block (an even number of eights: k = 16, the last block only; 256, all
+    sixteen; 32) or eight channels a step (odd: k = 8, 24); its requantization packs each quad's
+    four outputs into one word and preloads the next quad's biases (3, 4, 64 and 6 quads a
+    pixel, per-tensor and per-channel scales)."""
+    _check(make_tflite, tmp_path, (1, 5, 3, 8), [
+        {"op": "conv", "out": 16},
+        {"op": "conv", "out": 256},
+        {"op": "conv", "out": 24, "per_tensor": True},
+        {"op": "conv", "out": 32},
+        {"op": "conv", "out": 12},
+    ], samples=2)
+
+
+@pytest.mark.slow
 def test_one_channel_windows_bit_exact(make_tflite, tmp_path):
     """One-channel convolutions read a word per window row: a kws-like 10x4 window at stride 2
     with SAME padding (windows over every border: rows of zero points, partial words), and 3x3

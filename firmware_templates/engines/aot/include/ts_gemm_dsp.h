@@ -13,7 +13,7 @@
  * the biases (the previous quad's requantization preloads them) and are requantized from
  * registers (the quad's table in two LDMs, the four outputs packed by BFI into one word
  * store); a pointwise convolution runs all its pixels in that block (each pixel widened on the
- * way). Larger k loop over eight groups
+ * way, sixteen channels a block: one LDM, eight SXTAB16, two STMs, the blocks unrolled). Larger k loop over eight groups
  * (ts_gemv_ssat_asm); other activation clamps run the C body (ts_gemv_body).
  */
 #ifndef TS_GEMM_DSP_H
@@ -294,6 +294,22 @@ typedef struct {
     "ldm r12!, {r0, r1, r2, r3}\n\t"                                                         \
     "strd r12, lr, [sp, #8]\n\t"
 
+/* sixteen int8 inputs (r11, read on) plus the offset (r7, twice) widened into the column (r12,
+ * written on) in exactly 44 bytes (eleven 32-bit instructions: the blocks are entered at a
+ * computed one) */
+#define TS_PW_W16                                  \
+    "ldmia.w r11!, {r0, r1, r2, r3}\n\t"           \
+    "sxtab16 r4, r7, r0\n\t"                       \
+    "sxtab16 r5, r7, r0, ror #8\n\t"               \
+    "sxtab16 r6, r7, r1\n\t"                       \
+    "sxtab16 r8, r7, r1, ror #8\n\t"               \
+    "sxtab16 r9, r7, r2\n\t"                       \
+    "sxtab16 r10, r7, r2, ror #8\n\t"              \
+    "sxtab16 r2, r7, r3\n\t"                       \
+    "sxtab16 r3, r7, r3, ror #8\n\t"               \
+    "stmia.w r12!, {r4, r5, r6, r8, r9, r10}\n\t"  \
+    "stmia.w r12!, {r2, r3}\n\t"
+
 /* What ts_pointwise_ssat_asm keeps on the stack: ts_gemv_frame_t's words, then the next pixel's
  * input, the filter and first quad's requantization to start each pixel from, its quads, the
  * pixels left, the column's groups of eight int8 (or < 0), the input offset (twice, 16-bit),
@@ -311,8 +327,9 @@ typedef struct {
 /*
  * Quads of rows times a column for k up to 256 (32 pairs of groups of four, the k8 padding
  * included), requantized to the int8 range, for a run of pixels, all in one assembly block:
- * each pixel's int8 input is widened into the column (LDRD, four SXTAB16 with the offset, STM
- * per eight channels; none with `eights` 0: the column is given; with `eights` < 0 a
+ * each pixel's int8 input is widened into the column (an even number of eights: unrolled blocks
+ * of sixteen channels, TS_PW_W16, entered at a computed block; odd: LDRD, four SXTAB16 with the
+ * offset, STM per eight channels; none with `eights` 0: the column is given; with `eights` < 0 a
  * one-channel 3x3 window, its three row words packed into the column's three groups by
  * BFI/PKHBT, the window stepping on by `step` bytes), then per quad the
  * accumulators start at their biases, the pairs of groups run fully unrolled from a computed
@@ -329,6 +346,10 @@ TS_GEMV_FN void ts_pointwise_ssat_asm(const ts_pointwise_frame_t *frame)
                      "mov r12, r0\n\t"
                      "add r0, r12, #40\n\t"
                      "ldm r0, {r0, r1, r2, r3, r4, r5}\n\t"
+                     "adr r6, 3f\n\t"
+                     "movs r8, #22\n\t"
+                     "mls r5, r1, r8, r6\n\t" /* the widening's entry for `eights` / 2 blocks */
+                     "orr r5, r5, #1\n\t"
                      "push {r0, r1, r2, r3, r4, r5}\n\t"
                      "add r0, r12, #16\n\t"
                      "ldm r0, {r0, r1, r2, r3, r4, r5}\n\t"
@@ -348,6 +369,11 @@ TS_GEMV_FN void ts_pointwise_ssat_asm(const ts_pointwise_frame_t *frame)
                      "cmp lr, #0\n\t"
                      "beq 7f\n\t"
                      "blt 4f\n\t"
+                     "tst lr, #1\n\t"
+                     "bne 9f\n\t"
+                     "ldr r4, [sp, #60]\n\t"
+                     "bx r4\n\t"
+                     /* an odd number of eights: eight channels a step */
                      "9:\n\t"
                      "ldrd r4, r5, [r11], #8\n\t"
                      "sxtab16 r6, r7, r4\n\t"
@@ -378,6 +404,13 @@ TS_GEMV_FN void ts_pointwise_ssat_asm(const ts_pointwise_frame_t *frame)
                      "stm r12, {r0, r1, r2, r3, r9, r10}\n\t"
                      "ldr r4, [sp, #56]\n\t"
                      "add r11, r11, r4\n\t"
+                     "b 7f\n\t"
+                     /* an even number of eights: sixteen channels a block, unrolled, entered at
+                      * the pixel's first block */
+                     ".balign 4\n\t"
+                     TS_PW_W16 TS_PW_W16 TS_PW_W16 TS_PW_W16 TS_PW_W16 TS_PW_W16 TS_PW_W16 TS_PW_W16
+                     TS_PW_W16 TS_PW_W16 TS_PW_W16 TS_PW_W16 TS_PW_W16 TS_PW_W16 TS_PW_W16 TS_PW_W16
+                     "3:\n\t"
                      /* the pixel's first quad: biases in r0-r3, the table read on from its
                       * multipliers, the pixel's outputs end at out + 4 * quads */
                      "7:\n\t"
@@ -412,6 +445,7 @@ TS_GEMV_FN void ts_pointwise_ssat_asm(const ts_pointwise_frame_t *frame)
 #undef TS_GEMV_G2
 #undef TS_PW_RQ4
 #undef TS_PW_RQ
+#undef TS_PW_W16
 
 TS_GEMV_ASM_FN(ts_gemv_ssat_asm, "")
 TS_GEMV_ASM_FN(ts_gemv_ssat_asm_pad, "add r11, r11, #32\n\t")
