@@ -78,33 +78,19 @@ def board_fit(analysis, board_id: str) -> BoardFit:
                     engine.flash_overhead, engine_ram, engine.name in board.engines)
 
 
-def _up(n: int, multiple: int) -> int:
-    return -(-n // multiple) * multiple
-
-
 def aot_model_bytes(model, features: dict) -> int:
-    """Flash of the aot generator's model data: the constant tensors plus an int32 multiplier
-    and shift per output channel of each CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED. On
-    DSP-only cores (codegen/aot_opt.py) their filters are int16 (rows padded to 4, CONV_2D /
-    FULLY_CONNECTED depth to 8) with a 16-byte requantization entry per row, assuming the fast
-    path applies (an upper bound). Each layer adds ~160 bytes (its params struct, tensor
-    descriptor, name and array alignment: 114-187 measured on qemu-cortex-m4 and host)."""
-    dsp = bool(features.get("dsp")) and not features.get("mve")
+    """Flash of the aot generator's model data on a core with `features`: the constant arrays it
+    emits there (toolchain.codegen.aot.const_bytes, with the optimized kernels' re-layouts and
+    tables), or the model's constant tensors when the engine cannot lower the model; plus ~160
+    bytes per layer (its params struct, tensor descriptor, name and array alignment: 114-187
+    measured on qemu-cortex-m4 and host)."""
+    from toolchain.codegen.aot import const_bytes
+    from toolchain.codegen.aot_opt import specializer
+    from toolchain.errors import NotSupportedError
+
     g = model.main
-    total = sum(t.nbytes for t in g.tensors if t.is_constant) + 160 * len(g.operators)
-    for op in g.operators:
-        if op.op not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
-            continue
-        w = g.tensors[op.inputs[1]]
-        per_channel = w.quantization is not None and w.quantization.per_channel
-        rows = w.shape[-1] if op.op == "DEPTHWISE_CONV_2D" else w.shape[0]
-        total += 8 * (rows if per_channel else 1)
-        if not dsp:
-            continue
-        if op.op == "DEPTHWISE_CONV_2D" and g.tensors[op.inputs[0]].shape[-1] != 1:
-            if op.options.get("depth_multiplier", 1) == 1 and rows % 4 == 0:
-                total += w.nbytes + 16 * rows  # int16 taps, one requant entry per channel
-            continue
-        k = w.nbytes // rows  # a one-channel depthwise layer runs as a convolution
-        total += 2 * _up(rows, 4) * _up(k, 8) - w.nbytes + 16 * _up(rows, 4)
-    return total
+    try:
+        data = const_bytes(model, specialize=specializer(features))
+    except NotSupportedError:
+        data = sum(t.nbytes for t in g.tensors if t.is_constant)
+    return data + 160 * len(g.operators)

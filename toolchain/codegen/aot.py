@@ -159,6 +159,21 @@ def kernel_files(kernels: list[str], headers: list[str]) -> list[Path]:
     return sorted((p for p in needed.values() if p.suffix == ".h"), key=lambda p: p.name) + sources
 
 
+_CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "int32_t": 4, "float": 4}
+
+
+def const_bytes(model, *, specialize=None) -> int:
+    """Bytes of the constant arrays the generator emits for `model` (weights, re-laid filters,
+    requantization tables), with the same `specialize` hook as generate_aot.
+
+    Raises:
+        NotSupportedError: an op or tensor type the engine lacks.
+    """
+    model = model if isinstance(model, Model) else load_model(model)
+    _, consts = _lower(model, specialize)
+    return sum(len(c.values) * _CTYPE_BYTES[c.ctype] for c in consts)
+
+
 def aot_sources(model) -> list[Path]:
     """Kernel .c/.h files under firmware_templates a project must copy to run `model`."""
     model = model if isinstance(model, Model) else load_model(model)
