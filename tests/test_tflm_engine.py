@@ -85,7 +85,8 @@ def tflm_project(tmp_path_factory, request):
     return _project
 
 
-def _outputs_on_device(elf: Path, board: str, run_dir: Path, samples) -> list[bytes]:
+def _outputs_on_device(elf: Path, board: str, run_dir: Path, samples) -> tuple[list[bytes], list[dict]]:
+    """The outputs of each sample and the `layers` reply of the last inference."""
     got = []
     with runner_for(load_board(board), elf, run_dir=run_dir, boot_timeout=60, timeout=60) as runner:
         client = runner.start()
@@ -93,7 +94,7 @@ def _outputs_on_device(elf: Path, board: str, run_dir: Path, samples) -> list[by
             client.load_input(b"".join(np.ascontiguousarray(x).tobytes() for x in sample))
             client.infer(1, 0, timeout=300)
             got.append(client.outputs())
-    return got
+        return got, client.layers()
 
 
 def _random_samples(model_path: Path, n: int, seed: int):
@@ -108,10 +109,12 @@ def _random_samples(model_path: Path, n: int, seed: int):
 def test_tflm_firmware_matches_the_interpreter(tflm_project, model, board):
     project, built = tflm_project(model, board)
     samples = _random_samples(model, 3, seed=5)
-    got = _outputs_on_device(built.elf, board, project / "run", samples)
+    got, layers = _outputs_on_device(built.elf, board, project / "run", samples)
     want = [b"".join(np.ascontiguousarray(y).tobytes() for y in out) for out in tflm_run(model, samples)]
     assert got == want
     assert len(set(got)) > 1  # different inputs, different outputs: the comparison can fail
+    assert len(layers) == len(load_model(model).main.operators)  # the profiler times every layer
+    assert sum(layer["cycles"] for layer in layers) > 0
 
 
 @pytest.mark.slow

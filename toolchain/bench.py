@@ -145,13 +145,14 @@ def _measure(row: BenchRow, model_path: Path, work: Path, samples, tflm_dir) -> 
     row.exact = exact
 
 
-def bench(models=None, boards=BOARDS, engines=("aot", "aot-portable"), *, tflm_dir=None, samples: int = 3,
+def bench(models=None, boards=BOARDS, engines=("aot", "aot-portable"), *, tflm_dirs=(), samples: int = 3,
           work_dir, json_path=None, seed: int = 0, progress=None) -> BenchResult:
     """Measure every (model, board, engine) combination; see the module docstring.
 
     Args:
         models: names from MODELS or .tflite paths (default: all shared models).
-        engines: "aot" (optimized kernels), "aot-portable", "tflm" (needs `tflm_dir` or TFLM_DIR).
+        engines: "aot" (optimized kernels), "aot-portable", "tflm" (needs `tflm_dirs` or TFLM_DIR).
+        tflm_dirs: TFLM source trees; "tflm" adds one row per tree (reference or CMSIS-NN kernels).
         work_dir: where projects are generated and built (kept for inspection).
         json_path: write the result there (bench/results.json) when given.
         progress: called with each finished row.
@@ -173,8 +174,8 @@ def bench(models=None, boards=BOARDS, engines=("aot", "aot-portable"), *, tflm_d
     for e in engines:
         if e not in ENGINES:
             raise InputError(f"unknown engine '{e}'", f"use one of: {', '.join(ENGINES)}")
-    tflm_dir = tflm_dir or os.environ.get("TFLM_DIR")
-    if "tflm" in engines and not tflm_dir:
+    trees = [Path(d) for d in tflm_dirs or ([os.environ["TFLM_DIR"]] if os.environ.get("TFLM_DIR") else [])]
+    if "tflm" in engines and not trees:
         raise InputError("the tflm rows need a TFLM source tree", "pass --tflm-dir DIR (or set TFLM_DIR)")
     work = Path(work_dir)
     rows = []
@@ -183,11 +184,12 @@ def bench(models=None, boards=BOARDS, engines=("aot", "aot-portable"), *, tflm_d
         macs = analyze(model).to_dict()["totals"]["macs"]
         inputs = _random_inputs(model, samples, seed)
         for board in boards:
-            for engine in engines:
-                label = _tflm_kind(Path(tflm_dir)) if engine == "tflm" else engine
+            runs = [(_tflm_kind(t), t) for t in trees] if "tflm" in engines else []
+            runs = [(e, None) for e in engines if e != "tflm"] + runs
+            for label, tree in runs:
                 row = BenchRow(name, board, label, macs=macs)
                 try:
-                    _measure(row, path, work, inputs, tflm_dir if engine == "tflm" else None)
+                    _measure(row, path, work, inputs, tree)
                 except ToolchainError as e:
                     row.error = e.message
                 rows.append(row)

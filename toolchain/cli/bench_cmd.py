@@ -19,8 +19,9 @@ DEFAULT_JSON = "bench/results.json"
               help="Emulated board; repeat for several. Default: qemu-cortex-m4, -m7, -m55.")
 @click.option("--engine", "engines", multiple=True, type=click.Choice(["aot", "aot-portable", "tflm"]),
               help="Engine rows; repeat for several. Default: aot and aot-portable (+ tflm with --tflm-dir).")
-@click.option("--tflm-dir", type=click.Path(file_okay=False, exists=True),
-              help="A TFLM source tree: adds the tflm engine's rows (reference or CMSIS-NN kernels, as the tree has).")
+@click.option("--tflm-dir", "tflm_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="A TFLM source tree: adds the tflm engine's rows (reference or CMSIS-NN kernels, as the tree has); "
+                   "repeat for several trees (e.g. one of each).")
 @click.option("--samples", default=3, show_default=True, help="Random inputs compared with TFLM per row.")
 @click.option("--work-dir", default="build/bench", show_default=True, type=click.Path(file_okay=False),
               help="Where the projects are generated and built.")
@@ -28,14 +29,14 @@ DEFAULT_JSON = "bench/results.json"
               help="Results file.")
 @click.option("--markdown", is_flag=True, help="Print the table as Markdown (the README's performance section).")
 @json_option
-def command(models, boards, engines, tflm_dir, samples, work_dir, json_path, markdown, as_json):
+def command(models, boards, engines, tflm_dirs, samples, work_dir, json_path, markdown, as_json):
     """Benchmark the engines on the emulated Cortex-M cores (QEMU, -icount shift=0).
 
     Instruction counts are emulated (one instruction per ns of virtual time), not silicon cycles.
     """
     from toolchain.bench import BOARDS, bench
 
-    engines = engines or (("aot", "aot-portable") + (("tflm",) if tflm_dir else ()))
+    engines = engines or (("aot", "aot-portable") + (("tflm",) if tflm_dirs else ()))
     out = console(stderr=True)
 
     def progress(row):
@@ -43,7 +44,7 @@ def command(models, boards, engines, tflm_dir, samples, work_dir, json_path, mar
             out.print(f"  {row.model} / {row.board} / {row.engine}: "
                       f"{row.error or f'{row.instructions:,} instructions'}")
 
-    result = bench(models or None, boards or BOARDS, engines, tflm_dir=tflm_dir, samples=samples,
+    result = bench(models or None, boards or BOARDS, engines, tflm_dirs=tflm_dirs, samples=samples,
                    work_dir=work_dir, json_path=json_path, progress=progress)
     if as_json:
         print_json(result.to_dict())
