@@ -20,16 +20,18 @@ input buffer, added by the fit. Host builds link the C library dynamically and r
 stack in the ELF, so these figures overstate the host.
 
 tflm, measured 2026-11-27 with `tinyship bench --tflm-dir` (generate + build + QEMU run,
-arm-none-eabi-gcc 12.2; TFLM 90b983c as create_tflm_tree.py writes it, compiled as TFLM's
-release build: kernels -O2, core -Os) for qemu-cortex-m4/-m7/-m55 on kws_ref_model,
-person_detect and ad01. Flash besides the model, reference kernels: engine 15.9-35.7 kB
-(interpreter + the model's kernels) + app 5.7 kB + C library 32.0-36.9 kB + other 0.8-1.6 kB
-= 54.8 kB (ad01, M7) to 79.1 kB (kws_ref_model, M4); CMSIS-NN kernels: engine 22.8-78.6 kB,
-61.3 kB (ad01, M55) to 121.9 kB (kws_ref_model, M4). 122,000 takes the CMSIS-NN conv-model
-end (a reference-kernel tree needs about 43 kB less). RAM besides the arena and the app's
-input buffer: 29.2-29.7 kB (24.6 kB linker stack+heap, 2.5 kB C library, 1.6 kB app, the
-interpreter, resolver and profiler objects); the arena itself is the analyzer's plan plus a
-margin (toolchain.codegen.project), plus CMSIS-NN's scratch buffers with a CMSIS-NN tree.
+arm-none-eabi-gcc 12.2; TFLM 90b983c as create_tflm_tree.py writes it, compiled as the
+generated Makefile does: -DNDEBUG, kernels -O2, core -Os, error strings kept for the
+per-layer profiler) for qemu-cortex-m4/-m7/-m55 on the five shared models. Flash besides the
+model, reference kernels: engine 22.6-46.9 kB (interpreter + the model's kernels) + app
+5.7 kB + C library and other = 68.7 kB (hello_world) to 98.1 kB (kws_ref_model, M4);
+CMSIS-NN kernels: engine 31.4-93.2 kB, 77.2 kB to 144.3 kB (kws_ref_model, M4). 145,000
+takes the CMSIS-NN conv-model end (a reference-kernel tree needs about 46 kB less; TFLM's
+TF_LITE_STRIP_ERROR_STRINGS would save about 23 kB more, and the per-layer times with it).
+RAM besides the arena and the app's input buffer: 29.2-29.7 kB (24.6 kB linker stack+heap,
+2.5 kB C library, 1.6 kB app, the interpreter, resolver and profiler objects); the arena
+itself is the analyzer's plan plus a margin (toolchain.codegen.project), plus CMSIS-NN's
+scratch buffers with a CMSIS-NN tree.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ class Engine:
 
 
 ENGINES = {
-    "tflm": Engine("tflm", frozenset(TFLM_RESOLVER_METHODS), False, 122_000, 30_000,
+    "tflm": Engine("tflm", frozenset(TFLM_RESOLVER_METHODS), False, 145_000, 30_000,
                    "TFLite Micro interpreter (reference or CMSIS-NN kernels, as the TFLM tree has)"),
     "aot": Engine("aot", AOT_OPS, True, 70_000, 29_000,
                   "tinyship ahead-of-time C engine (generated code, no interpreter)"),
