@@ -20,6 +20,8 @@ from toolchain.device.emulator import QemuRunner
 from toolchain.model import load_model
 from toolchain.reference import tflm_run
 
+from aot_rig.spec import Spec
+
 ENGINE = __import__("toolchain.codegen.aot", fromlist=["ENGINE_DIR"]).ENGINE_DIR
 BOARDS = ("qemu-cortex-m4", "qemu-cortex-m55")
 
@@ -52,15 +54,8 @@ def _network(make_tflite, in_c: int = 3) -> bytes:
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
 
     rng = np.random.default_rng(7)
-    tensors, buffers, ops = [], [], []
-
-    def tensor(shape, scale, zp=0, data=None, dtype="int8", qdim=0):
-        spec = {"shape": list(shape), "type": dtype, "scale": scale, "zero_point": zp, "quantized_dimension": qdim}
-        if data is not None:
-            buffers.append(np.ascontiguousarray(data).tobytes())
-            spec["buffer"] = len(buffers)
-        tensors.append(spec)
-        return len(tensors) - 1
+    spec = Spec()
+    tensor, tensors, buffers, ops = spec.tensor, spec.tensors, spec.buffers, []
 
     def conv(x, in_scale, shape, out_c, k, stride, padding, depthwise=False, relu=True):
         n, h, w, c = shape

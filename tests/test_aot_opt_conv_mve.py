@@ -30,6 +30,7 @@ import pytest
 
 from toolchain.codegen.aot_opt_mve import conv_tables, gemv_table, window_offsets
 
+from aot_rig.spec import Spec
 from test_aot_opt import _run_on_qemu
 
 
@@ -41,17 +42,10 @@ class _Net:
 
         self.s = s
         self.rng = np.random.default_rng(seed)
-        self.tensors, self.buffers, self.ops = [], [], []
+        spec = Spec()
+        self.tensor, self.tensors, self.buffers, self.ops = spec.tensor, spec.tensors, spec.buffers, []
         self.shape, self.scale = tuple(shape), scale
         self.x = self.first = self.tensor(shape, scale, zp)
-
-    def tensor(self, shape, scale, zp=0, data=None, dtype="int8", qdim=0):
-        spec = {"shape": list(shape), "type": dtype, "scale": scale, "zero_point": zp, "quantized_dimension": qdim}
-        if data is not None:
-            self.buffers.append(np.ascontiguousarray(data).tobytes())
-            spec["buffer"] = len(self.buffers)
-        self.tensors.append(spec)
-        return len(self.tensors) - 1
 
     def conv(self, out_c, k, stride, same, act="relu", depthwise=False, dilation=1, per_tensor=False,
              w_range=127, gain=60.0, out_scale=None, out_zp=None, bias_range=3000):

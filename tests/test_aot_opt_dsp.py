@@ -19,6 +19,7 @@ import pytest
 
 from toolchain.codegen.aot_opt import dsp_depthwise3x3_filter, dsp_depthwise_pairs, dsp_requant, dsp_requant_quads
 
+from aot_rig.spec import Spec
 from test_aot_opt import _run_on_qemu
 
 BOARD = "qemu-cortex-m4"
@@ -31,15 +32,8 @@ def _chain(make_tflite, shape, layers, seed=5) -> bytes:
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
 
     rng = np.random.default_rng(seed)
-    tensors, buffers, ops = [], [], []
-
-    def tensor(shp, scale, zp=0, data=None, dtype="int8", qdim=0):
-        spec = {"shape": list(shp), "type": dtype, "scale": scale, "zero_point": zp, "quantized_dimension": qdim}
-        if data is not None:
-            buffers.append(np.ascontiguousarray(data).tobytes())
-            spec["buffer"] = len(buffers)
-        tensors.append(spec)
-        return len(tensors) - 1
+    spec = Spec()
+    tensor, tensors, buffers, ops = spec.tensor, spec.tensors, spec.buffers, []
 
     n, h, w, c = shape
     scale = 0.05

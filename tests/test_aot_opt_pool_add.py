@@ -25,6 +25,8 @@ from toolchain.device.emulator import QemuRunner
 from toolchain.model import load_model
 from toolchain.reference import tflm_run
 
+from aot_rig.spec import Spec
+
 BOARDS = ("qemu-cortex-m4", "qemu-cortex-m55")
 
 
@@ -32,17 +34,10 @@ def _model(make_tflite) -> bytes:
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
 
     rng = np.random.default_rng(11)
-    tensors, buffers, ops, inputs, outputs = [], [], [], [], []
+    spec = Spec()
+    tensor, tensors, buffers, ops, inputs, outputs = spec.tensor, spec.tensors, spec.buffers, [], [], []
     act = {None: s.ActivationFunctionType.NONE, "relu": s.ActivationFunctionType.RELU,
            "relu6": s.ActivationFunctionType.RELU6}
-
-    def tensor(shape, scale, zp, data=None):
-        spec = {"shape": list(shape), "type": "int8", "scale": scale, "zero_point": zp}
-        if data is not None:
-            buffers.append(np.ascontiguousarray(data, np.int8).tobytes())
-            spec["buffer"] = len(buffers)
-        tensors.append(spec)
-        return len(tensors) - 1
 
     def model_input(shape, scale, zp):
         inputs.append(tensor(shape, scale, zp))
