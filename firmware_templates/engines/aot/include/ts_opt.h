@@ -256,4 +256,38 @@ static inline void ts_rows_next(ts_rows_t *r, int32_t *o1, int32_t *o2)
     }
 }
 
+/**
+ * Plan a binary element-wise op over `s` as rows (ts_rows_init) where every row is a run of
+ * `*n` elements of one operand (step 1) against the other (step `*step`: 1, or 0 for one
+ * element repeated); `*swapped` = 1 when operand 1 is the repeated one (its strides are then
+ * r->stride2: the kernel swaps the operands' roles). Same shapes are one run (r unused).
+ * @return 0, or -1 for a shape without that form
+ */
+static inline int32_t ts_rows_plan(const ts_broadcast_t *s, ts_rows_t *r, int32_t *n, int32_t *step, int *swapped)
+{
+    *swapped = 0;
+    if (!s->broadcast) {
+        *n = s->size;
+        *step = 1;
+        return 0;
+    }
+    ts_rows_init(s, r);
+    const int32_t step1 = r->stride1[r->n - 1], step2 = r->stride2[r->n - 1];
+    if (step1 + step2 == 0 || (step1 | step2) > 1) {
+        return -1;
+    }
+    *n = r->dims[r->n - 1];
+    *step = step2;
+    if (step1 == 0) {
+        *swapped = 1;
+        *step = 0;
+        for (int32_t d = 0; d < r->n; ++d) {
+            const int32_t st = r->stride1[d];
+            r->stride1[d] = r->stride2[d];
+            r->stride2[d] = st;
+        }
+    }
+    return 0;
+}
+
 #endif /* TS_OPT_H */

@@ -135,35 +135,24 @@ static int ts_add_in(int32_t left_shift, int32_t offset, int32_t multiplier, int
     return left_shift >= 1 && left_shift <= 22 && (in->half || (shift <= -1 && shift >= -31));
 }
 
-/*
- * The element-wise sum over the broadcast shape as rows (ts_rows_t): each row a run of
- * operand 1 (step 1) against operand 2 (step 1, or 0: one element repeated); when operand 1
- * is the repeated one the operands swap roles. 0, or -1 for a shape without that form.
- */
+/* The element-wise sum over the broadcast shape as rows (ts_rows_plan; same shapes are one
+ * run, in place too: each step reads its elements before writing them): 0, or -1 for a shape
+ * without that form. */
 static int32_t ts_add_walk(const ts_broadcast_t *s, const int8_t *in1, const int8_t *in2, int8_t *out, ts_add_mve_t *k)
 {
     ts_rows_t r;
-    if (!s->broadcast) { /* same shapes (in place too: each step reads its elements before writing them) */
-        ts_add_rows(in1, in2, 1, out, s->size, 1, &r, k);
-        return 0;
-    }
-    ts_rows_init(s, &r);
-    const int32_t n = r.dims[r.n - 1], step1 = r.stride1[r.n - 1], step2 = r.stride2[r.n - 1];
-    if (step1 + step2 == 0 || (step1 | step2) > 1) {
+    int32_t n, step;
+    int swapped;
+    if (ts_rows_plan(s, &r, &n, &step, &swapped) != 0) {
         return -1;
     }
-    if (step1 == 0) { /* operand 1 repeated: the roles swap */
+    if (swapped) { /* operand 1 repeated: the roles swap */
         const ts_add_in_t first = k->in[0];
         k->in[0] = k->in[1];
         k->in[1] = first;
-        for (int32_t d = 0; d < r.n; ++d) {
-            const int32_t st = r.stride1[d];
-            r.stride1[d] = r.stride2[d];
-            r.stride2[d] = st;
-        }
-        ts_add_rows(in2, in1, 0, out, n, s->size / n, &r, k);
+        ts_add_rows(in2, in1, step, out, n, s->size / n, &r, k);
     } else {
-        ts_add_rows(in1, in2, step2, out, n, s->size / n, &r, k);
+        ts_add_rows(in1, in2, step, out, n, s->size / n, &r, k);
     }
     return 0;
 }
