@@ -20,21 +20,22 @@ from toolchain.device.emulator import QemuRunner
 from toolchain.model import load_model
 from toolchain.reference import tflm_run
 
-from aot_rig.spec import Spec
+from aot_rig.spec import Spec, conv_options
 
 ENGINE = __import__("toolchain.codegen.aot", fromlist=["ENGINE_DIR"]).ENGINE_DIR
 BOARDS = ("qemu-cortex-m4", "qemu-cortex-m55")
 
 
-def _run_on_qemu(model_path, board, tmp_path, kernels="optimized", samples=4, seed=1):
-    """Build `model_path` for `board`, run `samples` random inputs; returns (device outputs, TFLM outputs, project)."""
+def _run_on_qemu(model_path, board, tmp_path, kernels="optimized", samples=4, seed=1, inputs=None):
+    """Build `model_path` for `board`, run `inputs` (default: `samples` random ones); returns (device
+    outputs, TFLM outputs, project)."""
     project = tmp_path / f"{board}-{kernels}"
     generate(model_path, board=board, engine="aot", out_dir=project, aot_kernels=kernels)
     built = build(project)
-    model = load_model(model_path)
-    rng = np.random.default_rng(seed)
-    inputs = [[rng.integers(-128, 128, size=tuple(t.shape), dtype=np.int8) for t in model.main.input_tensors()]
-              for _ in range(samples)]
+    if inputs is None:
+        rng = np.random.default_rng(seed)
+        inputs = [[rng.integers(-128, 128, size=tuple(t.shape), dtype=np.int8)
+                   for t in load_model(model_path).main.input_tensors()] for _ in range(samples)]
     got = []
     with QemuRunner(built.elf, load_board(board), run_dir=project / "run", boot_timeout=60, timeout=60) as runner:
         client = runner.start()
@@ -73,15 +74,7 @@ def _network(make_tflite, in_c: int = 3) -> bytes:
         out_scale = float(in_scale * w_scale.mean() * 60 * np.sqrt(fan_in))
         y = tensor((n, oh, ow, out_c), out_scale, -128 if relu else 3)
         act = s.ActivationFunctionType.RELU if relu else s.ActivationFunctionType.NONE
-        if depthwise:
-            o = s.DepthwiseConv2DOptionsT()
-            o.depthMultiplier, opcode, otype = 1, 1, s.BuiltinOptions.DepthwiseConv2DOptions
-        else:
-            o = s.Conv2DOptionsT()
-            opcode, otype = 0, s.BuiltinOptions.Conv2DOptions
-        o.padding, o.strideH, o.strideW, o.fusedActivationFunction = padding, stride, stride, act
-        o.dilationHFactor = o.dilationWFactor = 1
-        ops.append((opcode, [x, wt, bt], [y], otype, o))
+        ops.append((1 if depthwise else 0, [x, wt, bt], [y], *conv_options(depthwise, padding, stride, act)))
         return y, out_scale, (n, oh, ow, out_c)
 
     x = tensor((1, 9, 11, in_c), 0.05, -3)

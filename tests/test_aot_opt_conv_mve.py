@@ -30,7 +30,7 @@ import pytest
 
 from toolchain.codegen.aot_opt_mve import conv_tables, gemv_table, window_offsets
 
-from aot_rig.spec import Spec
+from aot_rig.spec import Spec, conv_options
 from test_aot_opt import _run_on_qemu
 
 
@@ -67,17 +67,9 @@ class _Net:
         y = self.tensor((n, oh, ow, out_c), out_scale, zp)
         acts = {"relu": s.ActivationFunctionType.RELU, "relu6": s.ActivationFunctionType.RELU6,
                 "none": s.ActivationFunctionType.NONE}
-        if depthwise:
-            o = s.DepthwiseConv2DOptionsT()
-            o.depthMultiplier, opcode, otype = out_c // c, 1, s.BuiltinOptions.DepthwiseConv2DOptions
-        else:
-            o = s.Conv2DOptionsT()
-            opcode, otype = 0, s.BuiltinOptions.Conv2DOptions
-        o.padding = s.Padding.SAME if same else s.Padding.VALID
-        o.strideH = o.strideW = stride
-        o.fusedActivationFunction = acts[act]
-        o.dilationHFactor = o.dilationWFactor = dilation
-        self.ops.append((opcode, [self.x, wt, bt], [y], otype, o))
+        padding = s.Padding.SAME if same else s.Padding.VALID
+        options = conv_options(depthwise, padding, stride, acts[act], dilation, multiplier=out_c // c)
+        self.ops.append((1 if depthwise else 0, [self.x, wt, bt], [y], *options))
         self.x, self.shape, self.scale = y, (n, oh, ow, out_c), out_scale
         return self
 

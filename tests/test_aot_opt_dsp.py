@@ -19,7 +19,7 @@ import pytest
 
 from toolchain.codegen.aot_opt import dsp_depthwise3x3_filter, dsp_depthwise_pairs, dsp_requant, dsp_requant_quads
 
-from aot_rig.spec import Spec
+from aot_rig.spec import Spec, conv_options
 from test_aot_opt import _run_on_qemu
 
 BOARD = "qemu-cortex-m4"
@@ -61,15 +61,7 @@ def _chain(make_tflite, shape, layers, seed=5) -> bytes:
         zp = -128 if act != "NONE" else 5
         y = tensor((n, oh, ow, out_c), out_scale, zp)
         fused = getattr(s.ActivationFunctionType, act)
-        if dw:
-            o = s.DepthwiseConv2DOptionsT()
-            o.depthMultiplier, opcode, otype = 1, 1, s.BuiltinOptions.DepthwiseConv2DOptions
-        else:
-            o = s.Conv2DOptionsT()
-            opcode, otype = 0, s.BuiltinOptions.Conv2DOptions
-        o.padding, o.strideH, o.strideW, o.fusedActivationFunction = pad, stride, stride, fused
-        o.dilationHFactor = o.dilationWFactor = 1
-        ops.append((opcode, [x, wt, bt], [y], otype, o))
+        ops.append((1 if dw else 0, [x, wt, bt], [y], *conv_options(dw, pad, stride, fused)))
         x, scale, h, w, c = y, out_scale, oh, ow, out_c
     opcodes = [(s.BuiltinOperator.CONV_2D, 3, 3), (s.BuiltinOperator.DEPTHWISE_CONV_2D, 4, 3)]
     return make_tflite(tensors, ops, [first], [x], opcodes=opcodes, buffers=buffers)

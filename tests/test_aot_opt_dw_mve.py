@@ -20,7 +20,7 @@ import pytest
 
 from toolchain.codegen.aot_opt_mve_dw import depthwise_mve_tables, plane_k
 
-from aot_rig.spec import Spec
+from aot_rig.spec import Spec, conv_options
 from test_aot_opt import _run_on_qemu
 
 BOARD = "qemu-cortex-m55"
@@ -61,13 +61,9 @@ def _chain(make_tflite, shape, layers, per_tensor=False, seed=3) -> bytes:
         act = layer.get("act", "RELU")
         zp = {"RELU": -128, "RELU6": -100, "NONE": 5}[act]
         y = tensor((n, oh, ow, c), out_scale, zp)
-        o = s.DepthwiseConv2DOptionsT()
-        o.depthMultiplier = 1
-        o.padding = s.Padding.SAME if same else s.Padding.VALID
-        o.strideH = o.strideW = stride
-        o.dilationHFactor = o.dilationWFactor = dil
-        o.fusedActivationFunction = getattr(s.ActivationFunctionType, act)
-        ops.append((0, [x, wt, bt], [y], s.BuiltinOptions.DepthwiseConv2DOptions, o))
+        padding = s.Padding.SAME if same else s.Padding.VALID
+        fused = getattr(s.ActivationFunctionType, act)
+        ops.append((0, [x, wt, bt], [y], *conv_options(True, padding, stride, fused, dil)))
         x, scale, h, w = y, out_scale, oh, ow
     return make_tflite(tensors, ops, [first], [x], opcodes=[(s.BuiltinOperator.DEPTHWISE_CONV_2D, 4, 3)],
                        buffers=buffers)

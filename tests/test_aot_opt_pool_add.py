@@ -19,13 +19,10 @@ import re
 import numpy as np
 import pytest
 
-from toolchain import build, generate
-from toolchain.boards import load_board
-from toolchain.device.emulator import QemuRunner
 from toolchain.model import load_model
-from toolchain.reference import tflm_run
 
 from aot_rig.spec import Spec
+from test_aot_opt import _run_on_qemu
 
 BOARDS = ("qemu-cortex-m4", "qemu-cortex-m55")
 
@@ -123,23 +120,11 @@ def _samples(model, count=3, seed=5):
 def test_pool_and_add_bit_exact_on_qemu(make_tflite, tmp_path, board):
     path = tmp_path / "pool_add.tflite"
     path.write_bytes(_model(make_tflite))
-    project = tmp_path / board
-    generate(path, board=board, engine="aot", out_dir=project, aot_kernels="optimized")
+    got, want, project = _run_on_qemu(path, board, tmp_path, inputs=_samples(load_model(path)))
     names = {p.name for p in (project / "src" / "model").glob("*.c")}
     suffix = "mve" if board.endswith("m55") else "dsp"
     assert {f"ts_avg_pool2d_s8_{suffix}.c", f"ts_add_s8_{suffix}.c"} <= names
     model_c = (project / "src" / "model" / "model.c").read_text()
-    built = build(project)
-    model = load_model(path)
-    samples = _samples(model)
-    want = [b"".join(np.ascontiguousarray(y).tobytes() for y in out) for out in tflm_run(path, samples)]
-    got = []
-    with QemuRunner(built.elf, load_board(board), run_dir=project / "run", boot_timeout=60, timeout=60) as runner:
-        client = runner.start()
-        for sample in samples:
-            client.load_input(b"".join(x.tobytes() for x in sample))
-            client.infer(1, 0, timeout=300)
-            got.append(client.outputs())
     assert len(set(want[0])) > 50, "the outputs should not all saturate"
     assert got == want
     # the in-place ADD: its output is its first operand's arena bytes

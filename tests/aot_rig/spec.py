@@ -19,3 +19,18 @@ class Spec:
             spec["buffer"] = len(self.buffers)
         self.tensors.append(spec)
         return len(self.tensors) - 1
+
+
+def conv_options(depthwise: bool, padding: int, stride: int, act: int, dilation: int = 1, multiplier: int = 1):
+    """(BuiltinOptions type, options) of a CONV_2D or DEPTHWISE_CONV_2D; `padding` and `act` are
+    schema values (Padding, ActivationFunctionType)."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
+
+    if depthwise:
+        o, otype = s.DepthwiseConv2DOptionsT(), s.BuiltinOptions.DepthwiseConv2DOptions
+        o.depthMultiplier = multiplier
+    else:
+        o, otype = s.Conv2DOptionsT(), s.BuiltinOptions.Conv2DOptions
+    o.padding, o.strideH, o.strideW, o.fusedActivationFunction = padding, stride, stride, act
+    o.dilationHFactor = o.dilationWFactor = dilation
+    return otype, o

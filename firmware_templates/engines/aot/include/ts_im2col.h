@@ -35,15 +35,16 @@ TS_ALWAYS_INLINE void ts_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
 #endif
 }
 
-/** The window columns [*fx_lo, *fx_hi) at x0, x0 + dilation_w, ... that are inside the image. */
-static inline void ts_im2col_columns(const ts_conv2d_params_t *p, int32_t x0, int32_t *fx_lo, int32_t *fx_hi)
+/** The taps [*lo, *hi) of a window along one axis (first tap at `start`, `taps` taps `dilation`
+ * apart) that fall inside [0, extent); *lo == *hi when none does. */
+static inline void ts_im2col_inside(int32_t start, int32_t dilation, int32_t extent, int32_t taps, int32_t *lo,
+                                    int32_t *hi)
 {
-    const int32_t dw = p->dilation_w;
-    int32_t lo = x0 < 0 ? (-x0 + dw - 1) / dw : 0;
-    int32_t hi = p->input_w - x0 > 0 ? (p->input_w - x0 + dw - 1) / dw : 0;
-    hi = hi < p->filter_w ? hi : p->filter_w;
-    *fx_lo = lo < hi ? lo : hi;
-    *fx_hi = hi;
+    int32_t l = start < 0 ? (-start + dilation - 1) / dilation : 0;
+    int32_t h = extent - start > 0 ? (extent - start + dilation - 1) / dilation : 0;
+    h = h < taps ? h : taps;
+    *lo = l < h ? l : h;
+    *hi = h;
 }
 
 /**
@@ -55,7 +56,7 @@ static inline void ts_im2col_copy(const ts_conv2d_params_t *p, const int8_t *ima
 {
     const int32_t ic = p->input_c, row = p->filter_w * ic;
     int32_t fx_lo, fx_hi;
-    ts_im2col_columns(p, x0, &fx_lo, &fx_hi);
+    ts_im2col_inside(x0, p->dilation_w, p->input_w, p->filter_w, &fx_lo, &fx_hi);
     if (fx_hi <= fx_lo) {
         return;
     }
@@ -105,17 +106,6 @@ static inline const int8_t *ts_im2col_s8(const ts_conv2d_params_t *p, const int8
 }
 
 #if TS_OPT_MVE
-/** The window rows [*fy_lo, *fy_hi) at y0, y0 + dilation_h, ... that are inside the image. */
-static inline void ts_im2col_rows(const ts_conv2d_params_t *p, int32_t y0, int32_t *fy_lo, int32_t *fy_hi)
-{
-    const int32_t dh = p->dilation_h;
-    int32_t lo = y0 < 0 ? (-y0 + dh - 1) / dh : 0;
-    int32_t hi = p->input_h - y0 > 0 ? (p->input_h - y0 + dh - 1) / dh : 0;
-    hi = hi < p->filter_h ? hi : p->filter_h;
-    *fy_lo = lo < hi ? lo : hi;
-    *fy_hi = hi;
-}
-
 /**
  * The window at (y0, x0) (any position, the border included) into col[0..k), col[k..span)
  * the zero point too: span >= k, a multiple of 16 (whole vectors are stored). The part of
@@ -130,8 +120,8 @@ static inline void ts_im2col_zp_s8(const ts_conv2d_params_t *p, const int8_t *im
     }
     const int32_t ic = p->input_c, row = p->filter_w * ic;
     int32_t fx_lo, fx_hi, fy_lo, fy_hi;
-    ts_im2col_columns(p, x0, &fx_lo, &fx_hi);
-    ts_im2col_rows(p, y0, &fy_lo, &fy_hi);
+    ts_im2col_inside(x0, p->dilation_w, p->input_w, p->filter_w, &fx_lo, &fx_hi);
+    ts_im2col_inside(y0, p->dilation_h, p->input_h, p->filter_h, &fy_lo, &fy_hi);
     const int32_t n = (fx_hi - fx_lo) * ic;
     if (p->dilation_w != 1 || n > 16) {
         ts_im2col_copy(p, image, y0, x0, col);
