@@ -75,3 +75,29 @@ def test_compile_error_is_a_build_error(tmp_path):
 
 
 # The tflm engine's builds (host and Cortex-M, against a real TFLM tree): tests/test_tflm_engine.py
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["host", "qemu-cortex-m4"])
+def test_elf_records_its_board(board, built_firmware, tmp_path):
+    from toolchain.build import check_elf_board, elf_board
+
+    elf = built_firmware(KWS, board)[1].elf
+    assert elf_board(elf) == board
+    check_elf_board(elf, board)
+    with pytest.raises(InputError, match=f"built for board '{board}', not 'stm32f4-discovery'.*--board {board}"):
+        check_elf_board(elf, "stm32f4-discovery")
+
+
+def test_elf_without_board_record_is_refused(tmp_path):
+    from toolchain.build import check_elf_board
+
+    bare = tmp_path / "bare.elf"
+    src = tmp_path / "bare.c"
+    src.write_text("int main(void) { return 0; }\n")
+    subprocess.run(["gcc", str(src), "-o", str(bare)], check=True)
+    with pytest.raises(InputError, match=r"does not record which board.*\.tinyship\.board"):
+        check_elf_board(bare, "host")
+    (tmp_path / "text.elf").write_text("not an elf")
+    with pytest.raises(InputError, match="is not a firmware ELF"):
+        check_elf_board(tmp_path / "text.elf", "host")

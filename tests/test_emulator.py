@@ -13,7 +13,7 @@ import pytest
 
 from toolchain.boards import load_board
 from toolchain.device import protocol
-from toolchain.device.emulator import QemuRunner, emulate
+from toolchain.device.emulator import QemuRunner, emulate, runner_for
 from toolchain.device.renode import generate_renode
 from toolchain.device.runner import HostRunner
 from toolchain.errors import DeviceTimeout, InputError
@@ -114,10 +114,18 @@ def test_host_runner_serves_the_native_firmware(built_firmware, kws, tmp_path):
         assert runner.client.info()["timer"] == "host"
 
 
-def test_board_without_emulator_is_refused(qemu_elf, kws):
+def test_board_without_emulator_is_refused(qemu_elf):
     with pytest.raises(InputError, match="cannot be emulated with QEMU") as e:
-        emulate(qemu_elf, board="nucleo-l4r5zi", model=kws)
+        runner_for(load_board("nucleo-l4r5zi"), qemu_elf)
     assert e.value.exit_code == 2
+
+
+def test_elf_of_another_board_is_refused(qemu_elf, kws, tmp_path):
+    r = subprocess.run(TINYSHIP + ["emulate", str(qemu_elf), "--board", "qemu-cortex-m7", "--model", str(kws),
+                                   "--run-dir", str(tmp_path)], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "was built for board 'qemu-cortex-m4', not 'qemu-cortex-m7'" in r.stderr
+    assert not (tmp_path / "cmdline.txt").exists()  # refused before anything ran
 
 
 def test_renode_files(tmp_path):
@@ -142,7 +150,11 @@ def test_renode_files(tmp_path):
 
 @pytest.mark.skipif(shutil.which("renode") is not None, reason="Renode is installed here: the missing-tool path cannot run")
 def test_renode_missing_says_how_to_install(qemu_elf, kws, tmp_path):
-    r = subprocess.run(TINYSHIP + ["emulate", str(qemu_elf), "--board", "stm32f4-discovery", "--emulator", "renode",
+    elf = tmp_path / "stm32f4-discovery.elf"  # the qemu ELF relabelled: Renode never runs it here
+    (tmp_path / "board").write_bytes(b"stm32f4-discovery\0")
+    subprocess.run(["arm-none-eabi-objcopy", f"--update-section=.tinyship.board={tmp_path / 'board'}",
+                    str(qemu_elf), str(elf)], check=True)
+    r = subprocess.run(TINYSHIP + ["emulate", str(elf), "--board", "stm32f4-discovery", "--emulator", "renode",
                                    "--model", str(kws), "--run-dir", str(tmp_path)],
                        capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert r.returncode == 4

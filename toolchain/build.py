@@ -15,7 +15,7 @@ from pathlib import Path
 
 from toolchain import api_module
 from toolchain.codegen.project import load_manifest
-from toolchain.errors import BuildError, DoesNotFitError, ToolMissingError
+from toolchain.errors import BuildError, DoesNotFitError, InputError, ToolMissingError
 from toolchain.files import atomic_write
 
 COMPONENTS = ("model", "arena", "engine", "app", "C library", "stack+heap", "other")
@@ -102,6 +102,42 @@ def build(project_dir, *, jobs: int = 2) -> BuildResult:
         err.build_result = result
         raise err
     return result
+
+
+BOARD_SECTION = ".tinyship.board"  # written by firmware_templates/app/app.c
+
+
+def elf_board(elf) -> str | None:
+    """The board id recorded in a tinyship firmware ELF, or None if it has no record.
+
+    Raises:
+        InputError: `elf` is missing or not an ELF file.
+    """
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        with open(elf, "rb") as f:
+            section = ELFFile(f).get_section_by_name(BOARD_SECTION)
+            return section.data().split(b"\0")[0].decode("ascii", "replace") if section else None
+    except (OSError, ELFError) as e:
+        raise InputError(f"{elf} is not a firmware ELF ({e})", "give the ELF that tinyship build wrote") from None
+
+
+def check_elf_board(elf, board) -> None:
+    """Refuse to run or flash `elf` on `board` (a Board or an id) unless it was built for it.
+
+    Raises:
+        InputError: the ELF was built for another board, or does not record its board.
+    """
+    board_id = getattr(board, "id", board)
+    built_for = elf_board(elf)
+    if built_for is None:
+        raise InputError(f"{elf} does not record which board it was built for (no {BOARD_SECTION} section)",
+                         f"generate and build it with tinyship for {board_id}")
+    if built_for != board_id:
+        raise InputError(f"{elf} was built for board '{built_for}', not '{board_id}'",
+                         f"use --board {built_for}, or generate and build the model for {board_id}")
 
 
 def _overflow(linker_output: str) -> str:

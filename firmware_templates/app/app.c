@@ -18,6 +18,12 @@ static char cmd[CMD_MAX + 1];
 static size_t cmd_len;
 static int cmd_too_long;
 
+/* The board this firmware was generated for, in a section that is not loaded (so no linker
+ * script needs to keep it): `emulate` and `flash` read it back (toolchain.build.check_elf_board). */
+#ifdef __ELF__
+__asm__(".pushsection .tinyship.board,\"\",%progbits\n.asciz \"" TS_BOARD_ID "\"\n.popsection\n");
+#endif
+
 static uint8_t input_buf[TS_INPUT_BYTES];   /* the `db` buffer: inputs concatenated in order */
 static size_t input_expected, input_len;
 static uint64_t timed[MAX_TIMED];

@@ -125,11 +125,13 @@ def emulate(target, *, board, model=None, emulator: str = "qemu", run_dir=None, 
         ToolMissingError: QEMU or Renode is not installed (exit 4).
     """
     from toolchain.boards import load_board
+    from toolchain.build import check_elf_board
     from toolchain.model import load_model
     from toolchain.profile import run_session, select_samples
 
     board = load_board(board) if isinstance(board, str) else board
     firmware, model_path, sizes = resolve_firmware(target, model)
+    check_elf_board(firmware, board)
     model = load_model(model_path)
     samples = select_samples(model, inputs=inputs, random=random, seed=seed, labels=labels)
     run_dir = Path(run_dir or out_dir or tempfile.mkdtemp(prefix="tinyship-run-"))
