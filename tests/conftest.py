@@ -126,11 +126,26 @@ def make_tflite():
     return make
 
 
-# --- device, profile, deploy (issues 5-6) -------------------------------------------------
+# --- shared models and samples (models/zoo.yaml; issue 15) ------------------------------
+from toolchain import zoo as _zoo
+
+# Where the shared files are read from: ../shared/data beside the checkout, else the cache
+# ($TINYSHIP_CACHE or ~/.cache/tinyship, same layout), filled by `make data` or the fixture below.
+SHARED_DATA = _zoo.data_dir()
+
+
 @_pytest.fixture(scope="session")
 def shared_data():
-    """The read-only shared data folder (../shared/data); `built_firmware` is defined below."""
-    return _Path(__file__).resolve().parents[2] / "shared" / "data"
+    """SHARED_DATA with every file of models/zoo.yaml in it, fetched once if need be.
+
+    Every test that needs the shared files asks for this fixture (or `kws`, or marks its module
+    with usefixtures("shared_data")): without the files and without network each such test is
+    skipped with the reason and the fix, instead of failing on a missing file.
+    """
+    try:
+        return _zoo.fetch_all()
+    except _zoo.DataError as e:
+        _pytest.skip(f"needs the shared models: {e}")
 
 
 @_pytest.fixture(scope="session")
@@ -140,9 +155,6 @@ def kws(shared_data):
 
 
 # --- firmware (issue 5) ------------------------------------------------------------
-SHARED_DATA = _Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
 @_pytest.fixture(scope="session")
 def built_firmware(tmp_path_factory):
     """Factory fixture: `built_firmware(model_path, board, engine="aot") -> (project dir, BuildResult)`.

@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SHARED_DATA as DATA
+from toolchain import zoo
 from toolchain.analyze import analyze
 from toolchain.analyze.measure import measure_arena
 from toolchain.analyze.resolver import render_resolver
 from toolchain.errors import ModelError, NotSupportedError
 from toolchain.model import load_model
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REPO = Path(__file__).resolve().parents[1]
 PERSON = DATA / "tflm" / "person_detect.tflite"
 KWS = DATA / "mlperf_tiny" / "kws_ref_model.tflite"
@@ -29,7 +30,7 @@ KWS_FLOAT = DATA / "mlperf_tiny" / "kws_ref_model_float32.tflite"
 HELLO = DATA / "tflm" / "hello_world_int8.tflite"
 HELLO_FLOAT = DATA / "tflm" / "hello_world_float.tflite"
 AD01 = DATA / "mlperf_tiny" / "ad01_int8.tflite"
-SHARED = sorted(DATA.glob("*/*.tflite"))
+SHARED = sorted(DATA / name for name in zoo.catalog() if name.endswith(".tflite"))
 RUNNABLE = [p for p in SHARED if p != KWS_FLOAT]  # TFLM refuses the hybrid float kws model (checked below)
 
 # arena_used_bytes() measured on the device: TFLM 90b983c, reference kernels, arm-none-eabi-gcc, Cortex-M4.
@@ -41,10 +42,12 @@ def tinyship(*args, timeout=60):
                           timeout=timeout, cwd=REPO)
 
 
-def test_shared_models_are_found():  # guards the parametrizations below against an empty data folder
-    assert {PERSON, KWS, KWS_FLOAT, HELLO, HELLO_FLOAT, AD01} <= set(SHARED)
+@pytest.mark.usefixtures("shared_data")
+def test_shared_models_are_found():  # guards the parametrizations below against missing files
+    assert {PERSON, KWS, KWS_FLOAT, HELLO, HELLO_FLOAT, AD01} <= set(SHARED) and all(p.is_file() for p in SHARED)
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.parametrize("path", RUNNABLE, ids=lambda p: p.stem)
 def test_planned_head_equals_tflm_measured_head(path):
     a = analyze(path, measure=True)
@@ -77,6 +80,7 @@ def test_offline_plan_metadata_is_followed_like_tflm(offsets, make_tflite):
             assert b.offset == offsets[b.tensor]
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_tflm_refuses_hybrid_model_cleanly():
     with pytest.raises(ModelError, match="Hybrid models are not supported"):
         measure_arena(load_model(KWS_FLOAT))
@@ -84,6 +88,7 @@ def test_tflm_refuses_hybrid_model_cleanly():
     assert not a.fully_int8 and a.plan.head > 0
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_measure_survives_models_tflm_chokes_on(make_tflite):
     # one flipped byte that our reader tolerates (it lies in a table we do not read) but that makes
     # the TFLM Python wrapper fail while unpacking the model
@@ -99,6 +104,7 @@ def test_measure_survives_models_tflm_chokes_on(make_tflite):
         analyze(unknown, measure=True)
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.parametrize("path", list(DEVICE_ARENA), ids=lambda p: p.stem)
 def test_32bit_total_matches_device_within_5_percent(path):
     a = analyze(path)
@@ -153,6 +159,7 @@ def test_plan_matches_tflm_on_converted_models(convert_keras):
             "QUANTIZE", "DEQUANTIZE"} <= ops
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_person_detect_json_fast_without_tensorflow():
     # Timed inside the child from before `import toolchain` to the printed JSON. The CPU time must stay
     # under 1 s; the wall time too, best of three, allowing for other jobs when the cores are oversubscribed.
@@ -197,6 +204,7 @@ def test_person_detect_json_fast_without_tensorflow():
     assert d["arena"]["peak_layer"] is not None
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.parametrize("path, board", [(KWS, "nucleo-l4r5zi"), (HELLO_FLOAT, None)], ids=["kws", "hello_float"])
 def test_json_follows_the_published_schema(path, board):
     import jsonschema
@@ -209,6 +217,7 @@ def test_json_follows_the_published_schema(path, board):
         jsonschema.validate(doc, schema)
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_emitted_resolver_for_kws(tmp_path):
     out = tmp_path / "ops.h"
     r = tinyship("analyze", KWS, "--emit-resolver", out, "--json")
@@ -232,6 +241,7 @@ def test_resolver_counts_ops_shared_by_subgraphs_once(make_tflite):
         render_resolver(load_model(custom))
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_engine_support_lists_layers(make_tflite):
     a = analyze(HELLO_FLOAT)
     assert a.support["tflm"].supported
@@ -244,6 +254,7 @@ def test_engine_support_lists_layers(make_tflite):
     assert d["aot"]["unsupported"][0]["op"] == "SQUARED_DIFFERENCE"
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_board_too_small_exits_3_with_shortfall(tmp_path):
     r = tinyship("analyze", KWS, "--board", "stm32f103-bluepill", "--json")
     assert r.returncode == 3 and "Traceback" not in r.stderr
@@ -255,6 +266,7 @@ def test_board_too_small_exits_3_with_shortfall(tmp_path):
     assert "nucleo-l4r5zi" in ok.stdout
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_html_report(tmp_path):
     page = tmp_path / "kws.html"
     r = tinyship("analyze", KWS, "--html", page, "--measure")
@@ -264,6 +276,7 @@ def test_html_report(tmp_path):
     assert not re.search(r"<(script|link|img)\b|(src|href)=\"https?:", text)  # self-contained: nothing fetched
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.parametrize("args, code, message", [
     (["analyze", "/nonexistent.tflite"], 2, "not found"),
     (["analyze", __file__], 2, "not a TFLite flatbuffer"),
@@ -277,6 +290,7 @@ def test_cli_errors(args, code, message, tmp_path):
     assert not page.exists()  # no partial output
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 def test_fuzzed_models_end_in_analysis_or_clean_error(tmp_path):
     """500 random truncations and byte mutations of the shared models: each is analyzed or refused
@@ -317,6 +331,7 @@ def test_implausibly_many_buffers_is_refused_quickly(make_tflite):
     assert time.process_time() - start < 2.0
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 def test_aot_fit_matches_the_real_build(built_firmware):
     """The aot estimate (int16 filters on the M4's DSP path) is within 10% of a real build."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import random
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 from aot_rig import build, check_model, cross_compile, random_samples
+from conftest import SHARED_DATA as DATA
 from labs.common.samples import person_input, read_ad_sample, read_bmp
 
 from toolchain.codegen.aot import aot_sources, generate_aot
@@ -17,7 +17,6 @@ from toolchain.codegen.aot_plan import Step, plan_arena
 from toolchain.errors import NotSupportedError
 from toolchain.model import load_model
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SHARED = {
     "hello_world_int8": DATA / "tflm" / "hello_world_int8.tflite",
     "micro_speech_quantized": DATA / "tflm" / "micro_speech_quantized.tflite",
@@ -40,6 +39,7 @@ def real_samples(name: str, model) -> list[list[np.ndarray]]:
     return []
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SHARED))
 def test_shared_model_bit_exact_within_tflm_head(name, tmp_path):
@@ -50,6 +50,7 @@ def test_shared_model_bit_exact_within_tflm_head(name, tmp_path):
     print(f"{name}: aot arena {r.arena_size} B, TFLM head {r.tflm_head} B, saved {r.tflm_head - r.arena_size} B")
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 def test_sources_compile_for_cortex_m4(tmp_path):
     generate_aot(load_model(SHARED["kws_ref_model"]), tmp_path)
@@ -57,6 +58,7 @@ def test_sources_compile_for_cortex_m4(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.o")) == sorted(p.stem + ".o" for p in tmp_path.glob("*.c"))
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_sources_are_only_the_kernels_used():
     names = {p.name for p in aot_sources(SHARED["micro_speech_quantized"])}
     assert {n for n in names if n.endswith(".c")} == {
@@ -68,6 +70,7 @@ def test_sources_are_only_the_kernels_used():
     assert "ts_softmax_s8.c" not in {p.name for p in aot_sources(SHARED["ad01_int8"])}
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_float_model_refused_before_writing(tmp_path):
     out = tmp_path / "out"
     with pytest.raises(NotSupportedError) as err:
@@ -77,6 +80,7 @@ def test_float_model_refused_before_writing(tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_generated_code_names_layers_and_draws_the_arena(tmp_path):
     result = generate_aot(SHARED["kws_ref_model"], tmp_path)
     source = (tmp_path / "model.c").read_text()
@@ -88,6 +92,7 @@ def test_generated_code_names_layers_and_draws_the_arena(tmp_path):
     assert f"#define MODEL_ARENA_SIZE   {result.arena_size}" in (tmp_path / "model.h").read_text()
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_layer_api_hooks_names_and_outputs(tmp_path):
     result = generate_aot(SHARED["micro_speech_quantized"], tmp_path)
     exe = build(tmp_path, sanitize=True, main="api_check.c")

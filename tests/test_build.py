@@ -19,6 +19,7 @@ def _cli(*args):
     return subprocess.run([sys.executable, "-m", "toolchain", *args], capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 @pytest.mark.parametrize("board", ["host", "qemu-cortex-m4"])
 def test_size_split_adds_up(board, built_firmware):
@@ -36,6 +37,7 @@ def test_size_split_adds_up(board, built_firmware):
         assert r.sizes["ram"]["stack+heap"] > 0 and r.sizes["ram"]["arena"] >= 16000
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 def test_cli_build_json_reports_budget(built_firmware):
     project, _ = built_firmware(KWS, "qemu-cortex-m4")
@@ -45,6 +47,7 @@ def test_cli_build_json_reports_budget(built_firmware):
     assert report["flash"]["budget"] == 4 << 20 and 0 < report["flash"]["total"] < report["flash"]["budget"]
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 def test_person_detect_over_bluepill_budget_exits_3_with_shortfall(tmp_path):
     out = tmp_path / "p"
@@ -66,6 +69,7 @@ def test_not_a_project_is_an_input_error(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_compile_error_is_a_build_error(tmp_path):
     generate(SHARED_DATA / "tflm" / "hello_world_int8.tflite", board="host", out_dir=tmp_path)
     with open(tmp_path / "src" / "app" / "app.c", "a") as f:

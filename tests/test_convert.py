@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
+from conftest import SHARED_DATA as SHARED
 from toolchain.cli import main
 from toolchain.convert.check import DYNAMIC_SHAPE_OPS
 from toolchain.model import load_model
 from toolchain.reference import tflm_run
 
-SHARED = "../shared/data"
 AD_BIN = f"{SHARED}/mlperf_tiny/normal_id_01_00000000_hist_librosa.bin"
 
 
@@ -97,6 +97,7 @@ def ad_samples(tmp_path_factory):
     return path, x
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 def test_ad01_legacy_h5_int8_in_tflm_agrees_with_keras(ad_samples, tmp_path, capsys):
     import keras
@@ -212,6 +213,7 @@ def test_missing_model_and_missing_calib(tmp_path, capsys):
     assert "--calib random" in _fails(capsys, tmp_path / "o", tmp_path / "m.keras")
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_not_a_model(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("hello")
     assert "not a Keras model" in _fails(capsys, tmp_path / "o", tmp_path / "notes.txt", "--calib", "random")
@@ -227,6 +229,7 @@ def test_corrupt_keras_files(tmp_path, capsys, suffix):
     assert "not a loadable Keras model" in _fails(capsys, tmp_path / "o", bad, "--calib", "random")
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 def test_calibration_shape_and_dtype_mismatch(tmp_path, capsys, ad_samples):
     ad = f"{SHARED}/mlperf_tiny/ad01.h5"

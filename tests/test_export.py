@@ -5,11 +5,14 @@ import sys
 
 import pytest
 
+from conftest import SHARED_DATA
 from toolchain.cli import main
 from toolchain.export import export
 from toolchain.model import load_model
 
-TFLM = "../shared/data/tflm"
+
+TFLM = SHARED_DATA / "tflm"
+pytestmark = pytest.mark.usefixtures("shared_data")
 
 ROUND_TRIP = r"""
 #include <cstdint>

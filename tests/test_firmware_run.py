@@ -26,6 +26,7 @@ def _random_input(model, seed=0):
     return np.random.default_rng(seed).integers(-128, 128, size=t.shape, dtype=np.int8)
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 @pytest.mark.parametrize("board", BOARDS)
 def test_kws_answers_the_protocol_and_matches_tflm(board, built_firmware, tmp_path):
@@ -57,6 +58,7 @@ def test_kws_answers_the_protocol_and_matches_tflm(board, built_firmware, tmp_pa
         assert 0 < mem["stack_used"] < mem["stack_size"] and mem["arena_size"] == info["arena_size"]
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 def test_emulated_cycles_are_instruction_counts(built_firmware, tmp_path):
     """Under -icount shift=0 one instruction is 1 ns: lap-us and cycles must agree."""
@@ -68,6 +70,7 @@ def test_emulated_cycles_are_instruction_counts(built_firmware, tmp_path):
     assert reply.elapsed_us * 1000 == pytest.approx(sum(cycles), rel=0.02)
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 def test_person_detect_on_m4_matches_tflm_bit_for_bit(built_firmware, tmp_path):
     model = load_model(PERSON)
@@ -83,6 +86,7 @@ def test_person_detect_on_m4_matches_tflm_bit_for_bit(built_firmware, tmp_path):
         assert c.dump(last) == c.outputs()  # the last layer's output is the model output
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 @pytest.mark.parametrize("board", ["host", "qemu-cortex-m4"])
 def test_garbage_never_wedges_the_device(board, built_firmware, tmp_path):
@@ -106,6 +110,7 @@ def test_garbage_never_wedges_the_device(board, built_firmware, tmp_path):
         assert c.name() == f"tinyship-{board}"
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 def test_hardfault_prints_one_recognizable_line(tmp_path):
     """A bus fault inside an inference ends in `e-[HARDFAULT pc=... lr=... cfsr=...]`."""
@@ -125,6 +130,7 @@ def test_hardfault_prints_one_recognizable_line(tmp_path):
             run.client.infer(1, 0)
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 def test_aot_arena_used_is_the_plans_extent(built_firmware, tmp_path):
     """micro_speech's last arena buffer ends 8 bytes short of the 16-byte aligned arena size:

@@ -14,6 +14,7 @@ from toolchain.errors import InputError, NotSupportedError
 
 HELLO = SHARED_DATA / "tflm" / "hello_world_int8.tflite"
 KWS = SHARED_DATA / "mlperf_tiny" / "kws_ref_model.tflite"
+pytestmark = pytest.mark.usefixtures("shared_data")
 PIO = shutil.which("pio") or str(__import__("pathlib").Path(sys.executable).with_name("pio"))
 
 

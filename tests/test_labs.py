@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
 import subprocess
@@ -12,62 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labs.common import data
+from conftest import SHARED_DATA as SHARED
 from labs.common.samples import person_input, read_ad_sample, read_bmp
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-NAME = "tflm/person.bmp"
-
-
-# -- data files: shared folder, checksummed cache, download --------------------------------
-def _fake_download(payload: bytes, calls: list):
-    def download(url):
-        calls.append(url)
-        return payload
-    return download
-
-
-def test_data_file_prefers_the_shared_folder():
-    assert data.data_file(NAME) == SHARED / NAME
-
-
-def test_data_file_downloads_from_the_pinned_commit_checks_and_caches(tmp_path):
-    payload, calls = (SHARED / NAME).read_bytes(), []
-    got = data.data_file(NAME, shared=tmp_path / "none", cache=tmp_path / "cache", download=_fake_download(payload, calls))
-    assert got == tmp_path / "cache" / NAME and got.read_bytes() == payload
-    assert calls == ["https://raw.githubusercontent.com/tensorflow/tflite-micro/90b983c2b3f1480642e040bbd2ddb37b998f3424/"
-                     "tensorflow/lite/micro/examples/person_detection/testdata/person.bmp"]
-    again = data.data_file(NAME, shared=tmp_path / "none", cache=tmp_path / "cache", download=_fake_download(b"", calls))
-    assert again == got and len(calls) == 1  # served from the cache, not downloaded again
-
-
-def test_data_file_refuses_a_wrong_checksum_and_caches_nothing(tmp_path):
-    with pytest.raises(data.DataError, match="sha256"):
-        data.data_file(NAME, shared=tmp_path, cache=tmp_path / "cache", download=_fake_download(b"not a bmp", []))
-    assert not (tmp_path / "cache" / NAME).exists()
-
-
-def test_data_file_replaces_a_corrupt_cached_copy(tmp_path):
-    cached = tmp_path / "cache" / NAME
-    cached.parent.mkdir(parents=True)
-    cached.write_bytes(b"truncated")
-    payload, calls = (SHARED / NAME).read_bytes(), []
-    data.data_file(NAME, shared=tmp_path, cache=tmp_path / "cache", download=_fake_download(payload, calls))
-    assert len(calls) == 1 and hashlib.sha256(cached.read_bytes()).hexdigest() == data.catalog()[NAME]["sha256"]
-
-
-def test_data_file_offline_failure_names_the_url_and_the_cache(tmp_path):
-    def offline(url):
-        raise OSError("network unreachable")
-
-    with pytest.raises(data.DataError, match="raw.githubusercontent.com.*copy it to"):
-        data.data_file(NAME, shared=tmp_path, cache=tmp_path / "cache", download=offline)
-
-
-def test_every_shared_file_has_an_upstream_url():
-    names = {line.split()[1] for line in (SHARED / "SHA256SUMS").read_text().splitlines() if line.strip()}
-    assert set(data.catalog()) == names
 
 
 # -- sample readers --------------------------------------------------------------------
@@ -90,6 +37,7 @@ def test_read_bmp_handles_row_order_and_padding(tmp_path, top_down):
     assert np.array_equal(read_bmp(tmp_path / "x.bmp"), pixels)
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_person_samples_decode_to_the_model_input_tflm_uses():
     from toolchain.reference import tflm_run
 
@@ -101,6 +49,7 @@ def test_person_samples_decode_to_the_model_input_tflm_uses():
     assert person[0, 1] > person[0, 0] and no_person[0, 0] > no_person[0, 1]
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_read_ad_sample_gives_40_windows_of_640_values():
     windows = read_ad_sample(SHARED / "mlperf_tiny" / "normal_id_01_00000000_hist_librosa.bin")
     assert windows.shape == (40, 640) and windows.dtype == np.float32
@@ -147,6 +96,7 @@ def test_lab02_device_accuracy_equals_host_int8_exactly(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("shared_data")
 def test_lab04_anomaly_detection(tmp_path):
     report = run_lab("04_anomaly_detection", tmp_path)
     assert_device_matches_host(report["device"], report["windows"])
@@ -158,6 +108,7 @@ def test_lab04_anomaly_detection(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("shared_data")
 def test_lab03_keyword_spotting(tmp_path):
     report = run_lab("03_keyword_spotting", tmp_path)
     for name in ("kws", "micro_speech"):
@@ -174,6 +125,7 @@ def test_lab03_keyword_spotting(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("shared_data")
 def test_lab05_person_detection(tmp_path):
     report = run_lab("05_person_detection", tmp_path)
     assert_device_matches_host(report["device"], 2)

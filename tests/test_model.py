@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import SHARED_DATA as DATA
 from toolchain.errors import ModelError
 from toolchain.model import OP_NAMES, keras_layer, load_model
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PERSON = DATA / "tflm" / "person_detect.tflite"
 KWS = DATA / "mlperf_tiny" / "kws_ref_model.tflite"
 HELLO = DATA / "tflm" / "hello_world_int8.tflite"
@@ -19,6 +18,7 @@ HELLO = DATA / "tflm" / "hello_world_int8.tflite"
 FC = 9  # BuiltinOperator.FULLY_CONNECTED
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_reads_the_model_litert_refuses():
     m = load_model(PERSON)
     ops = [op.op for op in m.main.operators]
@@ -39,6 +39,7 @@ def test_reads_the_model_litert_refuses():
         Interpreter(model_content=m.raw).allocate_tensors()
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_kws_structure_and_metadata():
     m = load_model(KWS)
     assert m.op_names() == ["CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]
@@ -71,6 +72,7 @@ def test_several_subgraphs_and_omitted_inputs(make_tflite):
     assert m.main.operators[0].inputs == (0, 1, -1)
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.parametrize("case, message", [
     ("missing", "not found"), ("folder", "folder"), ("empty", "not a TFLite"), ("text", "not a TFLite"),
     ("truncated", ""), ("no_subgraph", "no subgraph"), ("buffer_range", "buffer index"),

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SHARED_DATA
 from toolchain import build, generate
 from toolchain.bench import seed_tflm_build
 from toolchain.codegen.project import tflm_sources
@@ -28,7 +29,6 @@ from toolchain.engines import ENGINES, TFLM_RESOLVER_METHODS
 from toolchain.model import load_model
 from toolchain.reference import tflm_run
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 KWS = SHARED_DATA / "mlperf_tiny" / "kws_ref_model.tflite"
 HELLO = SHARED_DATA / "tflm" / "hello_world_int8.tflite"
 TFLM_DIR = os.environ.get("TFLM_DIR")
@@ -103,6 +103,7 @@ def _random_samples(model_path: Path, n: int, seed: int):
     return [[rng.integers(-128, 128, size=tuple(t.shape), dtype=np.int8) for t in tensors] for _ in range(n)]
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 @pytest.mark.parametrize("board", ["host", "qemu-cortex-m4"])
 @pytest.mark.parametrize("model", [KWS, HELLO], ids=["kws_ref_model", "hello_world"])
@@ -117,6 +118,7 @@ def test_tflm_firmware_matches_the_interpreter(tflm_project, model, board):
     assert sum(layer["cycles"] for layer in layers) > 0
 
 
+@pytest.mark.usefixtures("shared_data")
 @pytest.mark.slow
 @pytest.mark.parametrize("model", [KWS, HELLO], ids=["kws_ref_model", "hello_world"])
 def test_tflm_cortex_m_footprint_within_the_engine_overheads(tflm_project, model):

@@ -18,8 +18,8 @@ import numpy as np
 
 from toolchain.errors import InputError, ToolchainError
 from toolchain.files import atomic_write
+from toolchain.zoo import data_file
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 MODELS = {
     "kws_ref_model": "mlperf_tiny/kws_ref_model.tflite",
     "person_detect": "tflm/person_detect.tflite",
@@ -165,10 +165,13 @@ def bench(models=None, boards=BOARDS, engines=("aot", "aot-portable"), *, tflm_d
 
     paths = {}
     for m in models or MODELS:
-        path = SHARED / MODELS[m] if m in MODELS else Path(m)
+        if m in MODELS:
+            paths[m] = data_file(MODELS[m])  # ../shared/data, else the cache, else a download
+            continue
+        path = Path(m)
         if not path.is_file():
             raise InputError(f"unknown model '{m}'", f"use a .tflite path or one of: {', '.join(MODELS)}")
-        paths[m if m in MODELS else path.stem] = path
+        paths[path.stem] = path
     for b in boards:
         load_board(b)
     for e in engines:

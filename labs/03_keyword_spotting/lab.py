@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from labs.common import plots  # noqa: E402
-from labs.common.data import data_file  # noqa: E402
+from toolchain.zoo import data_file  # noqa: E402
 from labs.common.device import profile_rows, run_on_device  # noqa: E402
 from labs.common.fit import survey  # noqa: E402
 from labs.common.lab import Lab, run  # noqa: E402

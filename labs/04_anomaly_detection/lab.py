@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 
 from labs.common import plots  # noqa: E402
-from labs.common.data import data_file  # noqa: E402
+from toolchain.zoo import data_file  # noqa: E402
 from labs.common.device import profile_rows, run_on_device  # noqa: E402
 from labs.common.lab import Lab, quiet_tensorflow, run  # noqa: E402
 from labs.common.samples import read_ad_sample  # noqa: E402

@@ -1,1 +1,1 @@
-"""Helpers shared by the labs: data files, image/sample readers, plots and step printing."""
+"""Helpers shared by the labs: image/sample readers, plots and step printing."""

@@ -28,6 +28,7 @@ COMMANDS = {
     "deploy": ("deploy_cmd", "convert -> analyze -> generate -> build -> flash/emulate -> profile."),
     "bench": ("bench_cmd", "Benchmark engines on the emulated cores."),
     "ci": ("ci_cmd", "CI helpers (e.g. write a GitHub Actions workflow)."),
+    "zoo": ("zoo_cmd", "Where the shared models and samples are; --fetch downloads them."),
 }
 
 
