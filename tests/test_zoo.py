@@ -69,8 +69,8 @@ def _offline(calls):
     return download
 
 
-def test_offline_failure_is_one_line_naming_the_url_and_the_fix(tmp_path):
-    with pytest.raises(zoo.DataError, match=r"raw\.githubusercontent\.com.*network unreachable.*zoo --fetch.*TINYSHIP_CACHE"):
+def test_offline_failure_is_one_line_naming_the_reason_and_the_fix(tmp_path):
+    with pytest.raises(zoo.DataError, match=r"tflm/person.bmp is in neither .*network unreachable.*zoo --fetch.*TINYSHIP_CACHE"):
         zoo.data_file(NAME, shared=tmp_path, cache=tmp_path / "cache", download=_offline([]))
 
 

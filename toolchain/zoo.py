@@ -72,17 +72,18 @@ def data_file(name: str, *, shared: Path = SHARED_DATA, cache: Path | None = Non
     local = shared / name
     if local.is_file():
         return local
-    cached = (cache or cache_dir()) / name
+    cache = cache or cache_dir()
+    cached = cache / name
     if cached.is_file() and sha256(cached) == entry["sha256"]:
         return cached
     progress(name)
     try:
         data = (download or _download)(entry["url"])
     except OSError as e:
-        raise DataError(f"{name} is in neither {shared} nor {cached.parent}, and downloading {entry['url']} "
-                        f"failed ({getattr(e, 'reason', e)})",
-                        f"connect to the network and run `tinyship zoo --fetch`, or copy the file to {cached} "
-                        "(TINYSHIP_CACHE names the cache folder)") from None
+        raise DataError(f"{name} is in neither {shared} nor {cache}, "
+                        f"and downloading it failed ({getattr(e, 'reason', e)})",
+                        "go online and run `tinyship zoo --fetch` (or `make data`), or set TINYSHIP_CACHE to a folder "
+                        "holding the files (laid out as shared/data: tflm/..., mlperf_tiny/...)") from None
     got = hashlib.sha256(data).hexdigest()
     if got != entry["sha256"]:
         raise DataError(f"{entry['url']} has sha256 {got}, expected {entry['sha256']}; not cached")

@@ -19,8 +19,7 @@ def command(fetch, as_json):
     from toolchain import zoo
 
     if fetch:
-        err = console(stderr=True)
-        zoo.fetch_all(progress=lambda name: err.print(f"downloading {name} ({zoo.catalog()[name]['url']})"))
+        zoo.fetch_all(progress=lambda name: click.echo(f"downloading {name} ({zoo.catalog()[name]['url']})", err=True))
     rows = zoo.status()
     if as_json:
         print_json({"data_dir": zoo.data_dir(), "files": rows})
