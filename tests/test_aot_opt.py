@@ -26,7 +26,7 @@ ENGINE = __import__("toolchain.codegen.aot", fromlist=["ENGINE_DIR"]).ENGINE_DIR
 BOARDS = ("qemu-cortex-m4", "qemu-cortex-m55")
 
 
-def _run_on_qemu(model_path, board, tmp_path, kernels="optimized", samples=4, seed=1, inputs=None):
+def _run_on_qemu(model_path, board, tmp_path, kernels="speed", samples=4, seed=1, inputs=None):
     """Build `model_path` for `board`, run `inputs` (default: `samples` random ones); returns (device
     outputs, TFLM outputs, project)."""
     project = tmp_path / f"{board}-{kernels}"
@@ -99,7 +99,7 @@ def _network(make_tflite, in_c: int = 3) -> bytes:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("board", BOARDS)
-@pytest.mark.parametrize("kernels", ["optimized", "portable"])
+@pytest.mark.parametrize("kernels", ["speed", "portable"])
 def test_network_bit_exact_on_qemu(make_tflite, tmp_path, board, kernels):
     path = tmp_path / "net.tflite"
     path.write_bytes(_network(make_tflite))

@@ -130,7 +130,7 @@ def test_plane_k_covers_every_fill(make_tflite, tmp_path):
     for name, (shape, layers, per_tensor) in CHAINS.items():
         path = tmp_path / f"{name}.tflite"
         path.write_bytes(_chain(make_tflite, shape, layers, per_tensor))
-        generate(path, board=BOARD, engine="aot", out_dir=tmp_path / name, aot_kernels="optimized")
+        generate(path, board=BOARD, engine="aot", out_dir=tmp_path / name, aot_kernels="speed")
         model_c = (tmp_path / name / "src" / "model" / "model.c").read_text()
         seen |= {int(k) for k in re.findall(r"\.plane_k = (-?\d+)", model_c)}
     assert {-1, 1, 2, 4, 8, 16} <= seen, seen

@@ -28,7 +28,8 @@ MODELS = {
     "hello_world": "tflm/hello_world_int8.tflite",
 }
 BOARDS = ("qemu-cortex-m4", "qemu-cortex-m7", "qemu-cortex-m55")
-ENGINES = ("aot", "aot-portable", "tflm")  # tflm only with a TFLM tree
+ENGINES = ("aot", "aot-size", "aot-portable", "tflm")  # tflm only with a TFLM tree
+KERNELS = {"aot": "speed", "aot-size": "size", "aot-portable": "portable"}  # the aot rows' --kernels
 INFER_TIMEOUT = 600.0
 
 
@@ -36,7 +37,7 @@ INFER_TIMEOUT = 600.0
 class BenchRow:
     model: str
     board: str
-    engine: str  # aot (optimized kernels), aot-portable, tflm-ref or tflm-cmsis-nn
+    engine: str  # aot (--kernels speed), aot-size, aot-portable, tflm-ref or tflm-cmsis-nn
     instructions: int | None = None
     macs: int | None = None
     arena_bytes: int | None = None
@@ -120,7 +121,7 @@ def _measure(row: BenchRow, model_path: Path, work: Path, samples, tflm_dir) -> 
     from toolchain.reference import tflm_run
 
     engine = "aot" if row.engine.startswith("aot") else "tflm"
-    kernels = "portable" if row.engine == "aot-portable" else "optimized"
+    kernels = KERNELS.get(row.engine)
     project = work / f"{row.model}-{row.board}-{row.engine}"
     generate(model_path, board=row.board, engine=engine, out_dir=project, tflm_dir=tflm_dir, aot_kernels=kernels)
     if engine == "tflm":
@@ -151,7 +152,7 @@ def bench(models=None, boards=BOARDS, engines=("aot", "aot-portable"), *, tflm_d
 
     Args:
         models: names from MODELS or .tflite paths (default: all shared models).
-        engines: "aot" (optimized kernels), "aot-portable", "tflm" (needs `tflm_dirs` or TFLM_DIR).
+        engines: "aot" (--kernels speed), "aot-size", "aot-portable", "tflm" (needs `tflm_dirs` or TFLM_DIR).
         tflm_dirs: TFLM source trees; "tflm" adds one row per tree (reference or CMSIS-NN kernels).
         work_dir: where projects are generated and built (kept for inspection).
         json_path: write the result there (bench/results.json) when given.

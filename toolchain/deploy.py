@@ -18,7 +18,8 @@ KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 def deploy(model, *, board: str, engine: str = "aot", calib=None, labels=None, emulate: bool | None = None,
            port: str | None = None, out_dir=None, inputs=None, random: int | None = None, seed: int = 0,
            n: int = 10, warmup: int = 1, tolerance: int = 0, junit=None, timeout: float = 5.0,
-           infer_timeout: float = 10.0, tflm_dir=None, float_model=None, progress=None) -> dict:
+           infer_timeout: float = 10.0, tflm_dir=None, float_model=None, kernels: str | None = None,
+           progress=None) -> dict:
     """Run the whole pipeline for `model` (.keras/.h5/SavedModel dir or .tflite) on `board`.
 
     `emulate` defaults to True for boards without PlatformIO (host, qemu-*); otherwise the
@@ -60,7 +61,8 @@ def deploy(model, *, board: str, engine: str = "aot", calib=None, labels=None, e
     progress("analyze", 1, 1)
 
     progress("generate", 0, 1)
-    project = generate(tflite, board=board, engine=engine, out_dir=out / "firmware", tflm_dir=tflm_dir)
+    project = generate(tflite, board=board, engine=engine, out_dir=out / "firmware", tflm_dir=tflm_dir,
+                       aot_kernels=kernels)
     progress("generate", 1, 1)
     progress("build", 0, 1)
     built = build(project.dir)

@@ -78,9 +78,9 @@ def board_fit(analysis, board_id: str) -> BoardFit:
                     engine.flash_overhead, engine_ram, engine.name in board.engines)
 
 
-def aot_model_bytes(model, features: dict) -> int:
+def aot_model_bytes(model, features: dict, kernels: str = "speed") -> int:
     """Flash of the aot generator's model data on a core with `features`: the constant arrays it
-    emits there (toolchain.codegen.aot.const_bytes, with the optimized kernels' re-layouts and
+    emits there for `kernels` (toolchain.codegen.aot.const_bytes, with the optimized kernels' re-layouts and
     tables), or the model's constant tensors when the engine cannot lower the model; plus ~160
     bytes per layer (its params struct, tensor descriptor, name and array alignment: 114-187
     measured on qemu-cortex-m4 and host)."""
@@ -90,7 +90,7 @@ def aot_model_bytes(model, features: dict) -> int:
 
     g = model.main
     try:
-        data = const_bytes(model, specialize=specializer(features))
+        data = const_bytes(model, specialize=specializer(features, kernels))
     except NotSupportedError:
         data = sum(t.nbytes for t in g.tensors if t.is_constant)
     return data + 160 * len(g.operators)

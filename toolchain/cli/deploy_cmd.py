@@ -6,7 +6,7 @@ import functools
 
 import click
 
-from toolchain.cli.common import port_option
+from toolchain.cli.common import kernels_option, port_option
 from toolchain.cli.profile_cmd import profile_options, run_with_display
 
 
@@ -19,8 +19,9 @@ from toolchain.cli.profile_cmd import profile_options, run_with_display
               help="Run in the emulator (default for host and qemu-* boards) or flash a real board and profile it.")
 @port_option
 @click.option("--tflm-dir", type=click.Path(exists=True, file_okay=False), help="TFLM source tree for --engine tflm on Makefile boards.")
+@kernels_option
 @profile_options
-def command(model, board, engine, calib, emulate, port, tflm_dir, as_json, **options):
+def command(model, board, engine, calib, emulate, port, tflm_dir, kernels, as_json, **options):
     """convert (Keras) -> analyze -> generate -> build -> flash or emulate -> profile MODEL on --board.
 
     Writes -o DIR (default tinyship-MODEL-BOARD): model/, firmware/, report/.
@@ -28,4 +29,4 @@ def command(model, board, engine, calib, emulate, port, tflm_dir, as_json, **opt
     from toolchain.deploy import deploy
 
     run_with_display(as_json, functools.partial(deploy, model), board=board, engine=engine, calib=calib,
-                     emulate=emulate, port=port, tflm_dir=tflm_dir, **options)
+                     emulate=emulate, port=port, tflm_dir=tflm_dir, kernels=kernels, **options)

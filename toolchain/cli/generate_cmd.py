@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from toolchain.cli.common import board_option, console, json_option, print_json
+from toolchain.cli.common import board_option, console, json_option, kernels_option, print_json
 
 
 @click.command()
@@ -16,19 +16,25 @@ from toolchain.cli.common import board_option, console, json_option, print_json
 @click.option("--memory-of", metavar="BOARD", help="Link with another board's flash/RAM sizes (emulated boards).")
 @click.option("--tflm-dir", type=click.Path(file_okay=False), envvar="TFLM_DIR",
               help="TFLM source tree (as create_tflm_tree.py writes it) for tflm on Makefile boards. [env: TFLM_DIR]")
+@kernels_option
 @json_option
-def command(model, board, engine, out_dir, memory_of, tflm_dir, as_json):
-    """Drop MODEL into a self-contained firmware project for a board and engine."""
+def command(model, board, engine, out_dir, memory_of, tflm_dir, kernels, as_json):
+    """Drop MODEL into a self-contained firmware project for a board and engine.
+
+    Example: tinyship generate kws.tflite --board qemu-cortex-m4 --kernels size -o kws-m4
+    """
     from toolchain.codegen import generate
 
     if not board:
         raise click.UsageError("--board is required (see `tinyship boards`)")
-    p = generate(model, board=board, engine=engine, out_dir=out_dir, memory_of=memory_of, tflm_dir=tflm_dir)
+    p = generate(model, board=board, engine=engine, out_dir=out_dir, memory_of=memory_of, tflm_dir=tflm_dir,
+                 aot_kernels=kernels)
     if as_json:
         print_json({"dir": str(p.dir), "board": p.board.id, "memory_of": p.board.memory_of, "engine": p.engine,
-                    "model": p.model_name, "crc32": p.crc32, "builder": p.builder,
+                    "kernels": p.kernels, "model": p.model_name, "crc32": p.crc32, "builder": p.builder,
                     "files": [str(f.relative_to(p.dir)) for f in p.files]})
         return
     how = "pio run" if p.builder == "platformio" else "make"
-    console().print(f"{p.dir}: {p.model_name} on {p.board.id} ({p.engine}), {len(p.files)} files; "
+    kernels = f", {p.kernels} kernels" if p.kernels else ""
+    console().print(f"{p.dir}: {p.model_name} on {p.board.id} ({p.engine}{kernels}), {len(p.files)} files; "
                     f"build with `tinyship build {p.dir}` (runs {how})")

@@ -17,7 +17,9 @@ from toolchain.codegen.aot import _INCLUDE, ENGINE_DIR
 from toolchain.codegen.aot_ops import Lowering
 
 OPT_DIR = ENGINE_DIR / "kernels" / "opt"
-KERNEL_CHOICES = ("optimized", "portable")
+# speed: the DSP kernels' int16 weight layouts (about twice the int8 flash); size: int8 weights widened in
+# registers (ts_gemm8_dsp.h); portable: the plain C kernels. Helium cores run int8 weights either way.
+KERNEL_CHOICES = ("speed", "size", "portable")
 
 
 def opt_sources(kernels: list[str], features: dict) -> list[Path]:
@@ -57,6 +59,15 @@ def dsp_filter(w: np.ndarray) -> np.ndarray:
     padded[:rows, :k] = w.astype(np.int16) * 2  # doubled: the kernels requantize 2 * acc (ts_rq_t)
     quads = padded.reshape(padded.shape[0] // 4, 4, padded.shape[1] // 4, 4)[..., [0, 2, 1, 3]]
     return quads.transpose(0, 2, 1, 3).reshape(-1)
+
+
+def dsp_filter8(w: np.ndarray) -> np.ndarray:
+    """A [rows, k] int8 filter (rows even) for ts_gemm8_dsp.h: k padded to a multiple of 4 with zeros,
+    per pair of rows, per group of four k, row 0's four bytes then row 1's."""
+    rows, k = w.shape
+    padded = np.zeros((rows, -(-k // 4) * 4), np.int8)
+    padded[:, :k] = w
+    return padded.reshape(rows // 2, 2, -1, 4).transpose(0, 2, 1, 3).reshape(-1)
 
 
 def dsp_depthwise_filter(w: np.ndarray) -> np.ndarray:
@@ -120,10 +131,42 @@ def dsp_requant_quads(table: list[int]) -> list[int]:
     return laid.tolist() + [0, 0, 0, 0]
 
 
-def specialize_dsp(ctx, low: Lowering, consts: list) -> Lowering:
+def dsp_requant8(bias, multipliers, shifts, rows: int) -> list[int]:
+    """Per pair of rows {bias[2], multiplier[2], shift[2]} for ts_gemm8_dsp.h (per-tensor values
+    repeated): the portable requantization's bytes, one LDM each for the biases and the rest."""
+    def per_row(v):
+        return np.resize(np.asarray(v, np.int64), rows).reshape(-1, 2)
+
+    b = per_row(bias if bias is not None else [0])
+    return np.concatenate([b, per_row(multipliers), per_row(shifts)], axis=1).reshape(-1).tolist()
+
+
+def _size_dsp(ctx, low: Lowering, consts: list, w: np.ndarray, rows: int, k: int, planes: bool,
+              bias) -> Lowering | None:
+    """The int8-weight form of a lowering the DSP kernels serve (`--kernels size`), or None where it
+    has none (odd rows, a fully connected depth not a multiple of 4, depthwise layers off the channel
+    planes: those keep the int16 layout)."""
+    p = low.params
+    if low.kernel == "ts_depthwise_conv2d_s8":
+        return replace(low, params=dict(p, planes_dsp=1, int8_dsp=1)) if planes else None
+    if rows % 2 or (low.kernel == "ts_fully_connected_s8" and k % 4):
+        return None
+    values = {c.name: c.values for c in consts}
+    table = dsp_requant8(bias, values[p["multiplier"]], values[p["shift"]], rows)
+    consts[:] = [c for c in consts if c.name not in (low.args[1], low.args[2], p["multiplier"], p["shift"])]
+    params = dict(p, multiplier="NULL", shift="NULL",
+                  filter_dsp8=ctx.const_array("filter_dsp8", "int8_t", dsp_filter8(w.reshape(rows, k)),
+                                              f"{low.args[1]} in pairs of rows (ts_gemm8_dsp.h)"),
+                  requant_dsp=ctx.const_array("requant_dsp8", "int32_t", table,
+                                              "per pair of rows {bias[2], multiplier[2], shift[2]}"))
+    return replace(low, params=params, args=[low.args[0], "NULL", "NULL", *low.args[3:]])
+
+
+def specialize_dsp(ctx, low: Lowering, consts: list, size: bool = False) -> Lowering:
     """Re-lay CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED weights and requantization for
     the DSP kernels where their fast path applies (else the lowering is left alone and the
-    portable kernel runs). The int8 filter is dropped: the call passes NULL."""
+    portable kernel runs). The int8 filter is dropped: the call passes NULL. With `size`, int8
+    weights where the kernels widen them in registers (_size_dsp)."""
     if low.kernel not in _GEMM | {"ts_depthwise_conv2d_s8"}:
         return low
     p = low.params
@@ -151,6 +194,9 @@ def specialize_dsp(ctx, low: Lowering, consts: list) -> Lowering:
     table = dsp_requant(bias, values[p["multiplier"]], values[p["shift"]], p["output_offset"], rows)
     if table is None:
         return low
+    sized = _size_dsp(ctx, low, consts, w, rows, k, planes, bias) if size else None
+    if sized is not None:
+        return sized
     if low.kernel in _GEMM:
         table = dsp_requant_quads(table)
     consts[:] = [c for c in consts if c.name != low.args[1]]
@@ -181,13 +227,17 @@ def depthwise_as_conv(ctx, low: Lowering, consts: list) -> Lowering:
                    args=[low.args[0], filt, *low.args[2:]])
 
 
-def specializer(features: dict):
-    """The generator's `specialize` hook for a core with the DSP extension or Helium: one-channel
-    depthwise layers become convolutions, and DSP-only cores get the int16 re-layouts."""
+def specializer(features: dict, kernels: str = "speed"):
+    """The generator's `specialize` hook for a core with the DSP extension or Helium and a
+    KERNEL_CHOICES entry: one-channel depthwise layers become convolutions, and DSP-only cores get
+    the int16 re-layouts (speed) or int8 weights (size); None for portable kernels."""
+    if kernels == "portable":
+        return None
     if features.get("mve"):
         from toolchain.codegen.aot_opt_mve import specialize_mve
 
         return specialize_mve
     if features.get("dsp"):
-        return lambda ctx, low, consts: specialize_dsp(ctx, depthwise_as_conv(ctx, low, consts), consts)
+        size = kernels == "size"
+        return lambda ctx, low, consts: specialize_dsp(ctx, depthwise_as_conv(ctx, low, consts), consts, size)
     return None

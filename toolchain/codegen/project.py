@@ -45,6 +45,7 @@ class Project:
     crc32: int
     builder: str  # "make" or "platformio"
     files: list[Path]
+    kernels: str | None = None  # the aot engine's kernel set (aot_opt.KERNEL_CHOICES)
 
 
 def _env() -> jinja2.Environment:
@@ -117,10 +118,13 @@ def _copy(src_dir: Path, dst_dir: Path) -> None:
 
 
 def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str | None = None,
-             tflm_dir=None, aot_kernels: str = "optimized") -> Project:
+             tflm_dir=None, aot_kernels: str | None = None) -> Project:
     """Write a firmware project for `model` on `board` into `out_dir` (all or nothing).
 
-    `aot_kernels="portable"` leaves out the DSP/Helium kernel variants (toolchain.codegen.aot_opt).
+    `aot_kernels` (toolchain.codegen.aot_opt.KERNEL_CHOICES): "speed" (the DSP/Helium kernels,
+    int16 weight layouts on DSP cores), "size" (int8 weights widened in registers) or "portable"
+    (the plain C kernels); None: speed, or size when the board's flash would not hold the speed
+    layout (choose_kernels).
 
     Raises:
         InputError: unknown board/engine, missing TFLM tree. NotSupportedError: the board
@@ -137,8 +141,9 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
         raise InputError("--memory-of applies to emulated boards", "flash a real board with its own memory")
     from toolchain.codegen.aot_opt import KERNEL_CHOICES
 
-    if aot_kernels not in KERNEL_CHOICES:
+    if aot_kernels is not None and aot_kernels not in KERNEL_CHOICES:
         raise InputError(f"unknown aot kernel set '{aot_kernels}'", f"use one of: {', '.join(KERNEL_CHOICES)}")
+    kernels = (aot_kernels or choose_kernels(model, b)) if engine == "aot" else None
     tflm_path = _tflm_dir(tflm_dir, b) if engine == "tflm" else None
     builder = "platformio" if b.platformio else "make"
     out_dir = Path(out_dir)
@@ -156,9 +161,8 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
             from toolchain.codegen.aot import generate_aot
             from toolchain.codegen.aot_opt import opt_sources, specializer
 
-            optimized = aot_kernels == "optimized"
-            generated = generate_aot(model, src / "model", specialize=specializer(b.features) if optimized else None)
-            if optimized:
+            generated = generate_aot(model, src / "model", specialize=specializer(b.features, kernels))
+            if kernels != "portable":
                 for f in opt_sources(generated.kernels, b.features):
                     shutil.copyfile(f, src / "model" / f.name)
             _copy(TEMPLATES / "engines" / "aot_adapter", src / "engine")
@@ -185,13 +189,26 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
             if b.platform == "cortex-m":
                 ctx.update(memory=b.qemu["memory"], **_stack_heap(b))
                 (stage / "linker.ld").write_text(env.get_template("platform/cortex-m/linker.ld.j2").render(ctx))
-        manifest = {"board": board, "memory_of": memory_of, "engine": engine, "model": name, "crc32": model.crc32,
+        manifest = {"board": board, "memory_of": memory_of, "engine": engine, "kernels": kernels, "model": name,
+                    "crc32": model.crc32,
                     "builder": builder, "platform": b.platform, "flash_bytes": b.flash_bytes,
                     "ram_bytes": b.ram_bytes, "elf": "build/firmware.elf", "map": "build/firmware.map"}
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         (stage / "README.md").write_text(env.get_template("project/README.md.j2").render(ctx))
         files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
-    return Project(out_dir, b, engine, name, model.crc32, builder, [out_dir / f for f in files])
+    return Project(out_dir, b, engine, name, model.crc32, builder, [out_dir / f for f in files], kernels)
+
+
+def choose_kernels(model: Model, board: Board) -> str:
+    """"speed", or "size" on a DSP core whose flash would not hold the model's int16 weight layout
+    with the engine (the board fit's model flash, toolchain.analyze.fit.aot_model_bytes)."""
+    if not board.features.get("dsp") or board.features.get("mve") or not board.flash_bytes:
+        return "speed"
+    from toolchain.analyze.fit import aot_model_bytes
+    from toolchain.engines import get_engine
+
+    need = aot_model_bytes(model, board.features) + get_engine("aot").flash_overhead
+    return "size" if need > board.flash_bytes else "speed"
 
 
 def _stack_heap(board: Board) -> dict:

@@ -23,6 +23,8 @@ typedef struct {
     int32_t planes_dsp;                      /**< with filter_dsp: 1 = a 3x3 filter laid out for the channel
                                                   planes (per channel, per window row (w0, w1, w2, 0)); 0 = per
                                                   channel quad, taps in pairs (3x3) or one by one (aot_opt.py) */
+    int32_t int8_dsp;                        /**< 1 (--kernels size, with planes_dsp, no filter_dsp): the channel planes
+                                                  read the int8 filter and the bias, multiplier and shift arrays */
     const int8_t *filter_mve;                /**< NULL, or [output_c][16] taps per channel for the Helium kernel */
     const int32_t *requant_mve;              /**< with filter_mve: [output_c][4] {bias + input_offset * sum(w), multiplier, shift, output_offset} */
     int32_t plane_k;                         /**< Helium plane fill: K channels a plane by rows, -1 by table, 0 chosen at run time */

@@ -16,7 +16,10 @@ typedef struct {
     const int32_t *multiplier;
     const int32_t *shift;
     const int16_t *filter_dsp;               /**< NULL, or the filter re-laid for the DSP kernels (kernels/opt) */
-    const int32_t *requant_dsp;              /**< with filter_dsp: per quad of rows {bias[4], multiplier[4], {add, right}[4]} */
+    const int32_t *requant_dsp;              /**< with filter_dsp: per quad of rows {bias[4], multiplier[4], {add, right}[4]};
+                                                  with filter_dsp8: per pair of rows {bias[2], multiplier[2], shift[2]} */
+    const int8_t *filter_dsp8;               /**< NULL, or (--kernels size) the int8 filter in pairs of rows for the
+                                                  DSP kernels (ts_gemm8_dsp.h; bias, multiplier and shift are then NULL) */
     const int32_t *requant_mve;              /**< NULL, or ts_mve_rq_table's table from the generator (Helium;
                                                   bias, multiplier and shift are then NULL) */
 } ts_fully_connected_params_t;

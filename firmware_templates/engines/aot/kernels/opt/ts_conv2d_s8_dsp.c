@@ -8,12 +8,14 @@
  * convolutions widen each pixel straight from the image (for the int8 range all pixels in one
  * assembly block); one-channel images with 3x3 or four-column windows read a word per window
  * row (zero points outside the image; runs of 3x3 windows inside it in the same block); other
- * windows are gathered. Without the re-layouts (grouped convolutions, requantizations outside
+ * windows are gathered. With `--kernels size` the filter stays int8 (params->filter_dsp8,
+ * ts_gemm8_dsp.h) and output pixels go in pairs, their columns interleaved. Without the re-layouts (grouped convolutions, requantizations outside
  * the fast form) the portable kernel runs.
  */
 #include "ts_conv2d_s8.h"
 
 #if TS_OPT_DSP
+#include "ts_gemm8_dsp.h"
 #include "ts_gemm_dsp.h"
 #include "ts_im2col.h"
 
@@ -187,6 +189,58 @@ static void im2col(const ts_conv2d_params_t *p, const int8_t *image, int32_t px,
     }
 }
 
+/* The column of output pixel `px` for conv_size: a one-channel window four columns wide a word per
+ * window row (as conv_1ch reads them), others as im2col builds them. */
+static void column8(const ts_conv2d_params_t *p, const int8_t *image, int32_t px, int8_t *bytes, uint32_t *col)
+{
+    if (!(one_channel(p) && p->filter_w == 4)) {
+        im2col(p, image, px, bytes, (int16_t *)(void *)col);
+        return;
+    }
+    const uint32_t off2 = ts_dup16(p->input_offset);
+    const uint32_t zp4 = 0x01010101u * (uint8_t)(int8_t)-p->input_offset;
+    const int32_t y0 = px / p->output_w * p->stride_h - p->pad_h;
+    const int32_t x0 = px % p->output_w * p->stride_w - p->pad_w;
+    const int inside = y0 >= 0 && y0 + p->filter_h <= p->input_h && x0 >= 0 && x0 + 4 <= p->input_w;
+    const int8_t *src = image + (y0 * p->input_w + x0);
+    for (int32_t r = 0; r < p->filter_h; ++r, src += p->input_w) {
+        const uint32_t v = inside ? ts_read32(src) : row_word(p, image, y0 + r, x0, zp4);
+        col[2 * r] = ts_sxtab16(off2, v);
+        col[2 * r + 1] = ts_sxtab16_ror8(off2, v);
+    }
+}
+
+/* One image with the int8 filter (--kernels size): output pixels in pairs, their columns
+ * interleaved (ts_cols8_fill's order; pointwise ones straight from the image); an odd last pixel
+ * is paired with itself, its twin's outputs dropped. */
+static void conv_size(const ts_conv2d_params_t *p, const int8_t *image, int8_t *out)
+{
+    const int32_t k = p->filter_h * p->filter_w * p->input_c;
+    const int32_t groups = (k + 3) >> 2, oc = p->output_c, pixels = p->output_h * p->output_w;
+    uint32_t a[2 * groups], b[2 * groups], cols[4 * groups];
+    int8_t bytes[4 * groups + 4], spare[oc];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    memset(bytes, -p->input_offset, sizeof bytes); /* widens to 0 */
+    const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+                          p->pad_h == 0 && p->pad_w == 0 && (k & 3) == 0 && p->input_w == p->output_w;
+    for (int32_t px = 0; px < pixels; px += 2, out += 2 * oc) {
+        const int32_t twin = px + 1 < pixels ? px + 1 : px;
+        if (pointwise) { /* input pixel = output pixel */
+            ts_cols8_fill(image + (size_t)px * k, image + (size_t)twin * k, groups, p->input_offset, cols);
+        } else {
+            column8(p, image, px, bytes, a);
+            column8(p, image, twin, bytes, b);
+            for (int32_t g = 0; g < groups; ++g) {
+                cols[4 * g] = a[2 * g], cols[4 * g + 1] = a[2 * g + 1];
+                cols[4 * g + 2] = b[2 * g], cols[4 * g + 3] = b[2 * g + 1];
+            }
+        }
+        ts_gemm8_run(p->filter_dsp8, cols, groups, oc, p->requant_dsp, p->output_offset, p->act_min, p->act_max, out,
+                     twin != px ? out + oc : spare);
+    }
+}
+
 int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
                      const int32_t *bias, int8_t *output)
 {
@@ -194,6 +248,13 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
         return TS_ERR_ARG;
     }
     const ts_conv2d_params_t *p = params;
+    if (p->filter_dsp8 != NULL) {
+        for (int32_t b = 0; b < p->batches; ++b) {
+            conv_size(p, input + (size_t)b * p->input_h * p->input_w * p->input_c,
+                      output + (size_t)b * p->output_h * p->output_w * p->output_c);
+        }
+        return TS_OK;
+    }
     if (p->filter_dsp == NULL || p->requant_dsp == NULL) {
         return ts_conv2d_s8_portable(params, input, filter, bias, output);
     }

@@ -313,28 +313,43 @@ TS_DW_LINE_FN(dw_line_s2_clamp, TS_DW_S2_ROWS, "16", TS_DW_CLAMP)
 
 typedef void (*dw_line_fn)(const dw_frame_t *, const dw_run_t *, const int16_t *, int32_t, int8_t *, int32_t);
 
-/* The frames of channels c..c+3: taps from the generator's rows (w0, w1, w2, 0), transposed
- * (a line's window rows are then the filter's columns) when lines are image columns. */
-static void dw_frames(const ts_depthwise_conv2d_params_t *p, int transposed, int32_t c, dw_frame_t *f)
+/* Tap (y, x) of channel c, doubled: from the generator's rows (w0, w1, w2, 0), or with int8_dsp
+ * from the int8 filter [3, 3, channels]. */
+static int16_t dw_tap(const ts_depthwise_conv2d_params_t *p, const int8_t *filter, int32_t c, int32_t y, int32_t x)
+{
+    return p->int8_dsp ? (int16_t)(2 * filter[(3 * y + x) * p->input_c + c]) : p->filter_dsp[c * 12 + 4 * y + x];
+}
+
+/* The frames of channels c..c+3: their taps, transposed (a line's window rows are then the
+ * filter's columns) when lines are image columns, and requantization (with int8_dsp derived from
+ * the bias, multiplier and shift as aot_opt.py dsp_requant does). */
+static void dw_frames(const ts_depthwise_conv2d_params_t *p, const int8_t *filter, const int32_t *bias,
+                      int transposed, int32_t c, dw_frame_t *f)
 {
     const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
     for (int32_t k = 0; k < 4; ++k) {
-        const int16_t *t = p->filter_dsp + (c + k) * 12;
         for (int32_t r = 0; r < 3; ++r) {
-            const int16_t a = transposed ? t[r] : t[4 * r], b = transposed ? t[4 + r] : t[4 * r + 1];
-            const int16_t e = transposed ? t[8 + r] : t[4 * r + 2];
+            const int16_t a = transposed ? dw_tap(p, filter, c + k, 0, r) : dw_tap(p, filter, c + k, r, 0);
+            const int16_t b = transposed ? dw_tap(p, filter, c + k, 1, r) : dw_tap(p, filter, c + k, r, 1);
+            const int16_t e = transposed ? dw_tap(p, filter, c + k, 2, r) : dw_tap(p, filter, c + k, r, 2);
             f[k].w[2 * r] = (uint16_t)a | ((uint32_t)(uint16_t)b << 16);
             f[k].w[2 * r + 1] = (uint16_t)e;
         }
-        f[k].rq = rq[c + k];
+        if (p->int8_dsp) {
+            const int32_t right = -p->shift[c + k];
+            f[k].rq = (ts_rq_t){bias != NULL ? 2 * bias[c + k] : 0, p->multiplier[c + k],
+                                (1 << (right - 1)) + p->output_offset * (1 << right), right};
+        } else {
+            f[k].rq = rq[c + k];
+        }
         f[k].lo = p->act_min;
         f[k].hi = p->act_max;
     }
 }
 
 /* One image of a 3x3 depthwise convolution by channel planes (file comment). */
-static void dw3x3_planes(const ts_depthwise_conv2d_params_t *p, const dw_geom_t *g, const int8_t *image,
-                         int8_t *out)
+static void dw3x3_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *filter, const int32_t *bias,
+                         const dw_geom_t *g, const int8_t *image, int8_t *out)
 {
     const int32_t wp = dw_wp(g), budget = dw_band_rows(g), band = (budget - 3) / g->s_line + 1; /* output lines */
     const int one_band = g->lines_out <= band;
@@ -352,7 +367,7 @@ static void dw3x3_planes(const ts_depthwise_conv2d_params_t *p, const dw_geom_t 
     dw_frame_t f[4];
     memset(words, 0, (size_t)4 * plane * sizeof *planes); /* the padding columns, never written */
     for (int32_t c = 0; c < p->input_c; c += 4) {
-        dw_frames(p, g->transposed, c, f);
+        dw_frames(p, filter, bias, g->transposed, c, f);
         for (int32_t i0 = 0; i0 < g->lines_out; i0 += band) {
             const int32_t n_out = g->lines_out - i0 < band ? g->lines_out - i0 : band;
             const int32_t first = i0 * g->s_line - g->pad_line, n_in = (n_out - 1) * g->s_line + 3;
@@ -602,18 +617,21 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
         return TS_ERR_ARG;
     }
     const ts_depthwise_conv2d_params_t *p = params;
-    if (p->filter_dsp == NULL || p->requant_dsp == NULL) {
+    if ((p->filter_dsp == NULL || p->requant_dsp == NULL) && !p->int8_dsp) {
         return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output);
     }
     const int32_t ch = p->input_c;
     if (p->planes_dsp) {
         dw_geom_t g;
         const int lines = dw_choose(p, &g);
+        if (!lines && p->int8_dsp) { /* the pixel path reads the int16 layout */
+            return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output);
+        }
         for (int32_t b = 0; b < p->batches; ++b) {
             const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
             int8_t *out = output + (size_t)b * p->output_h * p->output_w * ch;
             if (lines) {
-                dw3x3_planes(p, &g, image, out);
+                dw3x3_planes(p, filter, bias, &g, image, out);
             } else {
                 dw3x3_pixels(p, image, out);
             }

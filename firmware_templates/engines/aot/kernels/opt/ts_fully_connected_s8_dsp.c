@@ -2,12 +2,14 @@
  * ts_fully_connected_s8_dsp.c - FULLY_CONNECTED on the DSP extension: each input row
  * becomes one int16 column (offset added) multiplied by the generator's int16 re-layout
  * of the weights (params->filter_dsp, ts_gemm_dsp.h), requantized from registers
- * (params->requant_dsp). Without them (non-zero filter offset, requantizations outside
+ * (params->requant_dsp). With `--kernels size` the weights stay int8 (params->filter_dsp8,
+ * ts_gemm8_dsp.h), two batches (or one twice) a pass. Without them (non-zero filter offset, requantizations outside
  * the fast form) the portable kernel runs.
  */
 #include "ts_fully_connected_s8.h"
 
 #if TS_OPT_DSP
+#include "ts_gemm8_dsp.h"
 #include "ts_gemm_dsp.h"
 
 /* the portable kernel, renamed by ts_opt.h's selection */
@@ -21,6 +23,19 @@ int32_t ts_fully_connected_s8(const ts_fully_connected_params_t *params, const i
         return TS_ERR_ARG;
     }
     const ts_fully_connected_params_t *p = params;
+    if (p->filter_dsp8 != NULL) { /* accum_depth a multiple of 4 (the generator checks) */
+        const int32_t groups = p->accum_depth >> 2, rows = p->output_depth;
+        uint32_t cols[4 * groups];
+        int8_t spare[rows];
+        for (int32_t b = 0; b < p->batches; b += 2) {
+            const int twin = b + 1 < p->batches;
+            const int8_t *x = input + (size_t)b * p->accum_depth;
+            ts_cols8_fill(x, twin ? x + p->accum_depth : x, groups, p->input_offset, cols);
+            ts_gemm8_run(p->filter_dsp8, cols, groups, rows, p->requant_dsp, p->output_offset, p->act_min, p->act_max,
+                         output + (size_t)b * rows, twin ? output + (size_t)(b + 1) * rows : spare);
+        }
+        return TS_OK;
+    }
     if (p->filter_dsp == NULL || p->requant_dsp == NULL) {
         return ts_fully_connected_s8_portable(params, input, filter, bias, output);
     }
