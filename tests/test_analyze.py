@@ -159,6 +159,35 @@ def test_plan_matches_tflm_on_converted_models(convert_keras):
             "QUANTIZE", "DEQUANTIZE"} <= ops
 
 
+@pytest.mark.slow
+def test_keras3_layer_names_are_the_models(convert_keras):
+    """Keras 3 suffixes every name scope while tracing ('fc_1' becomes 'fc_1_2'); analyze and the
+    firmware's layer labels still show the model's own layer names, the softmax as 'softmax'."""
+    import keras
+
+    x = keras.Input((6,))
+    h = keras.layers.Dense(8, activation="relu", name="fc")(x)
+    h = keras.layers.Dense(8, activation="relu", name="fc_1")(h)
+    y = keras.layers.Dense(3, name="head")(h)
+    sine_like = keras.Model(x, y, name="net")
+    probs = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, name="dense"),
+                              keras.layers.Dense(3, activation="softmax", name="dense_1")])
+    calib = np.random.default_rng(0).random((16, 6), dtype=np.float32)
+    a = analyze(convert_keras(sine_like, calib))
+    assert [layer.keras_layer for layer in a.layers] == ["fc", "fc_1", "head"]
+    model = load_model(convert_keras(probs, calib))
+    assert [model.op_label(model.main, op) for op in model.main.operators] == ["dense", "dense_1", "softmax"]
+
+
+@pytest.mark.usefixtures("shared_data")
+def test_tf1_graph_names_are_not_layers():
+    """micro_speech is a TF1 graph: no Keras layers, and 'final_fc_weights/read' is not a layer named 'read'."""
+    model = load_model(DATA / "tflm" / "micro_speech_quantized.tflite")
+    assert [layer.keras_layer for layer in analyze(model.path).layers] == [None] * 4
+    assert [model.op_label(model.main, op) for op in model.main.operators] == ["Reshape_2", "Relu", "add_1",
+                                                                                "labels_softmax"]
+
+
 @pytest.mark.usefixtures("shared_data")
 def test_person_detect_json_fast_without_tensorflow():
     # Timed inside the child from before `import toolchain` to the printed JSON. The CPU time must stay

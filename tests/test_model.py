@@ -117,3 +117,4 @@ def test_keras_layer_names():
     assert keras_layer("StatefulPartitionedCall/sequential/dense_1/MatMul") == "dense_1"
     assert keras_layer("MobilenetV1/MobilenetV1/Conv2d_0/Relu6") == "Conv2d_0"
     assert keras_layer("serving_default_input:0") is None and keras_layer("") is None
+    assert keras_layer("final_fc_weights/read/transpose") is None and keras_layer("Reshape_2/shape") is None

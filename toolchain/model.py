@@ -9,6 +9,7 @@ per-channel quantization) read fine: nothing here validates kernel semantics.
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -149,10 +150,50 @@ class Model:
     def name(self) -> str:
         return self.path.stem if self.path else "model"
 
+    @cached_property
+    def keras3(self) -> bool:
+        """Converted from Keras 3, whose tensor names carry a '_<n>' suffix on every scope.
+
+        Keras 3 (TF backend) enters each name scope twice while tracing, so layer 'dense' of
+        model 'sequential' is named 'sequential_1/dense_1/MatMul' and 'dense_1' is 'dense_1_2';
+        its signature's output is 'StatefulPartitionedCall_1:0' (Keras 2's: '...Call:0').
+        """
+        sg = self.main
+        scoped = [n.split("/") for t in sg.tensors for n in t.name.split(";") if n.count("/") >= 2]
+        return (any(t.name.startswith("StatefulPartitionedCall_1") for t in sg.output_tensors()) and bool(scoped)
+                and all(_SCOPE_SUFFIX.search(p[0]) and _SCOPE_SUFFIX.search(p[1]) for p in scoped))
+
+    def keras_layer(self, tensor_name: str) -> str | None:
+        """`keras_layer(tensor_name)` with this model's Keras 3 scope suffixes removed."""
+        layer = keras_layer(tensor_name)
+        return _SCOPE_SUFFIX.sub("", layer) if layer and self.keras3 else layer
+
+    def op_layer(self, sg: Subgraph, op: Operator) -> str | None:
+        """The Keras layer of `op`: named by its output, else by its weights (a model's last layer
+        outputs 'StatefulPartitionedCall:0')."""
+        names = [sg.tensors[i].name for i in op.outputs[:1]]
+        names += [sg.tensors[i].name for i in op.inputs if i >= 0 and sg.tensors[i].is_constant]
+        return next(filter(None, map(self.keras_layer, names)), None)
+
+    def op_label(self, sg: Subgraph, op: Operator) -> str:
+        """A name for `op` a reader recognizes: its Keras layer; else its output's own name when
+        that is a plain graph name ('labels_softmax'); else the op ('softmax')."""
+        layer = self.op_layer(sg, op)
+        if layer:
+            return layer
+        out = sg.tensors[op.outputs[0]].name if op.outputs else ""
+        if out and "/" not in out and ":" not in out and not out.startswith(("StatefulPartitionedCall", "Identity")):
+            return out.split(";")[0]
+        return op.op.lower()
+
+
+_SCOPE_SUFFIX = re.compile(r"_\d+$")
+
 
 def keras_layer(tensor_name: str) -> str | None:
     """The Keras layer a converter-named tensor comes from, e.g.
-    'sequential/conv2d/Relu;sequential/conv2d/BiasAdd' -> 'conv2d'.
+    'sequential/conv2d/Relu;sequential/conv2d/BiasAdd' -> 'conv2d'. Names of Keras 3 models
+    carry scope suffixes: `Model.keras_layer` removes them.
 
     A fused tensor lists several TF ops; the one that did the computation (BiasAdd,
     then Conv2D/depthwise/MatMul) names the layer, not a fused activation layer."""
@@ -165,12 +206,19 @@ def keras_layer(tensor_name: str) -> str | None:
 
 
 def _layer_of(op_name: str) -> str | None:
+    """'model/layer/op...' -> 'layer'; None for graph ops ('Reshape_2/shape', TF1 'weights/read/...')."""
     parts = [p for p in op_name.split("/") if p]
     if len(parts) >= 3 and parts[0] in ("StatefulPartitionedCall", parts[1]):  # e.g. TF-slim 'Net/Net/Conv_1/...'
         parts = parts[1:]
-    if len(parts) >= 2:
-        return parts[1] if parts[0] not in ("serving_default",) else parts[-1]
+    if len(parts) >= 2 and parts[1] == "read":
+        return None
+    if len(parts) >= 3 or (len(parts) == 2 and parts[1] in _LAYER_OPS):
+        return parts[1]
     return None
+
+
+# the last part of a layer's computing op in a two-part name such as 'dense/BiasAdd' (TF1 Keras graphs)
+_LAYER_OPS = ("BiasAdd", "MatMul", "Conv2D", "depthwise", "Relu", "Relu6", "Softmax")
 
 
 def load_model(source) -> Model:

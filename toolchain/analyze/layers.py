@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from toolchain.model import Model, Operator, Subgraph, keras_layer
+from toolchain.model import Model, Operator, Subgraph
 
 FLOAT_TYPES = frozenset({"float32", "float16", "float64", "bfloat16"})
 
@@ -55,7 +55,7 @@ def layers_of(model: Model) -> list[Layer]:
         out = sg.tensors[op.outputs[0]] if op.outputs else None
         params = sum(sg.tensors[i].size for i in op.inputs if i >= 0 and sg.tensors[i].is_constant)
         result.append(Layer(op.index, op.op, op.version, list(out.shape) if out else [], out.dtype if out else "",
-                            params, op_macs(sg, op), keras_layer(out.name) if out else None))
+                            params, op_macs(sg, op), model.op_layer(sg, op)))
     return result
 
 

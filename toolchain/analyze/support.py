@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from toolchain.analyze.layers import FLOAT_TYPES
 from toolchain.engines import ENGINES, Engine
-from toolchain.model import Model, keras_layer
+from toolchain.model import Model
 
 
 @dataclass
@@ -35,7 +35,7 @@ def _check(model: Model, engine: Engine) -> EngineSupport:
                 continue
             out = sg.tensors[op.outputs[0]].name if op.outputs else ""
             found.setdefault((op.op, reason), []).append(
-                {"subgraph": sg.index, "index": op.index, "keras_layer": keras_layer(out)})
+                {"subgraph": sg.index, "index": op.index, "keras_layer": model.keras_layer(out)})
     return EngineSupport(engine.name, [{"op": op, "reason": reason, "layers": layers}
                                        for (op, reason), layers in found.items()])
 

@@ -18,7 +18,7 @@ from toolchain.codegen.aot_ops import CTYPES, ConstArray, LowerContext, Lowering
 from toolchain.codegen.aot_plan import Step, ascii_layout, plan_arena
 from toolchain.errors import NotSupportedError
 from toolchain.files import staged_dir
-from toolchain.model import Model, Tensor, keras_layer, load_model
+from toolchain.model import Model, Tensor, load_model
 
 ENGINE_DIR = Path(__file__).resolve().parents[2] / "firmware_templates" / "engines" / "aot"
 _INCLUDE = re.compile(r'^#include "([^"]+)"', re.M)
@@ -60,16 +60,6 @@ def _cvalue(v, indent: int = 0) -> str:
     return str(v)
 
 
-def _layer_name(sg, op) -> str:
-    """The Keras layer behind `op`: from its output's name, else from its weights' names."""
-    names = [sg.tensors[op.outputs[0]].name] + [sg.tensors[i].name for i in op.inputs if i >= 0]
-    for name in names:
-        layer = keras_layer(name)
-        if layer:
-            return layer
-    return names[0]
-
-
 def _lower(model: Model, specialize=None) -> tuple[list[_Layer], list[ConstArray]]:
     """Lower every operator, collecting all refusals before failing."""
     sg = model.main
@@ -88,7 +78,7 @@ def _lower(model: Model, specialize=None) -> tuple[list[_Layer], list[ConstArray
             problems.setdefault(op.op, e.message)
             continue
         out = sg.tensors[op.outputs[0]]
-        layers.append(_Layer(i, f"{op.op} {_layer_name(sg, op)}", op.op, low, out))
+        layers.append(_Layer(i, f"{op.op} {model.op_label(sg, op)}", op.op, low, out))
     for t in sg.input_tensors() + sg.output_tensors():
         if t.dtype not in CTYPES:
             problems.setdefault(f"{t.dtype} model input/output", f"tensor '{t.name}' is {t.dtype}")

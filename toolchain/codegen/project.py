@@ -24,7 +24,7 @@ import jinja2
 from toolchain.boards import Board, resolve_board
 from toolchain.errors import InputError, NotSupportedError
 from toolchain.files import staged_dir
-from toolchain.model import Model, keras_layer, load_model
+from toolchain.model import Model, load_model
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
 ENGINES = ("aot", "tflm")
@@ -300,8 +300,7 @@ def _layer_names(model: Model) -> list[str]:
     """'OP layer' per operator, as the aot engine names them; safe inside a C string."""
     names = []
     for op in model.main.operators:
-        out = model.main.tensors[op.outputs[0]].name if op.outputs else ""
-        label = keras_layer(out) or out.split(";")[0]
+        label = model.op_label(model.main, op)
         names.append(re.sub(r'[^A-Za-z0-9_ .:/-]', "_", f"{op.op} {label}".strip())[:64])
     return names
 

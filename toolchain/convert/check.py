@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from toolchain.model import Model, keras_layer
+from toolchain.model import Model
 
 # What the converter emits for a dynamic batch (Flatten) or an unfolded dilation.
 DYNAMIC_SHAPE_OPS = ("SHAPE", "STRIDED_SLICE", "PACK", "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND")
@@ -22,7 +22,7 @@ def float_ops(model: Model) -> list[dict]:
         if op.op == "DEQUANTIZE" and all(t.dtype not in _FLOAT for t in ins):
             continue
         if any(t.dtype in _FLOAT for t in ins + outs):
-            layer = keras_layer(outs[0].name) if outs else None
+            layer = model.keras_layer(outs[0].name) if outs else None
             found.append({"index": op.index, "op": op.op, "layer": layer or (outs[0].name if outs else "?")})
     return found
 
