@@ -2,6 +2,7 @@
 
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -51,8 +52,25 @@ def test_complete_report_figures(runs):
     assert r["memory"]["static"]["flash"]["total"] > 0 and r["memory"]["stack_used"] > 0
     assert r["context"]["command"][0].endswith("qemu-system-arm")
     md = (runs["complete"] / "report.md").read_text()
-    assert "bit-exact outputs: **3/3**" in md and "## Layers" in md and "(emulated)" in md
+    assert "bit-exact outputs: **3 of 3 samples**" in md and "## Layers" in md and "(emulated)" in md
+    assert "top-1 agreement: 3 of 3 samples" in md and "flash by component (bytes): model " in md
     assert f"{round(r['latency']['cycles']['median']):,}" in md
+
+
+def test_html_reads_plainly(runs):
+    """Plain axis numbers (matplotlib's SVG keeps each label as a comment), whole instruction counts,
+    the build's flash/RAM split, top-1 as an agreement count, files as readable as any other."""
+    html = (runs["complete"] / "report.html").read_text()
+    labels = re.findall(r"<!-- (.*?) -->", html)
+    assert "instructions per inference" in labels and not any(re.fullmatch(r"1e\d+|×10.*", t) for t in labels)
+    assert any(re.fullmatch(r"\d{1,3}(,\d{3})+", t) for t in labels)  # e.g. 2,657,600
+    assert not re.search(r"<td>\d+\.0</td>", html)  # 80, not 80.0
+    split = html[html.index('id="build-split"'):]
+    assert all(f"<th>{part}</th>" in split[:split.index("</table>")] for part in ("model", "engine", "arena", "stack+heap"))
+    assert "top-1 agreement</td><td>3 of 3 samples" in html and "SOFTMAX softmax" in html
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {(runs["complete"] / f"report.{k}").stat().st_mode & 0o777 for k in ("json", "md", "html")} == {0o666 & ~umask}
 
 
 def test_schema_is_documented():

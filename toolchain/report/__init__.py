@@ -32,10 +32,10 @@ def _env() -> jinja2.Environment:
 
 
 def _num(value, digits: int = 1) -> str:
-    """Thousands separators for big numbers, `digits` decimals for small ones, '-' for None."""
+    """Thousands separators for big numbers, `digits` decimals for small fractional ones, '-' for None."""
     if value is None:
         return "-"
-    if isinstance(value, float) and abs(value) < 1000:
+    if isinstance(value, float) and abs(value) < 1000 and not value.is_integer():  # a median of counts: 80, not 80.0
         return f"{value:.{digits}f}"
     return f"{round(value):,}"
 

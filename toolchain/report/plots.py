@@ -12,6 +12,14 @@ def plots(report: dict) -> dict[str, str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    plain = FuncFormatter(lambda v, _: f"{v:,.0f}")  # 2,657,840, not 2.6578 with a "1e6" offset
+
+    def count_axis(axis):
+        axis.set_major_locator(MaxNLocator(5))  # few enough ticks that 7-digit labels never touch
+        axis.set_major_formatter(plain)
+
     out = dict.fromkeys(("latency", "layers", "memory"))
     unit = "instructions" if (report.get("latency") or {}).get("cycles_are") == "instructions" else "cycles"
     cycles = [c for s in report["samples"] for c in s["cycles"]]
@@ -20,6 +28,8 @@ def plots(report: dict) -> dict[str, str]:
         ax.hist(cycles, bins=min(30, max(5, len(set(cycles)))), color="#3b75af")
         ax.set_xlabel(f"{unit} per inference")
         ax.set_ylabel("inferences")
+        count_axis(ax.xaxis)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         out["latency"] = _svg(fig, plt)
     layers = report["layers"]
     if layers:
@@ -27,6 +37,7 @@ def plots(report: dict) -> dict[str, str]:
         ax.barh([f"{l['i']} {l['name']}"[:40] for l in layers], [l["cycles"] for l in layers], color="#519e3e")
         ax.invert_yaxis()
         ax.set_xlabel(unit)
+        count_axis(ax.xaxis)
         ax.tick_params(axis="y", labelsize=7)
         out["layers"] = _svg(fig, plt)
     mem = report["memory"]
@@ -39,7 +50,9 @@ def plots(report: dict) -> dict[str, str]:
         ax.barh(names, [b[2] for b in bars], color="#dddddd", label="allocated")
         ax.barh(names, [b[1] or 0 for b in bars], color="#ef8636", label="used")
         ax.set_xlabel("bytes")
-        ax.legend(loc="lower right", fontsize=7)
+        count_axis(ax.xaxis)
+        # above the axes, so it never hides a bar
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=7, frameon=False)
         out["memory"] = _svg(fig, plt)
     return out
 
