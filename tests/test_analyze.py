@@ -247,6 +247,22 @@ def test_json_follows_the_published_schema(path, board):
 
 
 @pytest.mark.usefixtures("shared_data")
+def test_aot_json_names_each_layers_kernel():
+    """With --engine aot and a board, each layer says which aot kernel runs it on that core."""
+    import jsonschema
+
+    schema = json.loads((REPO / "toolchain" / "analyze" / "schema.json").read_text())
+    for board, kernel in (("qemu-cortex-m4", "dsp"), ("qemu-cortex-m55", "mve")):
+        doc = analyze(KWS, board=board, engine="aot").to_dict()
+        jsonschema.validate(doc, schema)
+        kernels = {(layer["op"], layer["kernel"], layer["reason"]) for layer in doc["layers"]}
+        assert kernels == {("CONV_2D", kernel, None), ("DEPTHWISE_CONV_2D", kernel, None),
+                           ("AVERAGE_POOL_2D", kernel, None), ("FULLY_CONNECTED", kernel, None), ("RESHAPE", None, None),
+                           ("SOFTMAX", "portable", f"no {kernel} kernel for this op")}
+    assert "kernel" not in analyze(KWS, board="qemu-cortex-m4").to_dict()["layers"][0]  # tflm: not ours
+
+
+@pytest.mark.usefixtures("shared_data")
 def test_emitted_resolver_for_kws(tmp_path):
     out = tmp_path / "ops.h"
     r = tinyship("analyze", KWS, "--emit-resolver", out, "--json")

@@ -50,15 +50,17 @@ def _run_on_qemu(model_path, board, tmp_path, kernels="speed", samples=4, seed=1
 # --- a synthetic network hitting the optimized paths and their edges ----------------------
 def _network(make_tflite, in_c: int = 3) -> bytes:
     """CONV 3x3/s2/SAME (3 input channels: the int8 im2col path) -> DEPTHWISE 3x3 (8 ch) ->
-    CONV 1x1 (12 ch) -> DEPTHWISE 3x3/s2/VALID (12 ch: DSP fast path, Helium fallback) ->
-    CONV 1x1 (7 ch: padded rows) -> RESHAPE -> FULLY_CONNECTED 28->5 (per tensor, k % 8 != 0)."""
+    CONV 1x1 (12 ch, four of them constant: three dead as a quantizer leaves them, all-zero
+    weights, a tiny scale and a bias near +-2^30, one with a scale so small that its multiplier
+    is 0) -> DEPTHWISE 3x3/s2/VALID (12 ch: DSP fast path, Helium fallback) -> CONV 1x1 (7 ch:
+    padded rows) -> RESHAPE -> FULLY_CONNECTED 28->5 (per tensor, k % 8 != 0, a dead row)."""
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
 
     rng = np.random.default_rng(7)
     spec = Spec()
     tensor, tensors, buffers, ops = spec.tensor, spec.tensors, spec.buffers, []
 
-    def conv(x, in_scale, shape, out_c, k, stride, padding, depthwise=False, relu=True):
+    def conv(x, in_scale, shape, out_c, k, stride, padding, depthwise=False, relu=True, dead=(), tiny=()):
         n, h, w, c = shape
         if padding == s.Padding.SAME:
             oh, ow = -(-h // stride), -(-w // stride)
@@ -68,10 +70,13 @@ def _network(make_tflite, in_c: int = 3) -> bytes:
         weights = rng.integers(-127, 128, size=wshape, dtype=np.int8)
         w_scale = rng.uniform(0.005, 0.02, out_c)
         fan_in = k * k * (1 if depthwise else c)
-        wt = tensor(wshape, w_scale, [0] * out_c, weights, qdim=3 if depthwise else 0)
-        bt = tensor((out_c,), in_scale * w_scale, [0] * out_c,
-                    rng.integers(-3000, 3000, out_c).astype(np.int32), dtype="int32")
         out_scale = float(in_scale * w_scale.mean() * 60 * np.sqrt(fan_in))
+        bias = rng.integers(-3000, 3000, out_c).astype(np.int32)
+        for ch, b, target in dead:  # all-zero weights, a bias near 2^30 scaled to `target` (outputs)
+            weights[ch], w_scale[ch], bias[ch] = 0, abs(target * out_scale / (in_scale * b)), b
+        w_scale[list(tiny)] = 1e-13  # a multiplier below 2^-32: 0 in TFLM's Prepare
+        wt = tensor(wshape, w_scale, [0] * out_c, weights, qdim=3 if depthwise else 0)
+        bt = tensor((out_c,), in_scale * w_scale, [0] * out_c, bias, dtype="int32")
         y = tensor((n, oh, ow, out_c), out_scale, -128 if relu else 3)
         act = s.ActivationFunctionType.RELU if relu else s.ActivationFunctionType.NONE
         ops.append((1 if depthwise else 0, [x, wt, bt], [y], *conv_options(depthwise, padding, stride, act)))
@@ -80,7 +85,8 @@ def _network(make_tflite, in_c: int = 3) -> bytes:
     x = tensor((1, 9, 11, in_c), 0.05, -3)
     y, sc, shape = conv(x, 0.05, (1, 9, 11, in_c), 8, 3, 2, s.Padding.SAME)
     y, sc, shape = conv(y, sc, shape, 8, 3, 1, s.Padding.SAME, depthwise=True)
-    y, sc, shape = conv(y, sc, shape, 12, 1, 1, s.Padding.VALID, relu=False)
+    y, sc, shape = conv(y, sc, shape, 12, 1, 1, s.Padding.VALID, relu=False, tiny=(7,),
+                        dead=((2, 1 << 30, 40.4), (5, -(1 << 30) + 7, -77.3), (9, 3 << 28, 1e3)))
     y, sc, shape = conv(y, sc, shape, 12, 3, 2, s.Padding.VALID, depthwise=True)
     y, sc, shape = conv(y, sc, shape, 7, 1, 1, s.Padding.VALID)
     flat_shape = tensor((2,), 0, 0, np.array([1, 28], np.int32), dtype="int32")
@@ -88,8 +94,10 @@ def _network(make_tflite, in_c: int = 3) -> bytes:
     ro = s.ReshapeOptionsT()
     ro.newShape = [1, 28]
     ops.append((2, [y, flat_shape], [flat], s.BuiltinOptions.ReshapeOptions, ro))
-    wfc = tensor((5, 28), 0.01, 0, rng.integers(-127, 128, size=(5, 28), dtype=np.int8))
-    bfc = tensor((5,), sc * 0.01, 0, rng.integers(-500, 500, 5).astype(np.int32), dtype="int32")
+    wfc_data, bfc_data = rng.integers(-127, 128, size=(5, 28), dtype=np.int8), rng.integers(-500, 500, 5)
+    wfc_data[3], bfc_data[3] = 0, 1 << 30  # a dead row: 127, past the accumulator bound
+    wfc = tensor((5, 28), 0.01, 0, wfc_data)
+    bfc = tensor((5,), sc * 0.01, 0, bfc_data.astype(np.int32), dtype="int32")
     out = tensor((1, 5), float(sc * 0.01 * 60 * np.sqrt(28)), 2)
     ops.append((3, [flat, wfc, bfc], [out], s.BuiltinOptions.FullyConnectedOptions, s.FullyConnectedOptionsT()))
     opcodes = [(s.BuiltinOperator.CONV_2D, 3, 3), (s.BuiltinOperator.DEPTHWISE_CONV_2D, 4, 3),
@@ -135,6 +143,30 @@ def test_single_channel_input_bit_exact_on_m4(make_tflite, tmp_path):
 def test_shared_models_bit_exact_on_qemu(shared_data, tmp_path, board, name):
     got, want, _ = _run_on_qemu(shared_data / name, board, tmp_path, samples=3)
     assert got == want
+
+
+def test_constant_channels_keep_the_fast_path(make_tflite):
+    """The dead and zero-multiplier channels of _network are folded (weights 0, bias 4 * (out - zp),
+    multiplier 2^30, shift -1), so every layer with an optimized kernel runs it (as analyze and
+    generate --json report)."""
+    from toolchain.codegen.aot import _lower
+    from toolchain.codegen.aot_opt import model_kernels, specializer
+
+    model = load_model(_network(make_tflite))
+    layers, consts = _lower(model, specializer({"dsp": True}))
+    values = {c.name: c.values for c in consts}
+    conv = layers[2].lowering
+    rq = np.array(values[conv.params["requant_dsp"]][:-4]).reshape(3, 16)  # per quad: bias[4], mult[4], {add, right}[4]
+    for ch in (2, 5, 7, 9):
+        assert rq[ch // 4, 4 + ch % 4] == 1 << 30 and rq[ch // 4, 9 + 2 * (ch % 4)] == 1
+    assert abs(rq[:, :4]).max() < 3000 * 2  # doubled biases: the dead ones' 2^30 folded away
+    dsp = [(k["name"].split()[0], k["kernel"], k["reason"]) for k in model_kernels(model, {"dsp": True})]
+    assert dsp == [(op, "dsp", None) for op in ("CONV_2D", "DEPTHWISE_CONV_2D") * 2 + ("CONV_2D",)] + [
+        ("RESHAPE", None, None), ("FULLY_CONNECTED", "dsp", None)]
+    mve = model_kernels(model, {"dsp": True, "mve": True})
+    assert [(k["kernel"], k["reason"]) for k in mve] == [("mve", None)] * 5 + [(None, None), ("mve", None)]
+    plain = model_kernels(model, {})
+    assert {k["kernel"] for k in plain} == {"portable", None} and "neither the DSP" in plain[0]["reason"]
 
 
 # --- host checks of the arithmetic ---------------------------------------------------------

@@ -90,7 +90,10 @@ def test_cli_exit_codes(tmp_path):
 
     r = run(str(KWS), "--board", "host", "-o", str(tmp_path / "ok"), "--json")
     assert r.returncode == 0, r.stderr
-    assert "src/model/model.c" in json.loads(r.stdout)["files"]
+    doc = json.loads(r.stdout)
+    assert "src/model/model.c" in doc["files"]
+    assert doc["layers"][0] == {"index": 0, "name": "CONV_2D conv2d", "kernel": "portable",
+                                "reason": "the core has neither the DSP extension nor Helium"}
     r = run(str(KWS), "--board", "qemu-cortex-m4", "--engine", "tflm", "-o", str(tmp_path / "t"))
     assert r.returncode == 2 and "TFLM source tree" in r.stderr and "Traceback" not in r.stderr
     r = run(str(tmp_path / "missing.tflite"), "--board", "host", "-o", str(tmp_path / "m"))

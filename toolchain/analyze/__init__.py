@@ -35,6 +35,7 @@ class Analysis:
     fit: BoardFit | None = None
     measured: Measurement | None = None
     notes: list[str] = field(default_factory=list)
+    kernels: list[dict] | None = None  # aot on a board: which kernel runs each layer (aot_opt.layer_kernels)
 
     @property
     def macs(self) -> int:
@@ -79,6 +80,13 @@ class Analysis:
                          "live": [b.tensor if b.tensor is not None else f"scratch:{b.op}" for b in live]})
         return rows
 
+    def _layer_dict(self, layer: Layer) -> dict:
+        d = layer.to_dict()
+        if self.kernels is not None:
+            choice = next((k for k in self.kernels if k["index"] == layer.index), {"kernel": None, "reason": None})
+            d.update(kernel=choice["kernel"], reason=choice["reason"])
+        return d
+
     def to_dict(self) -> dict:
         """The `--json` document (schema in docs/analyze.md)."""
         m = self.model
@@ -90,7 +98,7 @@ class Analysis:
                       "outputs": [_io(t) for t in m.main.output_tensors()]},
             "totals": {"layers": len(self.layers), "params": self.params, "macs": self.macs,
                        "weights_bytes": self.weights_bytes, "flatbuffer_bytes": m.size, "fully_int8": self.fully_int8},
-            "layers": [layer.to_dict() for layer in self.layers],
+            "layers": [self._layer_dict(layer) for layer in self.layers],
             "arena": {
                 "head": self.plan.head,
                 "tail_32": self.tail_32.to_dict(),
@@ -145,6 +153,11 @@ def analyze(model, *, board: str | None = None, engine: str = "tflm", measure: b
         result.fit = board_fit(result, board)
         if not result.fit.engine_allowed:
             result.notes.append(f"the catalog does not list engine {engine} for board {board}")
+        if engine == "aot":
+            from toolchain.boards import load_board
+            from toolchain.codegen.aot_opt import model_kernels
+
+            result.kernels = model_kernels(m, load_board(board).features)
     if measure:
         result.measured = measure_arena(m)
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from toolchain.cli.common import board_option, console, json_option, print_json
@@ -50,11 +51,18 @@ def _render(d: dict) -> None:
     for name, justify in (("#", "right"), ("op", "left"), ("Keras layer", "left"), ("output", "left"),
                           ("params", "right"), ("MACs", "right"), ("live arena", "right")):
         layers.add_column(name, justify=justify)
+    kernels = any("kernel" in layer for layer in d["layers"])
+    if kernels:
+        layers.add_column("aot kernel", justify="left")
     for layer, row in zip(d["layers"], timeline):
         peak = layer["index"] == a["peak_layer"]
-        layers.add_row(str(layer["index"]), f"{layer['op']} v{layer['version']}", layer["keras_layer"] or "",
-                       f"{layer['output_shape']} {layer['dtype']}", f"{layer['params']:,}", f"{layer['macs']:,}",
-                       f"{row['live_bytes']:,}" + (" [bold yellow]peak[/]" if peak else ""))
+        cells = [str(layer["index"]), f"{layer['op']} v{layer['version']}", layer["keras_layer"] or "",
+                 f"{layer['output_shape']} {layer['dtype']}", f"{layer['params']:,}", f"{layer['macs']:,}",
+                 f"{row['live_bytes']:,}" + (" [bold yellow]peak[/]" if peak else "")]
+        if kernels:
+            reason = escape(layer.get("reason") or "")
+            cells.append((layer.get("kernel") or "-") + (f" [yellow]({reason})[/]" if reason else ""))
+        layers.add_row(*cells)
     out.print(layers)
     arena = Table(title="Arena (TFLM greedy plan)", title_justify="left", show_header=False)
     arena.add_column(justify="left")

@@ -32,7 +32,7 @@ def command(model, board, engine, out_dir, memory_of, tflm_dir, kernels, as_json
     if as_json:
         print_json({"dir": str(p.dir), "board": p.board.id, "memory_of": p.board.memory_of, "engine": p.engine,
                     "kernels": p.kernels, "model": p.model_name, "crc32": p.crc32, "builder": p.builder,
-                    "files": [str(f.relative_to(p.dir)) for f in p.files]})
+                    "files": [str(f.relative_to(p.dir)) for f in p.files], "layers": p.layers})
         return
     how = "pio run" if p.builder == "platformio" else "make"
     kernels = f", {p.kernels} kernels" if p.kernels else ""

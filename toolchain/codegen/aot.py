@@ -33,6 +33,7 @@ class AotResult:
     layers: list[str]
     kernels: list[str]
     sources: list[Path] = field(default_factory=list)  # kernel files copied from firmware_templates
+    lowered: list[tuple[int, str, Lowering]] = field(default_factory=list)  # (operator, name, lowering) per layer
 
 
 @dataclass
@@ -217,4 +218,5 @@ def generate_aot(model, out_dir, *, specialize=None) -> AotResult:
         for src in sources:
             shutil.copyfile(src, stage / src.name)
     files = [out_dir / "model.c", out_dir / "model.h"] + [out_dir / s.name for s in sources]
-    return AotResult(out_dir, files, plan.arena_size, [l.name for l in layers], kernels, sources)
+    return AotResult(out_dir, files, plan.arena_size, [l.name for l in layers], kernels, sources,
+                     [(l.index, l.name, l.lowering) for l in layers])

@@ -58,6 +58,7 @@ class Lowering:
     args: list = field(default_factory=list)
     inplace: bool = False
     header: str = ""  # defaults to include/<kernel>.h
+    fallback: str = ""  # why an optimized kernel leaves this layer to the portable one (set by specializers)
 
     @property
     def header_name(self) -> str:

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain.codegen.aot import _INCLUDE, ENGINE_DIR
+from toolchain.codegen.aot import _INCLUDE, ENGINE_DIR, _lower
 from toolchain.codegen.aot_ops import Lowering
+from toolchain.codegen.quant import multiply_by_quantized_multiplier
+from toolchain.errors import NotSupportedError
 
 OPT_DIR = ENGINE_DIR / "kernels" / "opt"
 # speed: the DSP kernels' int16 weight layouts (about twice the int8 flash); size: int8 weights widened in
@@ -170,15 +172,18 @@ def specialize_dsp(ctx, low: Lowering, consts: list, size: bool = False) -> Lowe
     if low.kernel not in _GEMM | {"ts_depthwise_conv2d_s8"}:
         return low
     p = low.params
-    b = ctx.input(2)
-    bias = b.numpy().reshape(-1).astype(np.int64) if b is not None else None
+    bias = bias_values(low, consts)
     values = {c.name: c.values for c in consts}
     w = np.array(values[low.args[1]], np.int8)  # the filter as lowered (OHWI, 1HWC or [out, in])
     planes = False
     if low.kernel == "ts_depthwise_conv2d_s8":
         rows, k = p["output_c"], p["filter_h"] * p["filter_w"]
-        if p["depth_multiplier"] != 1 or rows % 4 or p["dilation_h"] != 1 or p["dilation_w"] != 1:
-            return low
+        if p["depth_multiplier"] != 1:
+            return replace(low, fallback=f"depth multiplier {p['depth_multiplier']} (the DSP kernel needs 1)")
+        if rows % 4:
+            return replace(low, fallback=f"{rows} channels (the DSP kernel needs a multiple of 4)")
+        if p["dilation_h"] != 1 or p["dilation_w"] != 1:
+            return replace(low, fallback="dilated window (the DSP kernel has none)")
         planes = dsp_depthwise_planes(p)
         square3 = p["filter_h"] == 3 and p["filter_w"] == 3
         layout = dsp_depthwise3x3_filter if planes else dsp_depthwise_pairs if square3 else dsp_depthwise_filter
@@ -186,14 +191,18 @@ def specialize_dsp(ctx, low: Lowering, consts: list, size: bool = False) -> Lowe
     else:
         rows = p.get("output_c", p.get("output_depth"))
         k = w.size // rows
-        if p.get("filter_c", p.get("input_c")) != p.get("input_c") or p.get("filter_offset", 0) != 0:
-            return low
+        if p.get("filter_c", p.get("input_c")) != p.get("input_c"):
+            return replace(low, fallback="grouped convolution (the DSP kernel has none)")
+        if p.get("filter_offset", 0) != 0:
+            return replace(low, fallback="weights with a zero point (the DSP kernel needs symmetric weights)")
         filt = dsp_filter(w.reshape(rows, k))
     if k * 128 * 255 + (int(np.abs(bias).max(initial=0)) if bias is not None else 0) >= ACC_LIMIT:
-        return low
+        return replace(low, fallback=f"accumulators may exceed 2^29 ({k} products and a bias of up to "
+                                     f"{int(np.abs(bias).max())}): beyond the DSP requantization's bound")
     table = dsp_requant(bias, values[p["multiplier"]], values[p["shift"]], p["output_offset"], rows)
     if table is None:
-        return low
+        return replace(low, fallback="a requantization outside the DSP kernel's form (a left shift, or the "
+                                     "output offset overflowing the rounding term)")
     sized = _size_dsp(ctx, low, consts, w, rows, k, planes, bias) if size else None
     if sized is not None:
         return sized
@@ -208,6 +217,64 @@ def specialize_dsp(ctx, low: Lowering, consts: list, size: bool = False) -> Lowe
                                               "per quad of rows {2 * bias[4], multiplier[4], {add, right}[4]}"
                                               if low.kernel in _GEMM else "{2 * bias, multiplier, add, right}"))
     return replace(low, params=params, args=[low.args[0], "NULL", *low.args[2:]])
+
+
+def filter_rows(low: Lowering, consts: list) -> np.ndarray | None:
+    """The int8 filter of a CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED lowering as
+    [output channels, k] (a copy), or None for other lowerings or a filter not in `consts`."""
+    values = {c.name: c.values for c in consts}
+    if low.kernel not in _GEMM | {"ts_depthwise_conv2d_s8"} or low.args[1] not in values:
+        return None
+    w = np.array(values[low.args[1]], np.int8)
+    if low.kernel == "ts_depthwise_conv2d_s8":
+        return w.reshape(-1, low.params["output_c"]).T.copy()
+    return w.reshape(low.params.get("output_c", low.params.get("output_depth")), -1)
+
+
+def bias_values(low: Lowering, consts: list) -> np.ndarray | None:
+    """The int32 bias of a CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED lowering (its third
+    argument) as int64, or None when it has none."""
+    values = {c.name: c.values for c in consts}
+    return np.array(values[low.args[2]], np.int64) if low.args[2] in values else None
+
+
+def fold_constant_channels(ctx, low: Lowering, consts: list) -> Lowering:
+    """Give every constant output channel of a CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED
+    (all-zero weights, or a zero multiplier: a quantizer's dead channels, whose scale of ~1e-9
+    and bias of ~2^30 would put the layer outside the optimized kernels' accumulator bound)
+    the requantization of its constant output instead: weights 0, bias 4 * (out - zero point),
+    multiplier 2^30 and shift -1, which every kernel maps exactly to `out` =
+    clamp(requantize(bias) + zero point), the value TFLM computes for it."""
+    w = filter_rows(low, consts)
+    p = low.params
+    if w is None or p.get("filter_offset", 0) != 0:
+        return low
+    values = {c.name: c.values for c in consts}
+    rows = w.shape[0]
+    mult = np.resize(np.array(values[p["multiplier"]], np.int64), rows)
+    shift = np.resize(np.array(values[p["shift"]], np.int64), rows)
+    dead = ~w.any(axis=1) | (mult == 0)
+    if not dead.any():
+        return low
+    bias = bias_values(low, consts)
+    bias = np.zeros(rows, np.int64) if bias is None else bias
+    zp = p["output_offset"]
+    for r in np.flatnonzero(dead):
+        out = multiply_by_quantized_multiplier(int(bias[r]), int(mult[r]), int(shift[r])) + zp
+        bias[r] = 4 * (min(max(out, p["act_min"]), p["act_max"]) - zp)
+    w[dead] = 0
+    mult[dead], shift[dead] = 1 << 30, -1
+    filt = w.T if low.kernel == "ts_depthwise_conv2d_s8" else w
+    names = (low.args[1], low.args[2], p["multiplier"], p["shift"])
+    consts[:] = [c for c in consts if c.name not in names]
+    note = f"{int(dead.sum())} constant channels folded"
+    args = [low.args[0], ctx.const_array("filter", "int8_t", filt.reshape(-1), note),
+            ctx.const_array("bias", "int32_t", bias, note), *low.args[3:]]
+    params = dict(p, multiplier=ctx.const_array("mult", "int32_t", mult),
+                  shift=ctx.const_array("shift", "int32_t", shift))
+    if "per_channel" in params:
+        params["per_channel"] = 1
+    return replace(low, params=params, args=args)
 
 
 def depthwise_as_conv(ctx, low: Lowering, consts: list) -> Lowering:
@@ -229,8 +296,9 @@ def depthwise_as_conv(ctx, low: Lowering, consts: list) -> Lowering:
 
 def specializer(features: dict, kernels: str = "speed"):
     """The generator's `specialize` hook for a core with the DSP extension or Helium and a
-    KERNEL_CHOICES entry: one-channel depthwise layers become convolutions, and DSP-only cores get
-    the int16 re-layouts (speed) or int8 weights (size); None for portable kernels."""
+    KERNEL_CHOICES entry: one-channel depthwise layers become convolutions, constant channels are
+    folded, and DSP-only cores get the int16 re-layouts (speed) or int8 weights (size); None for
+    portable kernels."""
     if kernels == "portable":
         return None
     if features.get("mve"):
@@ -239,5 +307,87 @@ def specializer(features: dict, kernels: str = "speed"):
         return specialize_mve
     if features.get("dsp"):
         size = kernels == "size"
-        return lambda ctx, low, consts: specialize_dsp(ctx, depthwise_as_conv(ctx, low, consts), consts, size)
+        return lambda ctx, low, consts: specialize_dsp(
+            ctx, fold_constant_channels(ctx, depthwise_as_conv(ctx, low, consts), consts), consts, size)
     return None
+
+
+_POOL_WINDOW = {"dsp": 1 << 23, "mve": 4088}  # TS_AVG_DSP_MAX_WINDOW, TS_AVG_MVE_MAX_RECIP
+
+
+def _rows_plannable(shape: dict) -> bool:
+    """Whether ts_rows_plan (ts_opt.h) walks a broadcast shape as rows of one run against a run or
+    a repeated element (its merge of dimensions, in Python)."""
+    if not shape["broadcast"]:
+        return True
+    dims, s1, s2 = [], [], []
+    for d, a, b in zip(shape["dims"], shape["stride1"], shape["stride2"]):
+        if d == 1:
+            continue
+        if dims and s1[-1] == a * d and s2[-1] == b * d:
+            dims[-1], s1[-1], s2[-1] = dims[-1] * d, a, b
+        else:
+            dims.append(d), s1.append(a), s2.append(b)
+    return not dims or (s1[-1] + s2[-1] != 0 and (s1[-1] | s2[-1]) <= 1)
+
+
+def _add_refusal(p: dict, variant: str) -> str:
+    """Why the optimized ADD (kernels/opt/ts_add_s8_<variant>.c) runs the portable kernel, or ""."""
+    inputs_ok = all((m == 1 << 30 and s == 0) or -31 <= s <= -1
+                    for m, s in ((p["input1_multiplier"], p["input1_shift"]),
+                                 (p["input2_multiplier"], p["input2_shift"])))
+    right = -p["output_shift"]
+    if variant == "dsp":
+        add = (1 << (right - 1)) + p["output_offset"] * (1 << right) if 1 <= right <= 31 else 1 << 40
+        ok = p["left_shift"] == 20 and abs(add) < 1 << 30
+    else:
+        ok = 1 <= p["left_shift"] <= 22 and 1 <= right <= 31
+    if not (ok and inputs_ok):
+        return "a requantization outside the optimized kernel's form"
+    return "" if _rows_plannable(p["shape"]) else "a broadcast the optimized kernel does not walk as rows"
+
+
+def kernel_choice(low: Lowering, features: dict, portable: bool = False) -> tuple[str | None, str]:
+    """(kernel, reason) for one layer as lowered and specialized for a core with `features`:
+    "dsp" / "mve" when an optimized kernel runs it, else "portable" and why (None and "" for a
+    layer that runs no code: a reshape). `portable`: the project was asked for portable kernels.
+    Mirrors the run-time checks of kernels/opt/*.c."""
+    variant = "mve" if features.get("mve") else "dsp" if features.get("dsp") else None
+    if low.kernel is None:
+        return None, ""
+    if portable:
+        return "portable", "portable kernels requested"
+    if variant is None:
+        return "portable", "the core has neither the DSP extension nor Helium"
+    if not (OPT_DIR / f"{low.kernel}_{variant}.c").is_file():
+        return "portable", f"no {variant} kernel for this op"
+    p = low.params
+    reason = low.fallback
+    if low.kernel == "ts_avg_pool2d_s8":
+        window = min(p["filter_h"], p["input_h"]) * min(p["filter_w"], p["input_w"])
+        if window > _POOL_WINDOW[variant]:
+            reason = f"a window of {window} elements (the {variant} kernel takes at most {_POOL_WINDOW[variant]})"
+    if low.kernel == "ts_add_s8":
+        reason = _add_refusal(p, variant)
+    return ("portable", reason) if reason else (variant, "")
+
+
+def layer_kernels(lowered, features: dict, portable: bool = False) -> list[dict]:
+    """Which kernel runs each layer, for `generate --json` and `analyze --board`: per
+    (operator index, layer name, Lowering), {"index", "name", "kernel", "reason"} (kernel_choice;
+    reason None when an optimized kernel runs it)."""
+    rows = []
+    for index, name, low in lowered:
+        kernel, reason = kernel_choice(low, features, portable)
+        rows.append({"index": index, "name": name, "kernel": kernel, "reason": reason or None})
+    return rows
+
+
+def model_kernels(model, features: dict) -> list[dict] | None:
+    """layer_kernels of `model` lowered for a core with `features`; None when the aot engine
+    cannot lower it."""
+    try:
+        layers, _ = _lower(model, specializer(features))
+    except NotSupportedError:
+        return None
+    return layer_kernels([(l.index, l.name, l.lowering) for l in layers], features)

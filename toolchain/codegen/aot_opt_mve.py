@@ -2,6 +2,7 @@
 
 `specialize_mve` is the generator's `specialize` hook for Helium cores (see
 toolchain.codegen.aot_opt.specializer): one-channel depthwise layers become convolutions,
+constant channels are folded (aot_opt.fold_constant_channels),
 depthwise layers get their tables (aot_opt_mve_dw), convolutions theirs (`conv_mve`), fully
 connected layers their requantization table (`fully_connected_mve`).
 """
@@ -13,16 +14,17 @@ from dataclasses import replace
 import numpy as np
 
 from toolchain.codegen.aot_ops import Lowering
+from toolchain.codegen.aot_opt import bias_values
 
 MAX_FIELD = 64  # receptive fields kept in q0..q3 by ts_conv2d_s8_mve.c
 PADDED_BYTES = 2048  # the largest zero-point-padded image copy ts_conv2d_s8_mve.c puts on the stack
 
 
 def specialize_mve(ctx, low: Lowering, consts: list) -> Lowering:
-    from toolchain.codegen.aot_opt import depthwise_as_conv
+    from toolchain.codegen.aot_opt import depthwise_as_conv, fold_constant_channels
     from toolchain.codegen.aot_opt_mve_dw import specialize_depthwise_mve
 
-    low = depthwise_as_conv(ctx, low, consts)
+    low = fold_constant_channels(ctx, depthwise_as_conv(ctx, low, consts), consts)
     low = specialize_depthwise_mve(ctx, low, consts)
     low = conv_mve(ctx, low, consts)
     low = fully_connected_mve(ctx, low, consts)
@@ -110,12 +112,11 @@ def conv_mve(ctx, low: Lowering, consts: list) -> Lowering:
         return low
     p = low.params
     if p["filter_c"] != p["input_c"]:
-        return low
+        return replace(low, fallback="grouped convolution (the Helium kernel has none)")
     values = {c.name: c.values for c in consts}
     rows = p["output_c"]
     w = np.array(values[low.args[1]], np.int8).reshape(rows, -1)
-    b = ctx.input(2)
-    bias = b.numpy().reshape(-1).astype(np.int64) if b is not None else None
+    bias = bias_values(low, consts)
     mult, shift = values[p["multiplier"]], values[p["shift"]]
     fields = conv_tables(w, bias, p["input_offset"], mult, shift)
     if fields is None:
@@ -165,13 +166,14 @@ def _tables_only(low: Lowering, consts: list, params: dict, keep_filter: bool = 
 def fully_connected_mve(ctx, low: Lowering, consts: list) -> Lowering:
     """A FULLY_CONNECTED with int8 weights (no filter offset) gets ts_mve_rq_table's table (its
     bias, multipliers and shifts are dropped)."""
-    if low.kernel != "ts_fully_connected_s8" or low.params["filter_offset"] != 0:
+    if low.kernel != "ts_fully_connected_s8":
         return low
+    if low.params["filter_offset"] != 0:
+        return replace(low, fallback="weights with a zero point (the Helium kernel needs symmetric weights)")
     p = low.params
     values = {c.name: c.values for c in consts}
     w = np.array(values[low.args[1]], np.int8).reshape(p["output_depth"], p["accum_depth"])
-    b = ctx.input(2)
-    bias = b.numpy().reshape(-1).astype(np.int64) if b is not None else None
+    bias = bias_values(low, consts)
     table = gemv_table(w, bias, p["input_offset"], values[p["multiplier"]], values[p["shift"]])
     params = dict(p, requant_mve=ctx.const_array("requant_mve", "int32_t", table,
                                                  "per quad {init = bias + offset * sum(w), multiplier, left, right}"))

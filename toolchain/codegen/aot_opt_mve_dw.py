@@ -17,6 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from toolchain.codegen.aot_ops import Lowering
+from toolchain.codegen.aot_opt import bias_values
 
 LANES = 16  # int8 lanes of a Helium vector: the most taps one VMLADAV.S8 sums
 
@@ -38,6 +39,7 @@ def depthwise_mve_tables(w: np.ndarray, bias, input_offset: int, multipliers, sh
 
 
 GROUPS, PLANE = 48, 512  # the kernel's TS_MVE_DW_GROUPS and TS_MVE_DW_PLANE (defaults)
+MAX_WEIGHTS = 4096  # the kernel's TS_MVE_DW_MAX_WEIGHTS
 
 
 def plane_rows(p: dict, k: int) -> tuple[int, int]:
@@ -90,23 +92,32 @@ def plane_k(p: dict) -> int:
 
 def specialize_depthwise_mve(ctx, low: Lowering, consts: list) -> Lowering:
     """Add filter_mve / requant_mve to a DEPTHWISE_CONV_2D with depth multiplier 1 and at most
-    16 taps; other lowerings are returned unchanged."""
+    16 taps; other lowerings are returned unchanged but for the reason the kernel will leave
+    them to the portable one, when it will (its pixel path takes channels in eights, at most
+    MAX_WEIGHTS weights)."""
     if low.kernel != "ts_depthwise_conv2d_s8":
         return low
     p = low.params
     taps, channels = p["filter_h"] * p["filter_w"], p["output_c"]
-    if p.get("depth_multiplier") != 1 or taps > LANES:
-        return low
+    pixels = p.get("depth_multiplier") == 1 and channels % 8 == 0 and taps * channels <= MAX_WEIGHTS
     values = {c.name: c.values for c in consts}
-    if low.args[1] not in values:
-        return low
+    if p.get("depth_multiplier") != 1 or taps > LANES or low.args[1] not in values:
+        return low if pixels else replace(low, fallback=_pixels_refusal(p, taps))
     w = np.array(values[low.args[1]], np.int8).reshape(taps, channels)
-    b = ctx.input(2)
-    bias = b.numpy().reshape(-1).astype(np.int64) if b is not None else None
+    bias = bias_values(low, consts)
     filt, table = depthwise_mve_tables(w, bias, p["input_offset"], values[p["multiplier"]], values[p["shift"]],
                                        p["output_offset"])
     params = dict(p, filter_mve=ctx.const_array("filter_mve", "int8_t", filt, "taps per channel in 16 lanes"),
                   requant_mve=ctx.const_array("requant_mve", "int32_t", table,
                                               "{bias + input_offset * sum(w), multiplier, shift, output_offset}"),
                   plane_k=plane_k(p))
-    return replace(low, params=params)
+    fallback = "" if pixels or params["plane_k"] else _pixels_refusal(p, taps) + " and no channel planes for it"
+    return replace(low, params=params, fallback=fallback)
+
+
+def _pixels_refusal(p: dict, taps: int) -> str:
+    if p.get("depth_multiplier") != 1:
+        return f"depth multiplier {p['depth_multiplier']} (the Helium kernel needs 1)"
+    if p["output_c"] % 8:
+        return f"{p['output_c']} channels (the Helium pixel path needs a multiple of 8)"
+    return f"{taps * p['output_c']} weights (the Helium pixel path holds at most {MAX_WEIGHTS})"

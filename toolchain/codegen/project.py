@@ -46,6 +46,7 @@ class Project:
     builder: str  # "make" or "platformio"
     files: list[Path]
     kernels: str | None = None  # the aot engine's kernel set (aot_opt.KERNEL_CHOICES)
+    layers: list[dict] | None = None  # aot: which kernel runs each layer and why (aot_opt.layer_kernels)
 
 
 def _env() -> jinja2.Environment:
@@ -146,6 +147,7 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
     kernels = (aot_kernels or choose_kernels(model, b)) if engine == "aot" else None
     tflm_path = _tflm_dir(tflm_dir, b) if engine == "tflm" else None
     builder = "platformio" if b.platformio else "make"
+    layers = None
     out_dir = Path(out_dir)
     name = _model_name(model)
     ctx = {"board": b, "engine": engine, "model_name": name, "model_file": model.path.name if model.path else name,
@@ -159,9 +161,10 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
         _copy(TEMPLATES / "platform" / b.platform, src / "platform")
         if engine == "aot":
             from toolchain.codegen.aot import generate_aot
-            from toolchain.codegen.aot_opt import opt_sources, specializer
+            from toolchain.codegen.aot_opt import layer_kernels, opt_sources, specializer
 
             generated = generate_aot(model, src / "model", specialize=specializer(b.features, kernels))
+            layers = layer_kernels(generated.lowered, b.features, portable=kernels == "portable")
             if kernels != "portable":
                 for f in opt_sources(generated.kernels, b.features):
                     shutil.copyfile(f, src / "model" / f.name)
@@ -196,7 +199,8 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         (stage / "README.md").write_text(env.get_template("project/README.md.j2").render(ctx))
         files = sorted(p.relative_to(stage) for p in stage.rglob("*") if p.is_file())
-    return Project(out_dir, b, engine, name, model.crc32, builder, [out_dir / f for f in files], kernels)
+    return Project(out_dir, b, engine, name, model.crc32, builder, [out_dir / f for f in files], kernels,
+                   layers)
 
 
 def choose_kernels(model: Model, board: Board) -> str:

@@ -82,3 +82,18 @@ def float_ratio_multiplier(num: float, den: float) -> tuple[int, int]:
 def double_ratio_multiplier(num: float, den: float) -> tuple[int, int]:
     """(double)num / (double)den: QUANTIZE int8->int8 requantization."""
     return quantize_multiplier(float(num) / float(den))
+
+
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    """TFLM's reference MultiplyByQuantizedMultiplier on int32 values (ts_mbqm in ts_kernels.h)."""
+    left, right = max(shift, 0), max(-shift, 0)
+    x = ((x << left) + (1 << 31)) % (1 << 32) - (1 << 31)  # the left shift wraps like int32
+    if x == multiplier == -(1 << 31):
+        high = (1 << 31) - 1
+    else:
+        ab = x * multiplier
+        num = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
+        high = abs(num) >> 31 if num >= 0 else -(abs(num) >> 31)  # truncated toward zero
+    mask = (1 << right) - 1
+    threshold = (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> right) + (1 if (high & mask) > threshold else 0)
