@@ -39,7 +39,20 @@ def test_loaded_board_fields():
 
 def test_every_qemu_board_uses_a_distinct_machine():
     machines = [b.qemu["machine"] for b in list_boards() if b.qemu]
-    assert sorted(machines) == ["mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547"]
+    assert sorted(machines) == ["mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547", "netduinoplus2",
+                                "stm32vldiscovery"]
+
+
+@pytest.mark.parametrize("board_id", ["stm32f4-discovery", "stm32f103-bluepill"])
+def test_bare_metal_board_agrees_with_its_qemu_machine(board_id):
+    from toolchain.codegen.target import stm32_core_hz
+
+    b = load_board(board_id)
+    spec = b.baremetal
+    assert stm32_core_hz(b) == b.clock_hz  # the PLL factors give the board's clock
+    assert (spec["memory"]["flash"]["length"], spec["memory"]["ram"]["length"]) == (b.flash_bytes, b.ram_bytes)
+    assert b.qemu["uart"]["base"] == spec["uart"]["base"]  # the same USART in QEMU and on the board
+    assert b.qemu["memory"]["flash"]["origin"] == spec["memory"]["flash"]["origin"] == 0x08000000
 
 
 def test_unknown_board_lists_valid_ids():

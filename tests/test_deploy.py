@@ -84,13 +84,15 @@ def test_ci_init_writes_a_workflow(tmp_path):
 
     from toolchain.ci import init_workflow
 
-    path = init_workflow("models/kws.tflite", board="stm32f4-discovery", path=tmp_path / "wf.yml")
+    path = init_workflow("models/kws.tflite", board="stm32f746g-disco", path=tmp_path / "wf.yml")
     steps = yaml.safe_load(path.read_text())["jobs"]["emulate"]["steps"]
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "renode" in runs and "pip install" in runs
-    assert "tinyship emulate build/tinyship-fw --board stm32f4-discovery --emulator renode" in runs
+    assert "tinyship emulate build/tinyship-fw --board stm32f746g-disco --emulator renode" in runs
     assert "--junit build/tinyship-junit.xml" in runs
     qemu = yaml.safe_load(init_workflow("m.tflite", path=tmp_path / "q.yml").read_text())
     assert "--emulator qemu" in "\n".join(s.get("run", "") for s in qemu["jobs"]["emulate"]["steps"])
+    f4 = yaml.safe_load(init_workflow("m.tflite", board="stm32f4-discovery", path=tmp_path / "f4.yml").read_text())
+    assert "--board stm32f4-discovery --emulator qemu" in "\n".join(s.get("run", "") for s in f4["jobs"]["emulate"]["steps"])
     with pytest.raises(InputError, match="exists"):
         init_workflow("m.tflite", path=tmp_path / "q.yml")

@@ -49,10 +49,35 @@ def test_every_board_generates_for_every_engine(board, tmp_path, tflm_tree):
         else:
             assert "src/engine/engine_tflm.cc" in files and "src/model/kws_ref_model_model_data.cc" in files
             assert b"resolver.AddDepthwiseConv2D()" in files["src/engine/engine_tflm.cc"]
-        if board.platformio:
+        if board.platformio and not board.baremetal:
             assert "platformio.ini" in files and "Makefile" not in files
-        else:
-            assert "Makefile" in files and ("linker.ld" in files) == (board.platform == "cortex-m")
+        else:  # host, QEMU and bare-metal STM32 boards build with make by default
+            assert "Makefile" in files and ("linker.ld" in files) == (board.platform != "host")
+            assert manifest["builder"] == "make"
+
+
+@pytest.mark.parametrize("board", ["stm32f4-discovery", "stm32f103-bluepill"])
+def test_stm32_board_builds_with_make_or_platformio(board, tmp_path):
+    generate(HELLO, board=board, out_dir=tmp_path / "make")
+    files = _files(tmp_path / "make")
+    assert {"src/platform/platform_cortex_m.c", "src/platform/board_stm32.c"} <= set(files)
+    assert "src/platform/uart_cmsdk.c" not in files
+    assert "ORIGIN = 0x08000000" in files["linker.ld"].decode()
+    config = files["src/tinyship_config.h"].decode()
+    assert "#define TS_USE_DWT 1" in config and "TS_STM32_FAMILY" in config
+    p = generate(HELLO, board=board, out_dir=tmp_path / "pio", builder="platformio")
+    assert p.builder == "platformio" and (tmp_path / "pio" / "platformio.ini").is_file()
+    assert (tmp_path / "pio" / "src" / "platform" / "platform_arduino.cpp").is_file()
+
+
+def test_builder_the_board_lacks_is_refused(tmp_path):
+    with pytest.raises(InputError, match="builds only with PlatformIO"):
+        generate(HELLO, board="arduino-nano-33-ble", out_dir=tmp_path / "a", builder="make")
+    with pytest.raises(InputError, match="has no PlatformIO build"):
+        generate(HELLO, board="qemu-cortex-m4", out_dir=tmp_path / "b", builder="platformio")
+    with pytest.raises(InputError, match="unknown builder"):
+        generate(HELLO, board="host", out_dir=tmp_path / "c", builder="cmake")
+    assert not any(tmp_path.iterdir())
 
 
 def test_generation_is_deterministic(tmp_path):

@@ -37,6 +37,7 @@ class Board:
     emulator: dict
     engines: tuple[str, ...]
     notes: str = ""
+    baremetal: dict | None = None  # the plain-make build of a real board (boards/schema.json)
     memory_of: str | None = None  # id of the board whose flash/RAM budget this one takes
 
     @property

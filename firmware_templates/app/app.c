@@ -266,7 +266,7 @@ static void cmd_info(void)
     put_json_str(TS_MODEL_NAME);
     putf(",\"model_crc32\":%lu,\"cpu_hz\":%llu,\"timer\":\"%s\",\"emulated\":%s,\"inputs\":",
          (unsigned long)TS_MODEL_CRC32, (unsigned long long)plat_cycle_hz(), plat_timer(),
-         TS_EMULATED ? "true" : "false");
+         plat_emulated() ? "true" : "false");
     put_tensors(engine_num_inputs(), engine_input);
     put(",\"outputs\":");
     put_tensors(engine_num_outputs(), engine_output);

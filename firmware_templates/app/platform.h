@@ -20,6 +20,8 @@ uint64_t plat_cycles(void);
 uint64_t plat_cycle_hz(void);
 /** "dwt", "systick" or "host". */
 const char *plat_timer(void);
+/** 1 when running in an emulator (cycles are then instruction counts), else 0. */
+int plat_emulated(void);
 /** Bytes reserved for the stack, and the high-water mark found by stack painting (0 if unknown). */
 size_t plat_stack_size(void);
 size_t plat_stack_used(void);

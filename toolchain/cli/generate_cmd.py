@@ -17,8 +17,10 @@ from toolchain.cli.common import board_option, console, json_option, kernels_opt
 @click.option("--tflm-dir", type=click.Path(file_okay=False), envvar="TFLM_DIR",
               help="TFLM source tree (as create_tflm_tree.py writes it) for tflm on Makefile boards. [env: TFLM_DIR]")
 @kernels_option
+@click.option("--builder", type=click.Choice(["make", "platformio"]),
+              help="make (bare-metal Makefile; the default wherever the board has one) or platformio (Arduino core).")
 @json_option
-def command(model, board, engine, out_dir, memory_of, tflm_dir, kernels, as_json):
+def command(model, board, engine, out_dir, memory_of, tflm_dir, kernels, builder, as_json):
     """Drop MODEL into a self-contained firmware project for a board and engine.
 
     Example: tinyship generate kws.tflite --board qemu-cortex-m4 --kernels size -o kws-m4
@@ -28,7 +30,7 @@ def command(model, board, engine, out_dir, memory_of, tflm_dir, kernels, as_json
     if not board:
         raise click.UsageError("--board is required (see `tinyship boards`)")
     p = generate(model, board=board, engine=engine, out_dir=out_dir, memory_of=memory_of, tflm_dir=tflm_dir,
-                 aot_kernels=kernels)
+                 aot_kernels=kernels, builder=builder)
     if as_json:
         print_json({"dir": str(p.dir), "board": p.board.id, "memory_of": p.board.memory_of, "engine": p.engine,
                     "kernels": p.kernels, "model": p.model_name, "crc32": p.crc32, "builder": p.builder,

@@ -2,11 +2,12 @@
 
 Layout (every builder):
     src/app/        the protocol shell (firmware_templates/app)
-    src/platform/   board glue (firmware_templates/platform/<board.platform>)
+    src/platform/   board glue (firmware_templates/platform/<board.platform>, plus the UART's folder on cortex-m)
     src/engine/     the engine adapter (tflm, or aot on the generated model)
     src/model/      the model: generated aot model.c/.h + kernels, or the exported TFLite array
     src/tinyship_config.h, tinyship.json (what `build` needs to know), NAME.tflite (the model it runs)
-Host and QEMU boards get a Makefile (+ linker.ld on Cortex-M); PlatformIO boards get platformio.ini.
+Make builds (host, QEMU and bare-metal STM32 boards) get a Makefile (+ linker.ld on Cortex-M);
+PlatformIO builds get platformio.ini (toolchain.codegen.target picks the builder).
 """
 
 from __future__ import annotations
@@ -119,26 +120,29 @@ def _copy(src_dir: Path, dst_dir: Path) -> None:
 
 
 def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str | None = None,
-             tflm_dir=None, aot_kernels: str | None = None) -> Project:
+             tflm_dir=None, aot_kernels: str | None = None, builder: str | None = None) -> Project:
     """Write a firmware project for `model` on `board` into `out_dir` (all or nothing).
 
     `aot_kernels` (toolchain.codegen.aot_opt.KERNEL_CHOICES): "speed" (the DSP/Helium kernels,
     int16 weight layouts on DSP cores), "size" (int8 weights widened in registers) or "portable"
     (the plain C kernels); None: speed, or size when the board's flash would not hold the speed
     layout (choose_kernels).
+    `builder`: "make" or "platformio"; default make, except on boards that build only with PlatformIO.
 
     Raises:
         InputError: unknown board/engine, missing TFLM tree. NotSupportedError: the board
         does not run the engine, or the aot engine lacks an op of the model.
     """
     model = model if isinstance(model, Model) else load_model(model)
-    b = resolve_board(board, memory_of)
+    from toolchain.codegen.target import bare_metal, platform_dirs, resolve_builder
+
+    b, builder = resolve_builder(resolve_board(board, memory_of), builder)
     if engine not in ENGINES:
         raise InputError(f"unknown engine '{engine}'", f"use one of: {', '.join(ENGINES)}")
     if engine not in b.engines:
         raise NotSupportedError(f"board {b.id} does not run the {engine} engine",
                                 f"use one of: {', '.join(b.engines)}")
-    if memory_of and not b.qemu and b.platform != "host":
+    if memory_of and (b.baremetal or not b.qemu) and b.platform != "host":
         raise InputError("--memory-of applies to emulated boards", "flash a real board with its own memory")
     from toolchain.codegen.aot_opt import KERNEL_CHOICES
 
@@ -146,19 +150,21 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
         raise InputError(f"unknown aot kernel set '{aot_kernels}'", f"use one of: {', '.join(KERNEL_CHOICES)}")
     kernels = (aot_kernels or choose_kernels(model, b)) if engine == "aot" else None
     tflm_path = _tflm_dir(tflm_dir, b) if engine == "tflm" else None
-    builder = "platformio" if b.platformio else "make"
     layers = None
     out_dir = Path(out_dir)
     name = _model_name(model)
     ctx = {"board": b, "engine": engine, "model_name": name, "model_file": model.path.name if model.path else name,
            "crc32": model.crc32, "input_bytes": sum(t.nbytes for t in model.main.input_tensors()),
            "tflm_dir": tflm_path, "cxx": b.compiler["cc"].replace("gcc", "g++")}
+    if b.platform == "cortex-m":
+        ctx.update(bare_metal(b), **_stack_heap(b))
     env = _env()
     with staged_dir(out_dir) as stage:
         src = stage / "src"
         (stage / f"{name}.tflite").write_bytes(model.raw)  # what the firmware runs, for profile/validate
         _copy(TEMPLATES / "app", src / "app")
-        _copy(TEMPLATES / "platform" / b.platform, src / "platform")
+        for folder in platform_dirs(b):
+            _copy(TEMPLATES / "platform" / folder, src / "platform")
         if engine == "aot":
             from toolchain.codegen.aot import generate_aot
             from toolchain.codegen.aot_opt import layer_kernels, opt_sources, specializer
@@ -190,7 +196,6 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
         else:
             (stage / "Makefile").write_text(env.get_template("project/Makefile.j2").render(ctx))
             if b.platform == "cortex-m":
-                ctx.update(memory=b.qemu["memory"], **_stack_heap(b))
                 (stage / "linker.ld").write_text(env.get_template("platform/cortex-m/linker.ld.j2").render(ctx))
         manifest = {"board": board, "memory_of": memory_of, "engine": engine, "kernels": kernels, "model": name,
                     "crc32": model.crc32,
@@ -216,9 +221,11 @@ def choose_kernels(model: Model, board: Board) -> str:
 
 
 def _stack_heap(board: Board) -> dict:
-    """Stack and C-library heap reserved in RAM: generous where RAM is plentiful, small otherwise."""
+    """Stack and C-library heap reserved in RAM: generous where RAM is plentiful, small otherwise.
+    newlib's malloc (behind printf's float conversion) takes its first ~4 KiB from sbrk at once:
+    with a 2 KiB heap the firmware hung at `info` (measured on netduinoplus2)."""
     big = board.ram_bytes >= 256 * 1024
-    return {"stack_size": 16384 if big else 4096, "heap_size": 8192 if big else 2048}
+    return {"stack_size": 16384 if big else 4096, "heap_size": 8192 if big else 4096}
 
 
 def _resolver(model: Model) -> list[str]:

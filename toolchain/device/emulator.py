@@ -31,6 +31,25 @@ def qemu_config(board) -> dict:
     return board.qemu
 
 
+def check_fits_machine(elf: Path, config: dict) -> None:
+    """InputError when a section of `elf` lies outside the QEMU machine's flash and RAM (a board
+    firmware whose RAM exceeds the machine's, e.g. 20 KiB on stm32vldiscovery's 8 KiB)."""
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    regions = config["memory"].values()
+    with open(elf, "rb") as f:
+        for s in ELFFile(f).iter_sections():
+            start, size = s["sh_addr"], s["sh_size"]
+            if not s["sh_flags"] & SH_FLAGS.SHF_ALLOC or not size:
+                continue
+            if not any(r["origin"] <= start and start + size <= r["origin"] + r["length"] for r in regions):
+                ram = config["memory"]["ram"]
+                raise InputError(f"{elf.name}: section {s.name} (0x{start:08x}-0x{start + size - 1:08x}) is outside "
+                                 f"QEMU {config['machine']}'s memory (RAM 0x{ram['origin']:08x}, {ram['length']} bytes)",
+                                 "use a smaller model (a smaller stack/heap), or run it on the board")
+
+
 class QemuRunner(ProcessRunner):
     """One QEMU process running `elf`; use as a context manager (see ProcessRunner)."""
 
@@ -42,14 +61,17 @@ class QemuRunner(ProcessRunner):
         self.config = qemu_config(board)
         if not self.elf.is_file():
             raise InputError(f"no firmware ELF at {self.elf}", "build the project first: tinyship build DIR")
+        check_fits_machine(self.elf, self.config)
         self.qemu = shutil.which(qemu)
         if not self.qemu:
             raise ToolMissingError(f"{qemu} is not installed",
                                    "install it: sudo apt-get install qemu-system-arm (or run `make setup`)")
 
     def command(self, port: int) -> list[str]:
+        # the machine wires its UARTs to -serial in order: the ones before the board's get none
+        before = ["-serial", "null"] * self.config["uart"].get("serial", 0)
         return [self.qemu, "-M", self.config["machine"], "-cpu", self.config["cpu"],
-                "-icount", "shift=0", "-nographic", "-monitor", "none",
+                "-icount", "shift=0", "-nographic", "-monitor", "none", *before,
                 "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
                 "-kernel", str(self.elf.resolve())]
 

@@ -39,6 +39,7 @@ uint64_t plat_cycles(void) {
 
 uint64_t plat_cycle_hz(void) { return TS_CPU_HZ; }
 const char *plat_timer(void) { return TS_USE_DWT ? "dwt" : "systick"; }
+int plat_emulated(void) { return 0; }
 size_t plat_stack_size(void) { return 0; }
 size_t plat_stack_used(void) { return 0; }
 

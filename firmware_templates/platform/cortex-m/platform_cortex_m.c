@@ -1,25 +1,18 @@
-/* Bare-metal Cortex-M platform for the QEMU MPS2/MPS3 machines (Armv7-M / Armv8-M mainline):
- * vector table and reset, CMSDK APB UART, SysTick extended to 64 bits, HardFault report,
- * stack painting, and the few newlib hooks the C library needs.
- * The board's addresses and clock come from tinyship_config.h (generated from boards/<id>.yaml). */
+/* Bare-metal Cortex-M platform (Armv7-M / Armv8-M mainline): vector table and reset, the
+ * cycle counter, HardFault report, stack painting, and the few newlib hooks the C library needs.
+ * The serial port and clocks are the board's (board.h); addresses and clocks come from
+ * tinyship_config.h (generated from boards/<id>.yaml). */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
 
 #include "app.h"
+#include "board.h"
 #include "platform.h"
 #include "tinyship_config.h"
 
 #define REG(addr) (*(volatile uint32_t *)(addr))
-
-/* CMSDK APB UART */
-#define UART_DATA REG(TS_UART_BASE + 0x00)
-#define UART_STATE REG(TS_UART_BASE + 0x04)
-#define UART_CTRL REG(TS_UART_BASE + 0x08)
-#define UART_BAUDDIV REG(TS_UART_BASE + 0x10)
-#define UART_TX_FULL 1u
-#define UART_RX_FULL 2u
 
 /* System control space */
 #define SYST_CSR REG(0xE000E010)
@@ -27,6 +20,9 @@
 #define SYST_CVR REG(0xE000E018)
 #define SCB_CPACR REG(0xE000ED88)
 #define SCB_CFSR REG(0xE000ED28)
+#define DEMCR REG(0xE000EDFC)
+#define DWT_CTRL REG(0xE0001000)
+#define DWT_CYCCNT REG(0xE0001004)
 
 #define STACK_PAINT 0xA5A5A5A5u
 
@@ -34,34 +30,26 @@ extern uint32_t __data_start, __data_end, __data_load, __bss_start, __bss_end;
 extern uint32_t __stack_bottom, __stack_top, __heap_start, __heap_end;
 extern void __libc_init_array(void);
 
+/* ---- time ------------------------------------------------------------------------------
+ * DWT CYCCNT counts core cycles where it runs (silicon); QEMU does not model it (it reads 0),
+ * so there SysTick on the processor clock is the timer. Both are extended to 64 bits by the
+ * SysTick interrupt, which fires every 2^24 processor clocks (well within a CYCCNT wrap). */
+
 static volatile uint32_t systick_wraps;
+static int dwt_runs;
+#if TS_USE_DWT
+static volatile uint32_t dwt_high, dwt_last;
+#endif
 
-/* ---- serial ---------------------------------------------------------------------------- */
-
-static void uart_putc(char c)
+void SysTick_Handler(void)
 {
-    while (UART_STATE & UART_TX_FULL) {
-    }
-    UART_DATA = (uint8_t)c;
+    systick_wraps++;
+#if TS_USE_DWT
+    uint32_t now = DWT_CYCCNT;
+    dwt_high += now < dwt_last;
+    dwt_last = now;
+#endif
 }
-
-int plat_getc(void)
-{
-    while (!(UART_STATE & UART_RX_FULL)) {
-    }
-    return (int)(UART_DATA & 0xFF);
-}
-
-void plat_write(const char *s, size_t n)
-{
-    while (n--) {
-        uart_putc(*s++);
-    }
-}
-
-/* ---- time: SysTick on the processor clock, 24 bits extended by its interrupt ------------- */
-
-void SysTick_Handler(void) { systick_wraps++; }
 
 static uint64_t ticks(void)
 {
@@ -73,11 +61,49 @@ static uint64_t ticks(void)
     return ((uint64_t)wraps << 24) + (0xFFFFFFu - value);
 }
 
-/* Under `-icount shift=0` QEMU runs one instruction per ns of virtual time, so "cycles" are
- * instructions: ns = ticks * 1e9 / SysTick rate. */
-uint64_t plat_cycles(void) { return ticks() * 1000000000u / TS_SYSTICK_HZ; }
-uint64_t plat_cycle_hz(void) { return 1000000000u; }
-const char *plat_timer(void) { return "systick"; }
+#if TS_USE_DWT
+static uint64_t dwt_cycles(void)
+{
+    uint32_t wraps, high, now;
+    do {
+        wraps = systick_wraps;
+        now = DWT_CYCCNT;
+        high = dwt_high + (now < dwt_last);
+    } while (wraps != systick_wraps);
+    return ((uint64_t)high << 32) | now;
+}
+#endif
+
+/* Under `-icount shift=0` QEMU runs one instruction per ns of virtual time, so there "cycles"
+ * are instructions: ns = ticks * 1e9 / SysTick rate (split so that it cannot overflow). */
+uint64_t plat_cycles(void)
+{
+#if TS_USE_DWT
+    if (dwt_runs) {
+        return dwt_cycles();
+    }
+#endif
+    uint64_t t = ticks();
+    return t / TS_SYSTICK_HZ * 1000000000u + t % TS_SYSTICK_HZ * 1000000000u / TS_SYSTICK_HZ;
+}
+
+uint64_t plat_cycle_hz(void) { return dwt_runs ? board_core_hz() : 1000000000u; }
+const char *plat_timer(void) { return dwt_runs ? "dwt" : "systick"; }
+int plat_emulated(void) { return !dwt_runs; }
+
+static void timer_start(void)
+{
+    SYST_RVR = 0xFFFFFFu;
+    SYST_CVR = 0;
+    SYST_CSR = 7;   /* processor clock, interrupt, enable */
+#if TS_USE_DWT
+    DEMCR |= 1u << 24;   /* TRCENA */
+    DWT_CYCCNT = 0;
+    DWT_CTRL |= 1u;      /* CYCCNTENA */
+    __asm volatile("nop\nnop\nnop\nnop");
+    dwt_runs = DWT_CYCCNT != 0;
+#endif
+}
 
 /* ---- stack high-water mark ------------------------------------------------------------- */
 
@@ -98,14 +124,16 @@ static void put_hex32(uint32_t v)
 {
     static const char digits[] = "0123456789abcdef";
     for (int shift = 28; shift >= 0; shift -= 4) {
-        uart_putc(digits[(v >> shift) & 15]);
+        plat_write(&digits[(v >> shift) & 15], 1);
     }
 }
 
+/* A plain loop, not strlen: the C library's strlen may use DSP instructions, and the fault
+ * being reported may be that the core lacks them. */
 static void put_str(const char *s)
 {
     while (*s) {
-        uart_putc(*s++);
+        plat_write(s++, 1);
     }
 }
 
@@ -166,11 +194,8 @@ void Reset_Handler(void)
     memset(&__bss_start, 0, (size_t)((char *)&__bss_end - (char *)&__bss_start));
     paint_stack();
     __libc_init_array();
-    UART_BAUDDIV = 16;
-    UART_CTRL = 3;   /* TX and RX enable */
-    SYST_RVR = 0xFFFFFFu;
-    SYST_CVR = 0;
-    SYST_CSR = 7;    /* processor clock, interrupt, enable */
+    board_init();
+    timer_start();
     main();
     for (;;) {
     }

@@ -76,6 +76,7 @@ uint64_t plat_cycles(void)
 
 uint64_t plat_cycle_hz(void) { return 1000000000u; }
 const char *plat_timer(void) { return "host"; }
+int plat_emulated(void) { return 0; }
 
 /* ---- stack high-water mark ------------------------------------------------------------- */
 
