@@ -305,7 +305,9 @@ def test_board_too_small_exits_3_with_shortfall(tmp_path):
     assert r.returncode == 3 and "Traceback" not in r.stderr
     board = json.loads(r.stdout)["board"]
     assert not board["fits"] and board["ram"]["short"] == board["ram"]["needed"] - board["ram"]["budget"] > 0
-    assert f"RAM by {board['ram']['short']:,} bytes" in r.stderr
+    assert f"RAM by {board['ram']['short']:,} bytes" in r.stderr and "or the aot engine" in r.stderr  # tflm
+    aot = tinyship("analyze", KWS, "--board", "stm32f103-bluepill", "--engine", "aot")
+    assert aot.returncode == 3 and "aot" in aot.stderr and "or the aot engine" not in aot.stderr
     ok = tinyship("analyze", KWS, "--board", "nucleo-l4r5zi", "--engine", "aot")
     assert ok.returncode == 0, ok.stderr
     assert "nucleo-l4r5zi" in ok.stdout

@@ -1,6 +1,7 @@
 """QEMU and host-firmware runners on real firmware: boot, talk, faults, hangs, clean shutdown."""
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -106,6 +107,14 @@ def test_ctrl_c_leaves_no_emulator(qemu_elf, kws, tmp_path):
     assert "interrupted" in err.decode()
     time.sleep(0.2)
     assert not [p for p in qemu if _alive(p)]
+
+
+def test_board_defaults_to_the_one_the_firmware_was_built_for(built_firmware, kws, tmp_path):
+    project = built_firmware(kws, "qemu-cortex-m4")[0]
+    r = subprocess.run(TINYSHIP + ["emulate", str(project), "--random", "1", "-n", "1", "--warmup", "0", "-o",
+                                   str(tmp_path), "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["device"]["board"] == "qemu-cortex-m4"
 
 
 def test_host_runner_serves_the_native_firmware(built_firmware, kws, tmp_path):

@@ -1,8 +1,8 @@
 """Does the model fit a board? Flash: model + engine; RAM: arena + engine.
 
 The engine overheads are estimates (toolchain/engines.py); the arena is the
-planned one: head + 32-bit tail for TFLM, the head alone for the aot engine,
-which has no interpreter state in its arena. For aot, the model's flash is what the
+planned one: head + 32-bit tail for TFLM, the aot generator's own plan for the aot
+engine, which has no interpreter state in its arena. For aot, the model's flash is what the
 generator emits (constants + requantization tables, int16 filters on DSP cores) and
 the app's input buffer counts as RAM besides the arena.
 """
@@ -51,7 +51,8 @@ class BoardFit:
             parts.append(f"RAM by {self.ram_short:,} bytes (needs {self.ram_needed:,} of {self.ram_budget:,}: "
                          f"arena {self.arena_bytes:,} + {self.engine} ~{self.engine_ram:,})")
         raise DoesNotFitError(f"the model does not fit {self.board}: over " + " and ".join(parts),
-                              "pick a bigger board, a smaller model, or the aot engine")
+                              "pick a bigger board or a smaller model" if self.engine == "aot"
+                              else "pick a bigger board, a smaller model, or the aot engine")
 
     def to_dict(self) -> dict:
         return {"id": self.board, "engine": self.engine, "fits": self.fits, "engine_listed": self.engine_allowed,
@@ -71,11 +72,24 @@ def board_fit(analysis, board_id: str) -> BoardFit:
     if engine.name == "tflm":
         arena, model_bytes, engine_ram = analysis.arena_32, analysis.model.size, engine.ram_overhead
     else:
-        arena, model_bytes = analysis.plan.head, aot_model_bytes(analysis.model, board.features)
+        arena, model_bytes = aot_arena_bytes(analysis, board.features), aot_model_bytes(analysis.model, board.features)
         engine_ram = engine.ram_overhead + sum(t.nbytes for t in analysis.model.main.input_tensors())
     return BoardFit(board.id, engine.name, board.flash_bytes, board.ram_bytes,
                     model_bytes + engine.flash_overhead, arena + engine_ram, model_bytes, arena,
                     engine.flash_overhead, engine_ram, engine.name in board.engines)
+
+
+def aot_arena_bytes(analysis, features: dict, kernels: str = "speed") -> int:
+    """The arena the aot generator plans for the model on a core with `features`
+    (toolchain.codegen.aot.arena_size), or TFLM's planned head when the engine cannot lower it."""
+    from toolchain.codegen.aot import arena_size
+    from toolchain.codegen.aot_opt import specializer
+    from toolchain.errors import NotSupportedError
+
+    try:
+        return arena_size(analysis.model, specialize=specializer(features, kernels))
+    except NotSupportedError:
+        return analysis.plan.head
 
 
 def aot_model_bytes(model, features: dict, kernels: str = "speed") -> int:

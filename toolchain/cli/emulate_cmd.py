@@ -1,4 +1,4 @@
-"""`tinyship emulate DIR|ELF --board ID`: boot the firmware in QEMU (or Renode) and profile it."""
+"""`tinyship emulate DIR|ELF [--board ID]`: boot the firmware in QEMU (or Renode) and profile it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from toolchain.cli.profile_cmd import profile_options, run_with_display
 
 @click.command("emulate")
 @click.argument("target", type=click.Path(exists=True))
-@click.option("--board", required=True, metavar="ID", help="Board id: a qemu-* board, host, or a board with a Renode platform.")
+@click.option("--board", metavar="ID", help="Board id: a qemu-* board, host, or a board with a Renode platform "
+                                           "(default: the board the firmware was built for).")
 @click.option("--emulator", type=click.Choice(["qemu", "renode"]), default="qemu", show_default=True,
               help="qemu for the qemu-* boards (and the native host board); renode for boards with a Renode platform.")
 @click.option("--model", "model", type=click.Path(exists=True, dir_okay=False), help="The .tflite the firmware runs (default: the one in DIR).")

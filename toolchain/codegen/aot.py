@@ -165,6 +165,23 @@ def const_bytes(model, *, specialize=None) -> int:
     return sum(len(c.values) * _CTYPE_BYTES[c.ctype] for c in consts)
 
 
+def arena_size(model, *, specialize=None) -> int:
+    """Bytes of the arena generate_aot plans for `model` (same `specialize` hook).
+
+    Raises:
+        NotSupportedError: an op or tensor type the engine lacks.
+    """
+    model = model if isinstance(model, Model) else load_model(model)
+    return _plan(model, _lower(model, specialize)[0])[0].arena_size
+
+
+def _plan(model: Model, layers: list[_Layer]):
+    """The arena plan of `layers` and the bytes of each activation tensor it places."""
+    sg = model.main
+    nbytes = _activation_tensors(model)
+    return plan_arena(_steps(model, layers, nbytes), nbytes, list(sg.inputs), list(sg.outputs)), nbytes
+
+
 def aot_sources(model) -> list[Path]:
     """Kernel .c/.h files under firmware_templates a project must copy to run `model`."""
     model = model if isinstance(model, Model) else load_model(model)
@@ -185,8 +202,7 @@ def generate_aot(model, out_dir, *, specialize=None) -> AotResult:
     model = model if isinstance(model, Model) else load_model(model)
     sg = model.main
     layers, consts = _lower(model, specialize)
-    nbytes = _activation_tensors(model)
-    plan = plan_arena(_steps(model, layers, nbytes), nbytes, list(sg.inputs), list(sg.outputs))
+    plan, nbytes = _plan(model, layers)
     lows = [l.lowering for l in layers if l.lowering.kernel]
     kernels = sorted({l.kernel for l in lows})
     headers = sorted({l.header_name for l in lows})

@@ -129,11 +129,13 @@ def resolve_firmware(target: str | Path, model=None) -> tuple[Path, Path, dict |
     return firmware, Path(model), sizes
 
 
-def emulate(target, *, board, model=None, emulator: str = "qemu", run_dir=None, inputs=None, random=None,
+def emulate(target, *, board=None, model=None, emulator: str = "qemu", run_dir=None, inputs=None, random=None,
             seed: int = 0, labels=None, out_dir=None, junit=None, timeout: float = 5.0,
             infer_timeout: float = 10.0, progress=None, context: dict | None = None, static: dict | None = None,
             **options) -> dict:
     """Boot the firmware of `target` (project DIR or ELF) for `board` and profile it.
+
+    `board` (an id or a Board) defaults to the one the firmware was built for.
 
     `emulator`: "qemu" (the qemu-* boards; the `host` board runs natively) or "renode" (the
     .resc/.robot files are written to `run_dir` first, then ToolMissingError if Renode is absent).
@@ -147,12 +149,16 @@ def emulate(target, *, board, model=None, emulator: str = "qemu", run_dir=None, 
         ToolMissingError: QEMU or Renode is not installed (exit 4).
     """
     from toolchain.boards import load_board
-    from toolchain.build import check_elf_board
+    from toolchain.build import check_elf_board, elf_board
     from toolchain.model import load_model
     from toolchain.profile import run_session, select_samples
 
-    board = load_board(board) if isinstance(board, str) else board
     firmware, model_path, sizes = resolve_firmware(target, model)
+    if board is None:
+        board = elf_board(firmware)
+        if board is None:
+            raise InputError(f"{firmware} does not record which board it was built for", "give --board ID")
+    board = load_board(board) if isinstance(board, str) else board
     check_elf_board(firmware, board)
     model = load_model(model_path)
     samples = select_samples(model, inputs=inputs, random=random, seed=seed, labels=labels)
