@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jinja2
 
 from toolchain.codegen.aot_ops import CTYPES, ConstArray, LowerContext, Lowering, find_lowering
 from toolchain.codegen.aot_plan import Step, ascii_layout, plan_arena
+from toolchain.codegen.aot_scratch import takes_scratch
 from toolchain.errors import NotSupportedError
 from toolchain.files import staged_dir
 from toolchain.model import Model, Tensor, load_model
@@ -61,8 +62,9 @@ def _cvalue(v, indent: int = 0) -> str:
     return str(v)
 
 
-def _lower(model: Model, specialize=None) -> tuple[list[_Layer], list[ConstArray]]:
-    """Lower every operator, collecting all refusals before failing."""
+def _lower(model: Model, specialize=None, scratch_budget: int | None = None) -> tuple[list[_Layer], list[ConstArray]]:
+    """Lower every operator, collecting all refusals before failing. A specialized lowering whose
+    scratch exceeds `scratch_budget` bytes is dropped for the plain one (the portable kernel, no scratch)."""
     sg = model.main
     layers, consts, problems = [], [], {}
     for i, op in enumerate(sg.operators):
@@ -74,7 +76,14 @@ def _lower(model: Model, specialize=None) -> tuple[list[_Layer], list[ConstArray
             ctx = LowerContext(model, op, i, consts)
             low = fn(ctx)
             if specialize is not None:
-                low = specialize(ctx, low, consts)
+                plain = list(consts)
+                fast = specialize(ctx, low, consts)
+                if scratch_budget is not None and fast.scratch > scratch_budget:
+                    consts[:] = plain
+                    low = replace(low, fallback=f"its optimized kernel needs {fast.scratch:,} B of scratch, "
+                                                f"over the budget of {scratch_budget:,} B")
+                else:
+                    low = fast
         except NotSupportedError as e:
             problems.setdefault(op.op, e.message)
             continue
@@ -102,7 +111,8 @@ def _activation_tensors(model: Model) -> dict[int, int]:
 def _steps(model: Model, layers: list[_Layer], nbytes: dict[int, int]) -> list[Step]:
     ops = model.main.operators
     return [Step([i for i in ops[l.index].inputs if i in nbytes], [o for o in ops[l.index].outputs if o in nbytes],
-                 alias=l.lowering.kernel is None, inplace=l.lowering.inplace) for l in layers]
+                 alias=l.lowering.kernel is None, inplace=l.lowering.inplace, scratch=l.lowering.scratch)
+            for l in layers]
 
 
 def _arg(a, outputs: set[int], offsets: dict[int, int]) -> str:
@@ -165,14 +175,15 @@ def const_bytes(model, *, specialize=None) -> int:
     return sum(len(c.values) * _CTYPE_BYTES[c.ctype] for c in consts)
 
 
-def arena_size(model, *, specialize=None) -> int:
-    """Bytes of the arena generate_aot plans for `model` (same `specialize` hook).
+def arena_size(model, *, specialize=None, scratch_budget: int | None = None) -> int:
+    """Bytes of the arena generate_aot plans for `model`, kernel scratch included (same
+    `specialize` hook and `scratch_budget`).
 
     Raises:
         NotSupportedError: an op or tensor type the engine lacks.
     """
     model = model if isinstance(model, Model) else load_model(model)
-    return _plan(model, _lower(model, specialize)[0])[0].arena_size
+    return _plan(model, _lower(model, specialize, scratch_budget)[0])[0].arena_size
 
 
 def _plan(model: Model, layers: list[_Layer]):
@@ -190,37 +201,43 @@ def aot_sources(model) -> list[Path]:
     return kernel_files(sorted({l.kernel for l in lows}), sorted({l.header_name for l in lows}))
 
 
-def generate_aot(model, out_dir, *, specialize=None) -> AotResult:
+def generate_aot(model, out_dir, *, specialize=None, scratch_budget: int | None = None) -> AotResult:
     """Write model.c, model.h and the kernels `model` uses into `out_dir`.
 
     `specialize(ctx, lowering, consts) -> Lowering`, if given, may rewrite each lowering
-    for a target (weight re-layouts of the optimized kernels, toolchain.codegen.aot_opt).
+    for a target (weight re-layouts of the optimized kernels, toolchain.codegen.aot_opt);
+    where its kernel's scratch exceeds `scratch_budget` bytes the layer keeps the portable path.
 
     Raises:
         NotSupportedError: an op or tensor type the engine lacks (nothing is written).
     """
     model = model if isinstance(model, Model) else load_model(model)
     sg = model.main
-    layers, consts = _lower(model, specialize)
+    layers, consts = _lower(model, specialize, scratch_budget)
     plan, nbytes = _plan(model, layers)
     lows = [l.lowering for l in layers if l.lowering.kernel]
     kernels = sorted({l.kernel for l in lows})
     headers = sorted({l.header_name for l in lows})
     views = []
-    for l in layers:
+    for step, l in enumerate(layers):
         op = sg.operators[l.index]
         outputs = set(op.outputs)
         shapes = " + ".join(_shape(sg.tensors[i]) for i in op.inputs if i >= 0 and not sg.tensors[i].is_constant)
+        args = [_arg(a, outputs, plan.offsets) for a in l.lowering.args]
+        scratch = l.lowering.scratch
+        if l.lowering.kernel and takes_scratch(l.lowering.kernel, l.lowering.header_name):
+            args.append(f"ARENA(void, {plan.scratch[step]})" if scratch else "NULL")
         views.append({"index": l.index, "name": l.name, "kernel": l.lowering.kernel, "inplace": l.lowering.inplace,
-                      "shapes": f"{shapes} -> {_shape(l.output)}",
-                      "params_type": l.lowering.params_type, "params": l.lowering.params,
-                      "args": [_arg(a, outputs, plan.offsets) for a in l.lowering.args],
+                      "shapes": f"{shapes} -> {_shape(l.output)}", "scratch": scratch,
+                      "params_type": l.lowering.params_type, "params": l.lowering.params, "args": args,
                       "output": _tensor_view(l.output, plan.offsets[l.output.index])})
     names = {t: f"t{t} {sg.tensors[t].name.split(';')[0][:40]}" for t in nbytes}
+    names.update({("scratch", i): f"scratch of layer {l.index} ({l.lowering.kernel})" for i, l in enumerate(layers)})
     ctx = {
         "name": model.name, "source": model.path.name if model.path else "<bytes>", "crc32": model.crc32,
         "arena_size": plan.arena_size, "arena_used": max((b.offset + b.size for b in plan.buffers), default=0),
         "layout": ascii_layout(plan, names, len(layers)),
+        "scratch_max": max((l.lowering.scratch for l in layers), default=0),
         "headers": headers, "consts": consts, "per_line": _PER_LINE, "layers": views,
         "inputs": [_tensor_view(t, plan.offsets[t.index]) for t in sg.input_tensors()],
         "outputs": [_tensor_view(t, plan.offsets[t.index]) for t in sg.output_tensors()],

@@ -59,6 +59,7 @@ class Lowering:
     inplace: bool = False
     header: str = ""  # defaults to include/<kernel>.h
     fallback: str = ""  # why an optimized kernel leaves this layer to the portable one (set by specializers)
+    scratch: int = 0  # bytes of caller-owned scratch the call needs (the optimized kernels', aot_scratch)
 
     @property
     def header_name(self) -> str:

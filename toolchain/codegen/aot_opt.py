@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from toolchain.codegen import aot_scratch
 from toolchain.codegen.aot import _INCLUDE, ENGINE_DIR, _lower
 from toolchain.codegen.aot_ops import Lowering
 from toolchain.codegen.quant import multiply_by_quantized_multiplier
@@ -44,6 +45,15 @@ def opt_sources(kernels: list[str], features: dict) -> list[Path]:
 
 ACC_LIMIT = 1 << 29  # ts_requant's bound on |accumulator| (ts_opt.h)
 _GEMM = {"ts_conv2d_s8", "ts_fully_connected_s8"}
+
+
+def acc_bound(w: np.ndarray, bias) -> int:
+    """The largest |accumulator| of a [rows, k] int8 filter's rows: 255 * sum(|w|) + |bias|
+    (|x + input offset| <= 255), what ts_requant's bound ACC_LIMIT is checked against."""
+    sums = np.abs(w.astype(np.int64)).sum(axis=1) * 255
+    if bias is not None:
+        sums = sums + np.abs(bias.astype(np.int64))
+    return int(sums.max(initial=0))
 
 
 def _quads(rows: int) -> int:
@@ -196,9 +206,10 @@ def specialize_dsp(ctx, low: Lowering, consts: list, size: bool = False) -> Lowe
         if p.get("filter_offset", 0) != 0:
             return replace(low, fallback="weights with a zero point (the DSP kernel needs symmetric weights)")
         filt = dsp_filter(w.reshape(rows, k))
-    if k * 128 * 255 + (int(np.abs(bias).max(initial=0)) if bias is not None else 0) >= ACC_LIMIT:
-        return replace(low, fallback=f"accumulators may exceed 2^29 ({k} products and a bias of up to "
-                                     f"{int(np.abs(bias).max())}): beyond the DSP requantization's bound")
+    bound = acc_bound(w.reshape(k, rows).T if low.kernel == "ts_depthwise_conv2d_s8" else w.reshape(rows, k), bias)
+    if bound >= ACC_LIMIT:
+        return replace(low, fallback=f"accumulators may reach {bound:,} (255 * sum|w| + |bias| of a row): "
+                                     "beyond the DSP requantization's bound 2^29")
     table = dsp_requant(bias, values[p["multiplier"]], values[p["shift"]], p["output_offset"], rows)
     if table is None:
         return replace(low, fallback="a requantization outside the DSP kernel's form (a left shift, or the "
@@ -297,19 +308,31 @@ def depthwise_as_conv(ctx, low: Lowering, consts: list) -> Lowering:
 def specializer(features: dict, kernels: str = "speed"):
     """The generator's `specialize` hook for a core with the DSP extension or Helium and a
     KERNEL_CHOICES entry: one-channel depthwise layers become convolutions, constant channels are
-    folded, and DSP-only cores get the int16 re-layouts (speed) or int8 weights (size); None for
+    folded, and DSP-only cores get the int16 re-layouts (speed) or int8 weights (size); each
+    lowering then carries the scratch its optimized kernel needs (aot_scratch). None for
     portable kernels."""
     if kernels == "portable":
         return None
     if features.get("mve"):
         from toolchain.codegen.aot_opt_mve import specialize_mve
 
-        return specialize_mve
-    if features.get("dsp"):
+        fast, scratch = specialize_mve, aot_scratch.mve
+    elif features.get("dsp"):
         size = kernels == "size"
-        return lambda ctx, low, consts: specialize_dsp(
-            ctx, fold_constant_channels(ctx, depthwise_as_conv(ctx, low, consts), consts), consts, size)
-    return None
+
+        def fast(ctx, low, consts):
+            return specialize_dsp(ctx, fold_constant_channels(ctx, depthwise_as_conv(ctx, low, consts), consts),
+                                  consts, size)
+
+        scratch = aot_scratch.dsp
+    else:
+        return None
+
+    def specialize(ctx, low: Lowering, consts: list) -> Lowering:
+        low = fast(ctx, low, consts)
+        return replace(low, scratch=scratch(low.kernel, low.params)) if low.kernel else low
+
+    return specialize
 
 
 _POOL_WINDOW = {"dsp": 1 << 23, "mve": 4088}  # TS_AVG_DSP_MAX_WINDOW, TS_AVG_MVE_MAX_RECIP

@@ -5,7 +5,8 @@ greedy plan: a reshape output aliases its input (no bytes, no copy), and an
 element-wise op whose input dies at that op writes its output over the input
 (in place). The remaining buffers are placed greedily (largest first, lowest
 offset that does not collide with a buffer alive at the same time), trying a
-few orders and keeping the smallest arena.
+few orders and keeping the smallest arena. A kernel's scratch (Step.scratch) is a buffer alive
+during its step only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ ALIGN = 16
 
 @dataclass
 class Buffer:
-    tensors: list[int]
+    tensors: list  # tensor indices, or ("scratch", step) for a step's scratch
     size: int
     first: int  # first step it is alive (-1: before the first op, i.e. a model input)
     last: int
@@ -32,6 +33,7 @@ class Step:
     outputs: list[int]
     alias: bool = False  # output 0 is input 0 (reshape)
     inplace: bool = False  # output 0 may overwrite input 0
+    scratch: int = 0  # bytes of kernel scratch alive during this step only
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Plan:
     arena_size: int
     offsets: dict[int, int]  # tensor index -> arena offset
     buffers: list[Buffer] = field(default_factory=list)
+    scratch: dict[int, int] = field(default_factory=dict)  # step index -> offset of its scratch
 
 
 def _align(n: int) -> int:
@@ -88,6 +91,8 @@ def plan_arena(steps: list[Step], nbytes: dict[int, int], inputs: list[int], out
         if t in nbytes:
             groups[root(t)].last = len(steps)
     buffers = list(groups.values())
+    scratch = {i: Buffer([("scratch", i)], s.scratch, i, i) for i, s in enumerate(steps) if s.scratch > 0}
+    buffers += scratch.values()
 
     best = None
     orders = [
@@ -104,7 +109,8 @@ def plan_arena(steps: list[Step], nbytes: dict[int, int], inputs: list[int], out
     for b in buffers:
         b.offset = offsets[id(b)]
     tensor_offsets = {t: groups[root(t)].offset for t in nbytes if root(t) in groups}
-    return Plan(size, tensor_offsets, sorted(buffers, key=lambda b: (b.offset, b.first)))
+    return Plan(size, tensor_offsets, sorted(buffers, key=lambda b: (b.offset, b.first)),
+                {i: b.offset for i, b in scratch.items()})
 
 
 def _place(order: list[Buffer]) -> dict[int, int]:

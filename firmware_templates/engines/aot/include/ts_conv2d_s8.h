@@ -43,9 +43,17 @@ typedef struct {
  * @param[in]  filter  [output_c, filter_h, filter_w, filter_c]
  * @param[in]  bias    [output_c] int32 or NULL
  * @param[out] output  [batches, output_h, output_w, output_c]; must not overlap input
+ * @param[out] scratch at least ts_conv2d_s8_scratch_size(params) bytes, 16-byte aligned, or NULL:
+ *                     then the kernel runs a path that needs none (the portable one)
  * @return TS_OK, or TS_ERR_ARG for NULL pointers
  */
 int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
-                     const int32_t *bias, int8_t *output);
+                     const int32_t *bias, int8_t *output, void *scratch);
+
+/**
+ * Bytes of caller-owned scratch ts_conv2d_s8 needs for `params` (0: none);
+ * the variant compiled in (ts_opt.h) decides. The generator plans them into the arena (Lowering.scratch, toolchain/codegen).
+ */
+int32_t ts_conv2d_s8_scratch_size(const ts_conv2d_params_t *params);
 
 #endif /* TS_CONV2D_S8_H */

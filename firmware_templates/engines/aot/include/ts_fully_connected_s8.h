@@ -31,9 +31,17 @@ typedef struct {
  * @param[in]  filter  [output_depth, accum_depth]
  * @param[in]  bias    [output_depth] int32 or NULL
  * @param[out] output  [batches, output_depth]; must not overlap input
+ * @param[out] scratch at least ts_fully_connected_s8_scratch_size(params) bytes, 16-byte aligned, or NULL:
+ *                     then the kernel runs a path that needs none (the portable one)
  * @return TS_OK, or TS_ERR_ARG for NULL pointers
  */
 int32_t ts_fully_connected_s8(const ts_fully_connected_params_t *params, const int8_t *input,
-                              const int8_t *filter, const int32_t *bias, int8_t *output);
+                              const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch);
+
+/**
+ * Bytes of caller-owned scratch ts_fully_connected_s8 needs for `params` (0: none);
+ * the variant compiled in (ts_opt.h) decides. The generator plans them into the arena (Lowering.scratch, toolchain/codegen).
+ */
+int32_t ts_fully_connected_s8_scratch_size(const ts_fully_connected_params_t *params);
 
 #endif /* TS_FULLY_CONNECTED_S8_H */

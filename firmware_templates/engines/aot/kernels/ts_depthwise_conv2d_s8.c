@@ -3,11 +3,18 @@
 
 #if TS_OPT_DEPTHWISE_CONV2D /* an optimized variant (kernels/opt) defines ts_depthwise_conv2d_s8 and falls back to this one */
 #define ts_depthwise_conv2d_s8 ts_depthwise_conv2d_s8_portable
+#else
+int32_t ts_depthwise_conv2d_s8_scratch_size(const ts_depthwise_conv2d_params_t *params)
+{
+    (void)params;
+    return 0;
+}
 #endif
 
 int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
-                               const int8_t *filter, const int32_t *bias, int8_t *output)
+                               const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch)
 {
+    (void)scratch; /* none needed */
     if (params == NULL || input == NULL || filter == NULL || output == NULL) {
         return TS_ERR_ARG;
     }

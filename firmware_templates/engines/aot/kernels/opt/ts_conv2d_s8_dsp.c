@@ -21,7 +21,7 @@
 
 /* the portable kernel, renamed by ts_opt.h's selection */
 int32_t ts_conv2d_s8_portable(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
-                              const int32_t *bias, int8_t *output);
+                              const int32_t *bias, int8_t *output, void *scratch);
 
 /*
  * The window rows of an undilated window inside the image, copied a word at a time into
@@ -213,15 +213,14 @@ static void column8(const ts_conv2d_params_t *p, const int8_t *image, int32_t px
 /* One image with the int8 filter (--kernels size): output pixels in pairs, their columns
  * interleaved (ts_cols8_fill's order; pointwise ones straight from the image); an odd last pixel
  * is paired with itself, its twin's outputs dropped. */
-static void conv_size(const ts_conv2d_params_t *p, const int8_t *image, int8_t *out)
+static void conv_size(const ts_conv2d_params_t *p, const int8_t *image, int8_t *out, void *scratch)
 {
     const int32_t k = p->filter_h * p->filter_w * p->input_c;
     const int32_t groups = (k + 3) >> 2, oc = p->output_c, pixels = p->output_h * p->output_w;
-    uint32_t a[2 * groups], b[2 * groups], cols[4 * groups];
-    int8_t bytes[4 * groups + 4], spare[oc];
-    memset(a, 0, sizeof a);
-    memset(b, 0, sizeof b);
-    memset(bytes, -p->input_offset, sizeof bytes); /* widens to 0 */
+    uint32_t *a = (uint32_t *)scratch, *b = a + 2 * groups, *cols = b + 2 * groups; /* see the scratch size */
+    int8_t *bytes = (int8_t *)(cols + 4 * groups), *spare = bytes + 4 * groups + 4;
+    memset(a, 0, (size_t)16 * groups);
+    memset(bytes, -p->input_offset, (size_t)4 * groups + 4); /* widens to 0 */
     const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
                           p->pad_h == 0 && p->pad_w == 0 && (k & 3) == 0 && p->input_w == p->output_w;
     for (int32_t px = 0; px < pixels; px += 2, out += 2 * oc) {
@@ -241,33 +240,54 @@ static void conv_size(const ts_conv2d_params_t *p, const int8_t *image, int8_t *
     }
 }
 
+/* Scratch: with filter_dsp8, two pixels' columns and their interleave (32 bytes per group of four
+ * taps), the int8 gather (4 per group + a word's spill) and a spare output pixel; else the int16
+ * column (2 * k8 bytes), then, when channels do not come in fours, the int8 gather (k8 + 4 bytes). */
+int32_t ts_conv2d_s8_scratch_size(const ts_conv2d_params_t *params)
+{
+    const ts_conv2d_params_t *p = params;
+    const int32_t k = p->filter_h * p->filter_w * p->input_c;
+    if (p->filter_dsp8 != NULL) {
+        return 36 * ((k + 3) >> 2) + 4 + p->output_c;
+    }
+    if (p->filter_dsp == NULL || p->requant_dsp == NULL) {
+        return 0;
+    }
+    const int32_t k8 = (k + 7) & ~7;
+    return 2 * k8 + ((p->input_c & 3) != 0 ? k8 + 4 : 0);
+}
+
 int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
-                     const int32_t *bias, int8_t *output)
+                     const int32_t *bias, int8_t *output, void *scratch)
 {
     if (params == NULL || input == NULL || output == NULL) {
         return TS_ERR_ARG;
     }
     const ts_conv2d_params_t *p = params;
+    if ((p->filter_dsp == NULL || p->requant_dsp == NULL) && p->filter_dsp8 == NULL) {
+        return ts_conv2d_s8_portable(params, input, filter, bias, output, NULL);
+    }
+    if (scratch == NULL) { /* the generator's layout replaced the int8 filter: no portable fallback */
+        return TS_ERR_ARG;
+    }
     if (p->filter_dsp8 != NULL) {
         for (int32_t b = 0; b < p->batches; ++b) {
             conv_size(p, input + (size_t)b * p->input_h * p->input_w * p->input_c,
-                      output + (size_t)b * p->output_h * p->output_w * p->output_c);
+                      output + (size_t)b * p->output_h * p->output_w * p->output_c, scratch);
         }
         return TS_OK;
-    }
-    if (p->filter_dsp == NULL || p->requant_dsp == NULL) {
-        return ts_conv2d_s8_portable(params, input, filter, bias, output);
     }
     const int32_t k = p->filter_h * p->filter_w * p->input_c;
     const int32_t k8 = (k + 7) & ~7;
     const int32_t oc = p->output_c;
     const int32_t pixels = p->output_h * p->output_w;
     const ts_rq4_t *rq = (const ts_rq4_t *)(const void *)p->requant_dsp;
-    int32_t col_words[k8 / 2]; /* the int16 column, word aligned */
-    int8_t bytes[k8 + 4];      /* the int8 gather when channels do not come in fours (+ a word's spill) */
-    int16_t *col = (int16_t *)(void *)col_words;
-    memset(col_words, 0, sizeof col_words); /* the k..k8 padding stays 0 */
-    memset(bytes, -p->input_offset, sizeof bytes); /* and widens to 0 */
+    int16_t *col = (int16_t *)scratch;
+    int8_t *bytes = (int8_t *)scratch + 2 * k8;
+    memset(col, 0, (size_t)2 * k8); /* the k..k8 padding stays 0 */
+    if ((p->input_c & 3) != 0) {
+        memset(bytes, -p->input_offset, (size_t)k8 + 4); /* and widens to 0 */
+    }
     ts_gemv_plan_t g;
     ts_gemv_plan(&g, p->filter_dsp, k, oc, rq, p->act_min, p->act_max);
     /* 1x1 windows at stride 1 without padding, channels in fours: input pixel = output pixel */

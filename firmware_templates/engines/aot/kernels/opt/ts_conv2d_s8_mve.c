@@ -37,7 +37,7 @@
 
 /* the portable kernel, renamed by ts_opt.h's selection */
 int32_t ts_conv2d_s8_portable(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
-                              const int32_t *bias, int8_t *output);
+                              const int32_t *bias, int8_t *output, void *scratch);
 
 /** What a run of pixels reads (the asm loads these fields by offset). */
 typedef struct {
@@ -221,7 +221,13 @@ typedef struct {
     ts_conv_run_fn run, pairs;
     int32_t oc, zp;
     const int8_t *end;
+    int8_t *last; /**< scratch for the output's last pixel (its padded quad) */
 } ts_conv_mve_t;
+
+/* Scratch of the fields path (chunks_mve <= 4): a border pixel's column (64 bytes), the last
+ * pixel's padded quad (output_c + 3 bytes, rounded up to 16), then the zero-point-padded image. */
+#define TS_CONV_FIELD 64
+#define TS_CONV_PLANE_AT(oc) (TS_CONV_FIELD + ((oc) + 3 + 15) / 16 * 16)
 
 /** n >= 1 pixels (pairs of them where there is a pair variant) from x on into out. */
 static void ts_conv_span(ts_conv_mve_t *c, const int8_t *x, int32_t n, int8_t *out)
@@ -246,23 +252,22 @@ static void ts_conv_pixels(ts_conv_mve_t *c, const int8_t *x, int32_t n, const u
     c->j.x_step = x_step;
     if (c->j.out_step != 0 && out + (size_t)n * c->oc == c->end) {
         /* the output's last pixel: its padded quad goes to a scratch buffer */
-        int8_t last[c->oc + 3];
         if (n > 1) {
             ts_conv_span(c, x, n - 1, out);
         }
-        c->run(&c->j, x + (n - 1) * x_step, 1, last, c->zp);
-        memcpy(out + (size_t)(n - 1) * c->oc, last, (size_t)c->oc);
+        c->run(&c->j, x + (n - 1) * x_step, 1, c->last, c->zp);
+        memcpy(out + (size_t)(n - 1) * c->oc, c->last, (size_t)c->oc);
         return;
     }
     ts_conv_span(c, x, n, out);
 }
 
 /** The image zero-point-padded (padded_h_mve x padded_w_mve): every window is inside, one run per output row. */
-static void ts_conv2d_mve_padded(const ts_conv2d_params_t *p, ts_conv_mve_t *c, const int8_t *image, int8_t *out)
+static void ts_conv2d_mve_padded(const ts_conv2d_params_t *p, ts_conv_mve_t *c, const int8_t *image, int8_t *out,
+                                 int8_t *plane)
 {
     const int32_t ic = p->input_c, wp = p->padded_w_mve, row = p->input_w * ic;
     const int32_t size = (p->padded_h_mve * wp * ic + 15) / 16 * 16;
-    int8_t plane[size];
     const int8x16_t zp = vdupq_n_s8((int8_t)-p->input_offset);
     for (int32_t i = 0; i < size; i += 16) {
         vstrbq_s8(plane + i, zp);
@@ -279,7 +284,7 @@ static void ts_conv2d_mve_padded(const ts_conv2d_params_t *p, ts_conv_mve_t *c, 
 }
 
 /** Receptive fields in registers (filter_mve), see the top of this file. */
-static void ts_conv2d_mve_fields(const ts_conv2d_params_t *p, const int8_t *input, int8_t *output)
+static void ts_conv2d_mve_fields(const ts_conv2d_params_t *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
     static const ts_conv_run_fn runs[2][4] = {
         {ts_conv_run1, ts_conv_run2, ts_conv_run3, ts_conv_run4},
@@ -306,8 +311,9 @@ static void ts_conv2d_mve_fields(const ts_conv2d_params_t *p, const int8_t *inpu
     c.oc = oc;
     c.zp = p->output_offset;
     c.end = output + (size_t)p->batches * oh * ow * oc;
+    c.last = scratch + TS_CONV_FIELD;
     const uint8_t *window = p->offsets_mve, *column = p->offsets_mve + span;
-    int8_t col[64];
+    int8_t *col = scratch;
     /* output columns whose window is inside the image horizontally: [ox_lo, ox_hi) */
     const int32_t span_h = (p->filter_h - 1) * p->dilation_h + 1, span_w = (p->filter_w - 1) * p->dilation_w + 1;
     int32_t ox_lo = (p->pad_w + sw - 1) / sw;
@@ -321,7 +327,7 @@ static void ts_conv2d_mve_fields(const ts_conv2d_params_t *p, const int8_t *inpu
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ic;
         int8_t *out = output + (size_t)b * oh * ow * oc;
         if (p->padded_w_mve > 0) {
-            ts_conv2d_mve_padded(p, &c, image, out);
+            ts_conv2d_mve_padded(p, &c, image, out, scratch + TS_CONV_PLANE_AT(oc));
             continue;
         }
         if (contiguous && p->gather_mve) { /* a 1x1 convolution: one run over the image */
@@ -441,7 +447,7 @@ TS_CONV_WIDE(ts_conv_wide2, TS_WIDE_START2, TS_WIDE_TWO, TS_WIDE_CLAMP_FULL)
 TS_CONV_WIDE(ts_conv_wide2_range, TS_WIDE_START2, TS_WIDE_TWO, TS_WIDE_CLAMP_RANGE)
 
 /** Receptive fields wider than 64 bytes (chunks_mve > 4): two pixels per ts_conv_wide. */
-static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input, int8_t *output)
+static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
     const int32_t oc = p->output_c, k = p->chunks_mve * 16, pixels = p->output_h * p->output_w;
     /* an even number of chunks: two peeled, then two per loop pass; else one and one */
@@ -458,7 +464,7 @@ static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input,
         j.lo[i] = p->act_min;
         j.hi[i] = p->act_max;
     }
-    int8_t cola[k], colb[k], last[oc];
+    int8_t *cola = scratch, *colb = scratch + k, *last = scratch + 2 * k;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * p->input_c;
         int8_t *out = output + (size_t)b * pixels * oc;
@@ -474,33 +480,58 @@ static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input,
     }
 }
 
+/* Scratch: the fields path's (TS_CONV_PLANE_AT), the wide path's two columns and last pixel, or the
+ * column of other layers and the requantization table when the generator gave none. */
+int32_t ts_conv2d_s8_scratch_size(const ts_conv2d_params_t *params)
+{
+    const ts_conv2d_params_t *p = params;
+    const int32_t oc = p->output_c, k = p->filter_h * p->filter_w * p->input_c;
+    if (p->filter_mve != NULL && p->chunks_mve <= 4) {
+        const int32_t padded = p->padded_w_mve > 0 ? p->padded_h_mve * p->padded_w_mve * p->input_c : 0;
+        return TS_CONV_PLANE_AT(oc) + (padded + 15) / 16 * 16;
+    }
+    if (p->filter_mve != NULL) {
+        return 2 * p->chunks_mve * 16 + oc;
+    }
+    if (p->filter_c != p->input_c) {
+        return 0;
+    }
+    return (k + 15) / 16 * 16 + (p->requant_mve != NULL ? 0 : (oc + 3) / 4 * 64);
+}
+
 int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
-                     const int32_t *bias, int8_t *output)
+                     const int32_t *bias, int8_t *output, void *scratch)
 {
     if (params == NULL || input == NULL || output == NULL || params->filter_c <= 0 ||
         (filter == NULL && params->filter_mve == NULL)) {
         return TS_ERR_ARG;
     }
     const ts_conv2d_params_t *p = params;
+    if (scratch == NULL && p->filter_mve == NULL && p->requant_mve == NULL) { /* the lowering as is */
+        return ts_conv2d_s8_portable(params, input, filter, bias, output, NULL);
+    }
+    if (scratch == NULL) { /* the generator's tables replace the filter or bias: no portable fallback */
+        return TS_ERR_ARG;
+    }
     if (p->filter_mve != NULL) {
         if (p->chunks_mve <= 4) {
-            ts_conv2d_mve_fields(p, input, output);
+            ts_conv2d_mve_fields(p, input, output, scratch);
         } else {
-            ts_conv2d_mve_wide(p, input, output);
+            ts_conv2d_mve_wide(p, input, output, scratch);
         }
         return TS_OK;
     }
     if (p->filter_c != p->input_c) {
-        return ts_conv2d_s8_portable(params, input, filter, bias, output);
+        return ts_conv2d_s8_portable(params, input, filter, bias, output, NULL);
     }
     const int32_t k = p->filter_h * p->filter_w * p->input_c;
     const int32_t oc = p->output_c;
     const int32_t pixels = p->output_h * p->output_w;
     const ts_mve_out_t o = {p->output_offset, p->act_min, p->act_max};
-    int8_t col[k];
+    int8_t *col = scratch;
     const int32_t *rq = p->requant_mve;
-    int32_t table[p->requant_mve != NULL ? 1 : (oc + 3) / 4 * 16];
     if (rq == NULL) {
+        int32_t *table = (int32_t *)(void *)(col + (k + 15) / 16 * 16);
         ts_mve_rq_table(filter, k, oc, bias, p->input_offset, p->multiplier, p->shift, 1, table);
         rq = table;
     }

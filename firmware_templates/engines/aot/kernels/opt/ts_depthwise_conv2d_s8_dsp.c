@@ -34,16 +34,16 @@
 
 /* the portable kernel, renamed by ts_opt.h's selection */
 int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
-                                        const int8_t *filter, const int32_t *bias, int8_t *output);
+                                        const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch);
 
 /* ---- 3x3 filters: channel planes ------------------------------------------------------ */
 
-/* stack bytes for the int16 planes of one channel quad (a band of input lines): small enough
- * for the 4 KB stacks of small-RAM boards (toolchain/codegen/project.py); a project may raise it
- * (4096 saves about 1% on person_detect) */
-#ifndef TS_DW_PLANES_BYTES
+/* scratch bytes for the int16 planes of one channel quad (a band of input lines); the generator
+ * plans the same figure (toolchain/codegen/aot_opt.py DW_PLANES_BYTES; 4096 saves about 1% on
+ * person_detect) */
 #define TS_DW_PLANES_BYTES 2048
-#endif
+/* after the planes: a band's lines of four outputs (at most budget / 48 lines) */
+#define TS_DW_LINES_BYTES (4 * (TS_DW_PLANES_BYTES / 48))
 
 /* One channel as the line loop reads it (copied onto the stack by the loop): per window row
  * its taps as (w0, w1), (w2, 0) (doubled, as dsp_depthwise3x3_filter lays them out), the
@@ -349,23 +349,22 @@ static void dw_frames(const ts_depthwise_conv2d_params_t *p, const int8_t *filte
 
 /* One image of a 3x3 depthwise convolution by channel planes (file comment). */
 static void dw3x3_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *filter, const int32_t *bias,
-                         const dw_geom_t *g, const int8_t *image, int8_t *out)
+                         const dw_geom_t *g, const int8_t *image, int8_t *out, void *work)
 {
     const int32_t wp = dw_wp(g), budget = dw_band_rows(g), band = (budget - 3) / g->s_line + 1; /* output lines */
     const int one_band = g->lines_out <= band;
     const int32_t rows = one_band ? (g->lines_out - 1) * g->s_line + 3 : budget, plane = rows * wp;
     const int32_t full = g->len_out / 4, rem = g->len_out % 4;
     const int short_lines = full == 0;
-    int8_t scratch[4 * (TS_DW_PLANES_BYTES / 48)]; /* a band's lines of four outputs (at most budget / 48 lines) */
     const uint32_t off2 = ts_dup16(p->input_offset);
     const uint32_t zp4 = 0x01010101u * (uint8_t)(int8_t)-p->input_offset; /* + offset = 0 */
     const int ssat = p->act_min == -128 && p->act_max == 127;
     const dw_line_fn line = g->s_pos == 1 ? (ssat ? dw_line_s1_ssat : dw_line_s1_clamp)
                                           : (ssat ? dw_line_s2_ssat : dw_line_s2_clamp);
-    uint32_t words[TS_DW_PLANES_BYTES / 4];
-    int16_t *planes = (int16_t *)(void *)words;
+    int16_t *planes = (int16_t *)work;
+    int8_t *scratch = (int8_t *)work + TS_DW_PLANES_BYTES;
     dw_frame_t f[4];
-    memset(words, 0, (size_t)4 * plane * sizeof *planes); /* the padding columns, never written */
+    memset(planes, 0, (size_t)4 * plane * sizeof *planes); /* the padding columns, never written */
     for (int32_t c = 0; c < p->input_c; c += 4) {
         dw_frames(p, filter, bias, g->transposed, c, f);
         for (int32_t i0 = 0; i0 < g->lines_out; i0 += band) {
@@ -610,28 +609,43 @@ static void window(const ts_depthwise_conv2d_params_t *p, const int8_t *image, i
     }
 }
 
+/* Scratch: channel planes (TS_DW_PLANES_BYTES + TS_DW_LINES_BYTES; int16 or int8_dsp filter), or for the tap tables a row
+ * of input zero points (C bytes), the taps' pointers and offsets (4 bytes each). */
+int32_t ts_depthwise_conv2d_s8_scratch_size(const ts_depthwise_conv2d_params_t *params)
+{
+    const ts_depthwise_conv2d_params_t *p = params;
+    if ((p->filter_dsp == NULL || p->requant_dsp == NULL) && !p->int8_dsp) {
+        return 0;
+    }
+    return p->planes_dsp ? TS_DW_PLANES_BYTES + TS_DW_LINES_BYTES
+                         : p->input_c + (4 + (int32_t)sizeof(const int8_t *)) * p->filter_h * p->filter_w;
+}
+
 int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
-                               const int8_t *filter, const int32_t *bias, int8_t *output)
+                               const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch)
 {
     if (params == NULL || input == NULL || output == NULL) {
         return TS_ERR_ARG;
     }
     const ts_depthwise_conv2d_params_t *p = params;
     if ((p->filter_dsp == NULL || p->requant_dsp == NULL) && !p->int8_dsp) {
-        return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output);
+        return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output, NULL);
+    }
+    if (scratch == NULL) { /* the int16 layout replaced the int8 filter: no portable fallback */
+        return p->int8_dsp ? ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output, NULL) : TS_ERR_ARG;
     }
     const int32_t ch = p->input_c;
     if (p->planes_dsp) {
-        dw_geom_t g;
+        dw_geom_t g = {0}; /* set by dw_choose when it returns 1 */
         const int lines = dw_choose(p, &g);
         if (!lines && p->int8_dsp) { /* the pixel path reads the int16 layout */
-            return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output);
+            return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output, NULL);
         }
         for (int32_t b = 0; b < p->batches; ++b) {
             const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
             int8_t *out = output + (size_t)b * p->output_h * p->output_w * ch;
             if (lines) {
-                dw3x3_planes(p, filter, bias, &g, image, out);
+                dw3x3_planes(p, filter, bias, &g, image, out, scratch);
             } else {
                 dw3x3_pixels(p, image, out);
             }
@@ -641,16 +655,15 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
     const int32_t taps = p->filter_h * p->filter_w;
     const int square3 = p->filter_h == 3 && p->filter_w == 3; /* windows inside the image read by rows */
     const int ssat = p->act_min == -128 && p->act_max == 127;
-    int32_t pad_words[ch / 4]; /* input zero points: x + offset = 0 */
-    const int8_t *tap[taps];
-    int32_t offset[taps]; /* tap offsets from the window's corner */
+    int32_t *offset = (int32_t *)scratch;          /* [taps] tap offsets from the window's corner */
+    const int8_t **tap = (const int8_t **)(offset + taps); /* [taps] */
+    int8_t *pad = (int8_t *)(tap + taps);               /* [ch] input zero points: x + offset = 0 */
     for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
         for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
             offset[t] = (fy * p->input_w + fx) * ch;
         }
     }
-    memset(pad_words, (int8_t)-p->input_offset, sizeof pad_words);
-    const int8_t *pad = (const int8_t *)(const void *)pad_words;
+    memset(pad, (int8_t)-p->input_offset, (size_t)ch);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
         int8_t *out = output + (size_t)b * p->output_h * p->output_w * ch;

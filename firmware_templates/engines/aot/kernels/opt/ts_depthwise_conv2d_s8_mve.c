@@ -35,12 +35,12 @@
 #include <string.h>
 #include "ts_mve.h"
 
-/* Largest filter (taps x channels) re-laid on the stack per call. */
+/* Largest filter (taps x channels) the sixteen-channel path re-lays into its scratch per call. */
 #define TS_MVE_DW_MAX_WEIGHTS 4096
 
 /* the portable kernel, renamed by ts_opt.h's selection */
 int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
-                                        const int8_t *filter, const int32_t *bias, int8_t *output);
+                                        const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch);
 
 /* Requantize and store eight channels (even/odd lanes re-interleaved by VMOVNB/VMOVNT). */
 TS_ALWAYS_INLINE void store8(const ts_depthwise_conv2d_params_t *p, int32x4_t even, int32x4_t odd, const int32_t *g,
@@ -217,7 +217,7 @@ static void window(const ts_depthwise_conv2d_params_t *p, const int8_t *image, i
  * bands are a little faster (person_detect's depthwise layers -2% with 128 and 1024). Keep
  * toolchain/codegen/aot_opt_mve_dw.py's GROUPS and PLANE equal (its plane_k estimate). */
 #ifndef TS_MVE_DW_GROUPS
-#define TS_MVE_DW_GROUPS 48 /* groups of four output pixels per band (their table is on the stack) */
+#define TS_MVE_DW_GROUPS 48 /* groups of four output pixels per band (their table is in the scratch) */
 #endif
 #ifndef TS_MVE_DW_PLANE
 #define TS_MVE_DW_PLANE 512 /* bytes of a band's plane (the input rows it reads, padded) */
@@ -595,7 +595,7 @@ static int32_t fill_mode(const ts_depthwise_conv2d_params_t *p, int32_t *rows, i
 }
 
 /* The plane path (see the top of the file); 0 if it does not apply. */
-static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output)
+static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 {
     int32_t wp, rows;
     const int32_t mode = fill_mode(p, &rows, &wp);
@@ -606,9 +606,9 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
     const int32_t ch = p->input_c, ow = p->output_w, k = by_rows ? mode : 1;
     const int32_t groups = (rows * ow + 3) / 4;
     const int32_t plane_bytes = ((rows - 1) * p->stride_h + (p->filter_h - 1) * p->dilation_h + 1) * wp * k;
-    int8_t plane[TS_MVE_DW_PLANE] __attribute__((aligned(16)));
-    uint16_t dst[TS_MVE_DW_PLANE + 8] __attribute__((aligned(16)));
-    uint32_t tab[TS_MVE_DW_GROUPS * 5];
+    int8_t *plane = (int8_t *)scratch;
+    uint16_t *dst = (uint16_t *)(void *)(plane + TS_MVE_DW_PLANE);
+    uint32_t *tab = (uint32_t *)(void *)(dst + TS_MVE_DW_PLANE + 8);
     ts_dw_band_t v __attribute__((aligned(16)));
     memset(&v, 0, sizeof v);
     layout(p, wp, k, &v);
@@ -663,27 +663,34 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
     return 1;
 }
 
+/* Whether the sixteen-channel path runs the layer (else the portable kernel). */
+static int pixels_apply(const ts_depthwise_conv2d_params_t *p)
+{
+    return p->depth_multiplier == 1 && p->input_c % 8 == 0 &&
+           p->filter_h * p->filter_w * p->input_c <= TS_MVE_DW_MAX_WEIGHTS;
+}
+
 /* The sixteen-channel path (any window; channel counts a multiple of 8). */
 static int32_t by_pixels(const ts_depthwise_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
-                         const int32_t *bias, int8_t *output)
+                         const int32_t *bias, int8_t *output, void *scratch)
 {
     const ts_depthwise_conv2d_params_t *p = params;
     const int32_t ch = p->input_c;
     const int32_t taps = p->filter_h * p->filter_w;
-    if (p->depth_multiplier != 1 || ch % 8 != 0 || taps * ch > TS_MVE_DW_MAX_WEIGHTS) {
-        return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output);
+    if (!pixels_apply(p) || scratch == NULL) {
+        return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output, NULL);
     }
-    int8_t pad[ch]; /* input zero points: w * (zp + offset) = 0 */
-    int8_t w[taps * ch];
-    int32_t rq[4 * ch];
-    int32_t offset[taps]; /* tap offsets from the window's corner */
-    int32_t border[taps]; /* tap offsets from the image of a window partly outside it */
+    int32_t *rq = (int32_t *)scratch;  /* [4 * ch] */
+    int32_t *offset = rq + 4 * ch;     /* [taps] tap offsets from the window's corner */
+    int32_t *border = offset + taps;   /* [taps] tap offsets from the image of a window partly outside it */
+    int8_t *pad = (int8_t *)(border + taps); /* [ch] input zero points: w * (zp + offset) = 0 */
+    int8_t *w = pad + ch;              /* [taps * ch] */
     for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
         for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
             offset[t] = (fy * p->dilation_h * p->input_w + fx * p->dilation_w) * ch;
         }
     }
-    memset(pad, -p->input_offset, sizeof pad);
+    memset(pad, -p->input_offset, (size_t)ch);
     prepare(p, filter, bias, taps, w, rq);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
@@ -705,15 +712,28 @@ static int32_t by_pixels(const ts_depthwise_conv2d_params_t *params, const int8_
     }
     return TS_OK;
 }
+/* Scratch: the plane path's plane, offset table and corner table, or the sixteen-channel path's
+ * requantization table, tap offsets, zero points and re-laid weights. */
+int32_t ts_depthwise_conv2d_s8_scratch_size(const ts_depthwise_conv2d_params_t *params)
+{
+    const ts_depthwise_conv2d_params_t *p = params;
+    int32_t rows, wp;
+    if (fill_mode(p, &rows, &wp) >= 0) {
+        return TS_MVE_DW_PLANE + 2 * (TS_MVE_DW_PLANE + 8) + 4 * 5 * TS_MVE_DW_GROUPS;
+    }
+    const int32_t taps = p->filter_h * p->filter_w, ch = p->input_c;
+    return pixels_apply(p) ? 16 * ch + 8 * taps + ch + taps * ch : 0;
+}
+
 int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
-                               const int8_t *filter, const int32_t *bias, int8_t *output)
+                               const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch)
 {
     if (params == NULL || input == NULL || filter == NULL || output == NULL) {
         return TS_ERR_ARG;
     }
-    if (by_planes(params, input, output)) {
+    if (scratch != NULL && by_planes(params, input, output, scratch)) {
         return TS_OK;
     }
-    return by_pixels(params, input, filter, bias, output);
+    return by_pixels(params, input, filter, bias, output, scratch);
 }
 #endif /* TS_OPT_MVE */

@@ -15,23 +15,30 @@
 
 /* the portable kernel, renamed by ts_opt.h's selection */
 int32_t ts_fully_connected_s8_portable(const ts_fully_connected_params_t *params, const int8_t *input,
-                                       const int8_t *filter, const int32_t *bias, int8_t *output);
+                                       const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch);
+
+/* Scratch: the requantization table when the generator gave none (requant_mve). */
+int32_t ts_fully_connected_s8_scratch_size(const ts_fully_connected_params_t *params)
+{
+    const ts_fully_connected_params_t *p = params;
+    return p->filter_offset != 0 || p->requant_mve != NULL ? 0 : (p->output_depth + 3) / 4 * 64;
+}
 
 int32_t ts_fully_connected_s8(const ts_fully_connected_params_t *params, const int8_t *input,
-                              const int8_t *filter, const int32_t *bias, int8_t *output)
+                              const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch)
 {
     if (params == NULL || input == NULL || filter == NULL || output == NULL) {
         return TS_ERR_ARG;
     }
     const ts_fully_connected_params_t *p = params;
-    if (p->filter_offset != 0) {
-        return ts_fully_connected_s8_portable(params, input, filter, bias, output);
+    if (p->filter_offset != 0 || (p->requant_mve == NULL && scratch == NULL)) {
+        return ts_fully_connected_s8_portable(params, input, filter, bias, output, NULL);
     }
     const int32_t k = p->accum_depth, rows = p->output_depth;
     const ts_mve_out_t o = {p->output_offset, p->act_min, p->act_max};
     const int32_t *rq = p->requant_mve;
-    int32_t table[rq != NULL ? 1 : (rows + 3) / 4 * 16];
     if (rq == NULL) {
+        int32_t *table = (int32_t *)scratch;
         ts_mve_rq_table(filter, k, rows, bias, p->input_offset, p->multiplier, p->shift, p->per_channel != 0, table);
         rq = table;
     }
