@@ -118,6 +118,7 @@ def _measure(row: BenchRow, model_path: Path, work: Path, samples, tflm_dir) -> 
     from toolchain import build, generate
     from toolchain.boards import load_board
     from toolchain.device.emulator import QemuRunner
+    from toolchain.profile.session import check_stack
     from toolchain.reference import tflm_run
 
     engine = "aot" if row.engine.startswith("aot") else "tflm"
@@ -139,7 +140,9 @@ def _measure(row: BenchRow, model_path: Path, work: Path, samples, tflm_dir) -> 
             client.infer(1, 0, timeout=INFER_TIMEOUT)
             if i == 0:
                 row.instructions = client.cycles()[0]
-                row.arena_bytes = client.mem()["arena_used"]
+                mem = client.mem()
+                check_stack(mem)
+                row.arena_bytes = mem["arena_used"]
             want = b"".join(np.ascontiguousarray(y).tobytes() for y in expected[i])
             exact = exact and client.outputs() == want
             row.samples += 1

@@ -46,6 +46,89 @@ static void putf(const char *fmt, ...)
     }
 }
 
+/* A number as printf's %.9g writes it (9 significant digits round-trip a float32), by integer
+ * arithmetic: newlib's float conversion allocates from the heap, which small boards lack. */
+static void put_number(double v)
+{
+    char out[24], digits[9];
+    size_t n = 0;
+    if (v != v) {
+        put("nan");
+        return;
+    }
+    if (v < 0) {
+        out[n++] = '-';
+        v = -v;
+    }
+    if (v > 1.7976931348623157e308) {
+        out[n] = '\0';
+        put(out);
+        put("inf");
+        return;
+    }
+    if (v == 0) {
+        out[n++] = '0';
+        plat_write(out, n);
+        return;
+    }
+    int e = 0; /* v = m * 10^e with 10^8 <= m < 10^9 */
+    while (v >= 1e9) {
+        v /= 10;
+        e++;
+    }
+    while (v < 1e8) {
+        v *= 10;
+        e--;
+    }
+    uint32_t m = (uint32_t)(v + 0.5);
+    if (m >= 1000000000u) {
+        m /= 10;
+        e++;
+    }
+    for (int i = 8; i >= 0; i--, m /= 10) {
+        digits[i] = (char)('0' + m % 10);
+    }
+    int last = 8; /* the last significant digit */
+    while (last > 0 && digits[last] == '0') {
+        last--;
+    }
+    const int x = e + 8; /* the decimal exponent of the first digit */
+    if (x < -4 || x >= 9) {
+        out[n++] = digits[0];
+        if (last > 0) {
+            out[n++] = '.';
+            for (int i = 1; i <= last; i++) {
+                out[n++] = digits[i];
+            }
+        }
+        out[n++] = 'e';
+        out[n++] = x < 0 ? '-' : '+';
+        const int ax = x < 0 ? -x : x;
+        if (ax >= 100) {
+            out[n++] = (char)('0' + ax / 100);
+        }
+        out[n++] = (char)('0' + ax / 10 % 10);
+        out[n++] = (char)('0' + ax % 10);
+    } else if (x >= 0) {
+        for (int i = 0; i <= x || i <= last; i++) {
+            if (i == x + 1) {
+                out[n++] = '.';
+            }
+            out[n++] = i <= 8 ? digits[i] : '0';
+        }
+    } else {
+        out[n++] = '0';
+        out[n++] = '.';
+        for (int i = 0; i < -x - 1; i++) {
+            out[n++] = '0';
+        }
+        for (int i = 0; i <= last; i++) {
+            out[n++] = digits[i];
+        }
+    }
+    plat_write(out, n);
+}
+
 static void line(const char *s)
 {
     put(s);
@@ -155,7 +238,8 @@ static void cmd_results(void)
     for (int o = 0; o < engine_num_outputs(); o++) {
         const ts_tensor_t *t = engine_output(o);
         for (size_t i = 0; i < t->bytes / itemsize(t->dtype); i++) {
-            putf("%s%.6f", sep, element(t, i));
+            put(sep);
+            put_number(element(t, i));
             sep = ",";
         }
     }
@@ -254,8 +338,9 @@ static void put_tensors(int n, const ts_tensor_t *(*get)(int))
         for (int d = 0; d < t->ndims; d++) {
             putf("%s%ld", d ? "," : "", (long)t->dims[d]);
         }
-        putf("],\"dtype\":\"%s\",\"scale\":%.9g,\"zero_point\":%ld,\"bytes\":%lu}", t->dtype, (double)t->scale,
-             (long)t->zero_point, (unsigned long)t->bytes);
+        putf("],\"dtype\":\"%s\",\"scale\":", t->dtype);
+        put_number(t->scale);
+        putf(",\"zero_point\":%ld,\"bytes\":%lu}", (long)t->zero_point, (unsigned long)t->bytes);
     }
     put("]");
 }

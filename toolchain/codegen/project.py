@@ -157,7 +157,7 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
            "crc32": model.crc32, "input_bytes": sum(t.nbytes for t in model.main.input_tensors()),
            "tflm_dir": tflm_path, "cxx": b.compiler["cc"].replace("gcc", "g++")}
     if b.platform == "cortex-m":
-        ctx.update(bare_metal(b), **_stack_heap(b))
+        ctx.update(bare_metal(b), **_stack_heap(b, engine))
     env = _env()
     with staged_dir(out_dir) as stage:
         src = stage / "src"
@@ -169,7 +169,8 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
             from toolchain.codegen.aot import generate_aot
             from toolchain.codegen.aot_opt import layer_kernels, opt_sources, specializer
 
-            generated = generate_aot(model, src / "model", specialize=specializer(b.features, kernels))
+            generated = generate_aot(model, src / "model", specialize=specializer(b.features, kernels),
+                                     scratch_budget=_scratch_budget(model, b, ctx))
             layers = layer_kernels(generated.lowered, b.features, portable=kernels == "portable")
             if kernels != "portable":
                 for f in opt_sources(generated.kernels, b.features):
@@ -220,12 +221,31 @@ def choose_kernels(model: Model, board: Board) -> str:
     return "size" if need > board.flash_bytes else "speed"
 
 
-def _stack_heap(board: Board) -> dict:
-    """Stack and C-library heap reserved in RAM: generous where RAM is plentiful, small otherwise.
-    newlib's malloc (behind printf's float conversion) takes its first ~4 KiB from sbrk at once:
-    with a 2 KiB heap the firmware hung at `info` (measured on netduinoplus2)."""
+def _stack_heap(board: Board, engine: str) -> dict:
+    """Stack and C-library heap reserved in RAM: the stack generous where RAM is plentiful, small
+    otherwise (the aot kernels' scratch is in the arena: an inference takes about 1 KiB, README).
+    The app formats numbers itself and the aot engine allocates nothing: no heap. The tflm engine
+    keeps one for its C++ runtime; newlib's malloc takes its first ~4 KiB from sbrk at once."""
     big = board.ram_bytes >= 256 * 1024
-    return {"stack_size": 16384 if big else 4096, "heap_size": 8192 if big else 4096}
+    heap = 0 if engine == "aot" else 8192 if big else 4096
+    return {"stack_size": 16384 if big else 4096, "heap_size": heap}
+
+
+APP_RAM = 4608  # the app's and the C library's static data besides the input buffer (engines.py: 1.6 + 2.5 kB)
+HANDLER_STACK = 512  # .handler_stack, linker.ld.j2
+
+
+def _scratch_budget(model: Model, board: Board, ctx: dict) -> int | None:
+    """Bytes of kernel scratch one aot layer may take on `board`: its RAM less the stacks, heap,
+    the app's static data, the input buffer and the activations (the arena without scratch);
+    None off bare-metal Cortex-M (the host). Layers whose optimized kernel needs more run the
+    portable kernel (toolchain.codegen.aot.generate_aot)."""
+    if board.platform != "cortex-m" or not board.ram_bytes:
+        return None
+    from toolchain.codegen.aot import arena_size
+
+    reserved = ctx["stack_size"] + ctx["heap_size"] + HANDLER_STACK + APP_RAM + ctx["input_bytes"]
+    return max(0, board.ram_bytes - reserved - arena_size(model))
 
 
 def _resolver(model: Model) -> list[str]:

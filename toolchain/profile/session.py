@@ -15,7 +15,7 @@ import numpy as np
 
 from toolchain import __version__
 from toolchain.device.protocol import DeviceRefusedError
-from toolchain.errors import InputError, StaleFirmwareError, ToolchainError
+from toolchain.errors import DeviceError, InputError, StaleFirmwareError, ToolchainError
 from toolchain.profile import stats
 from toolchain.profile.inputs import Samples, dequantize
 
@@ -75,7 +75,9 @@ class Session:
                 self.progress("infer", j, total)
                 self._run_sample(client, j, name)
             self.progress("infer", total, total)
-            self.report["memory"].update(client.mem())
+            mem = client.mem()
+            self.report["memory"].update(mem)
+            check_stack(mem)
             self.report["status"] = "complete"
         except ToolchainError as e:
             self.fail(e)
@@ -246,3 +248,17 @@ def _layer_table(samples: list[dict]) -> list[dict]:
     for r in rows:
         r["share"] = r["cycles"] / total
     return rows
+
+
+def check_stack(mem: dict) -> None:
+    """Fail a run whose painted stack high-water mark (the `mem` reply) reached the stack's size:
+    the stack may have overflowed, and the run's results cannot be trusted.
+
+    Raises:
+        DeviceError: stack_used >= stack_size.
+    """
+    used, size = mem.get("stack_used"), mem.get("stack_size")
+    if used is not None and size and used >= size:
+        raise DeviceError(f"the stack overflowed: the run used {used:,} of its {size:,} bytes",
+                          "report it with the model: the aot kernels keep their scratch in the arena, "
+                          "so an inference needs about 1 KiB of stack")

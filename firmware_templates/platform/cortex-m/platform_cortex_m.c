@@ -1,5 +1,6 @@
 /* Bare-metal Cortex-M platform (Armv7-M / Armv8-M mainline): vector table and reset, the
- * cycle counter, HardFault report, stack painting, and the few newlib hooks the C library needs.
+ * cycle counter, HardFault report, the guarded and painted stack, and the few newlib hooks the
+ * C library needs.
  * The serial port and clocks are the board's (board.h); addresses and clocks come from
  * tinyship_config.h (generated from boards/<id>.yaml). */
 #include <errno.h>
@@ -24,10 +25,25 @@
 #define DWT_CTRL REG(0xE0001000)
 #define DWT_CYCCNT REG(0xE0001004)
 
+#define MPU_TYPE REG(0xE000ED90)
+#define MPU_CTRL REG(0xE000ED94)
+#define MPU_RNR REG(0xE000ED98)
+#define MPU_RBAR REG(0xE000ED9C)
+#define MPU_RASR REG(0xE000EDA0)
+
 #define STACK_PAINT 0xA5A5A5A5u
+/* The lowest bytes of the application stack no push may reach: on Armv8-M mainline PSPLIM
+ * stops the push (UsageFault STKOF), on Armv7-M an MPU region without access (MemManage);
+ * either way the HardFault handler reports it from its own stack. */
+#define STACK_GUARD 32u
+#if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)
+#define STACK_LIMIT_REGISTER 1
+#else
+#define STACK_LIMIT_REGISTER 0
+#endif
 
 extern uint32_t __data_start, __data_end, __data_load, __bss_start, __bss_end;
-extern uint32_t __stack_bottom, __stack_top, __heap_start, __heap_end;
+extern uint32_t __stack_bottom, __stack_top, __handler_stack_top, __heap_start, __heap_end;
 extern void __libc_init_array(void);
 
 /* ---- time ------------------------------------------------------------------------------
@@ -107,11 +123,15 @@ static void timer_start(void)
 
 /* ---- stack high-water mark ------------------------------------------------------------- */
 
-size_t plat_stack_size(void) { return (size_t)((char *)&__stack_top - (char *)&__stack_bottom); }
+static uint32_t *stack_floor(void) { return (uint32_t *)((uintptr_t)&__stack_bottom + STACK_GUARD); }
+
+/* The usable stack: above the guard. A high-water mark equal to it means the run overflowed
+ * or came within a word of it (the host fails such a run). */
+size_t plat_stack_size(void) { return (size_t)((char *)&__stack_top - (char *)stack_floor()); }
 
 size_t plat_stack_used(void)
 {
-    const uint32_t *p = &__stack_bottom;
+    const uint32_t *p = stack_floor();
     while (p < &__stack_top && *p == STACK_PAINT) {
         p++;
     }
@@ -137,9 +157,25 @@ static void put_str(const char *s)
     }
 }
 
-/** Called with the exception frame: r0 r1 r2 r3 r12 lr pc xpsr. Prints one line and halts. */
+/** Called with the exception frame: r0 r1 r2 r3 r12 lr pc xpsr. Prints one line and halts.
+ * A frame outside the stacks is an overflow: the push of the frame itself failed. */
 void hardfault_report(const uint32_t *frame)
 {
+    const uintptr_t at = (uintptr_t)frame, end = at + 8 * sizeof *frame;
+    const int on_stack = at >= (uintptr_t)stack_floor() && end <= (uintptr_t)&__stack_top;
+    const int on_handler_stack = at >= (uintptr_t)&__stack_top && end <= (uintptr_t)&__handler_stack_top;
+    if (!on_stack && !on_handler_stack) {
+        put_str("e-[HARDFAULT stack overflow: sp=0x");
+        put_hex32((uint32_t)(uintptr_t)frame);
+        put_str(" below the stack's ");
+        put_hex32((uint32_t)plat_stack_size());
+        put_str(" bytes (hex) cfsr=0x");
+        put_hex32(SCB_CFSR);
+        put_str("]\r\n");
+        for (;;) {
+            __asm volatile("wfi");
+        }
+    }
     put_str("e-[HARDFAULT pc=0x");
     put_hex32(frame[6]);
     put_str(" lr=0x");
@@ -184,7 +220,39 @@ static void __attribute__((noinline)) paint_stack(void)
     }
 }
 
-void Reset_Handler(void)
+/** The stack's guard (STACK_GUARD): PSPLIM, or an MPU region where the core has one. */
+static void guard_stack(void)
+{
+    const uint32_t floor = (uint32_t)(uintptr_t)stack_floor();
+#if STACK_LIMIT_REGISTER
+    __asm volatile("msr psplim, %0" : : "r"(floor));
+#else
+    if ((MPU_TYPE >> 8 & 0xFFu) == 0) {
+        return; /* no MPU: the stack's place at the RAM start is the guard */
+    }
+    MPU_RNR = 0;
+    MPU_RBAR = floor - STACK_GUARD;
+    MPU_RASR = (1u << 28) | (4u << 1) | 1u; /* XN, no access, 2^(4+1) = 32 bytes, enabled */
+    MPU_CTRL = 5u;                          /* enabled, default map for the rest (PRIVDEFENA) */
+#endif
+    __asm volatile("dsb\nisb");
+}
+
+/** Reset: the application runs on the process stack (PSP, the guarded .stack), exceptions on
+ * the main stack (MSP, .handler_stack): a fault from an overflow is reported from a stack that
+ * still has room. */
+__attribute__((naked)) void Reset_Handler(void)
+{
+    __asm volatile(
+        "ldr r0, =__stack_top\n"
+        "msr psp, r0\n"
+        "movs r0, #2\n"
+        "msr control, r0\n"
+        "isb\n"
+        "b reset_main\n");
+}
+
+void __attribute__((noreturn, used)) reset_main(void)
 {
 #if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
     SCB_CPACR |= 0xFu << 20;   /* CP10/CP11 full access, before any float code */
@@ -193,6 +261,7 @@ void Reset_Handler(void)
     memcpy(&__data_start, &__data_load, (size_t)((char *)&__data_end - (char *)&__data_start));
     memset(&__bss_start, 0, (size_t)((char *)&__bss_end - (char *)&__bss_start));
     paint_stack();
+    guard_stack();
     __libc_init_array();
     board_init();
     timer_start();
@@ -206,7 +275,7 @@ int main(void) { return app_main(); }
 typedef void (*vector_t)(void);
 
 __attribute__((section(".vectors"), used)) static const vector_t vectors[16] = {
-    (vector_t)(uintptr_t)&__stack_top,
+    (vector_t)(uintptr_t)&__handler_stack_top,
     Reset_Handler,
     Default_Handler,     /* NMI */
     HardFault_Handler,
