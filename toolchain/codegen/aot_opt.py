@@ -392,6 +392,9 @@ def kernel_choice(low: Lowering, features: dict, portable: bool = False) -> tupl
             reason = f"a window of {window} elements (the {variant} kernel takes at most {_POOL_WINDOW[variant]})"
     if low.kernel == "ts_add_s8":
         reason = _add_refusal(p, variant)
+    if low.kernel == "ts_mean_s8" and not (p["reduced_ndims"] == 1 and p["kept_ndims"] >= 1
+                                           and p["kept_strides"][p["kept_ndims"] - 1] == 1):
+        reason = "a reduction other than over outer axes of contiguous kept ones (ts_mean_channels_inner)"
     return ("portable", reason) if reason else (variant, "")
 
 

@@ -40,4 +40,38 @@ typedef struct {
  */
 int32_t ts_mean_s8(const ts_mean_params_t *params, const int8_t *input, int8_t *output);
 
+/**
+ * Whether the optimized kernels (kernels/opt/ts_mean_s8_*.c) serve `p`: one group of reduced
+ * axes, and kept axes ending in a contiguous one (the channels of an NHWC image reduced over
+ * height and width, as GlobalAveragePooling2D converts). toolchain/codegen/aot_opt.py
+ * kernel_choice states the same condition.
+ */
+static inline int ts_mean_channels_inner(const ts_mean_params_t *p)
+{
+    return p->reduced_ndims == 1 && p->kept_ndims >= 1 && p->kept_ndims <= TS_MAX_DIMS &&
+           p->kept_strides[p->kept_ndims - 1] == 1;
+}
+
+/** Input offset of the outer kept index `outer` (all kept axes but the last). */
+static inline int32_t ts_mean_outer_offset(const ts_mean_params_t *p, const int32_t *outer)
+{
+    int32_t offset = 0;
+    for (int32_t k = 0; k < p->kept_ndims - 1; ++k) {
+        offset += outer[k] * p->kept_strides[k];
+    }
+    return offset;
+}
+
+/** Advance the outer kept index row-major; 0 once it wraps to all zeros. */
+static inline int ts_mean_next_outer(const ts_mean_params_t *p, int32_t *outer)
+{
+    for (int32_t k = p->kept_ndims - 2; k >= 0; --k) {
+        if (++outer[k] < p->kept_dims[k]) {
+            return 1;
+        }
+        outer[k] = 0;
+    }
+    return 0;
+}
+
 #endif /* TS_MEAN_S8_H */

@@ -42,6 +42,8 @@
 #define TS_OPT_FULLY_CONNECTED TS_OPT_ANY
 #define TS_OPT_AVG_POOL2D TS_OPT_ANY
 #define TS_OPT_ADD TS_OPT_ANY
+#define TS_OPT_MAX_POOL2D TS_OPT_ANY
+#define TS_OPT_MEAN TS_OPT_ANY
 
 /*
  * ts_requant: exactly ts_mbqm(x, multiplier, shift) (TFLM MultiplyByQuantizedMultiplier)

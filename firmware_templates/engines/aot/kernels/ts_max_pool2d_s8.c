@@ -1,5 +1,9 @@
-/* ts_max_pool2d_s8.c - portable MAX_POOL_2D. */
+/* ts_max_pool2d_s8.c - portable MAX_POOL_2D (the oracle for optimized variants). */
 #include "ts_pool2d_s8.h"
+
+#if TS_OPT_MAX_POOL2D /* an optimized variant (kernels/opt) defines ts_max_pool2d_s8 */
+#define ts_max_pool2d_s8 ts_max_pool2d_s8_portable
+#endif
 
 int32_t ts_max_pool2d_s8(const ts_pool2d_params_t *params, const int8_t *input, int8_t *output)
 {

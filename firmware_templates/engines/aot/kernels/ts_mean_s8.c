@@ -1,5 +1,9 @@
-/* MEAN int8, as TFLM reference_ops::QuantizedMeanOrSum (compute_sum = false). */
+/* MEAN int8, as TFLM reference_ops::QuantizedMeanOrSum (compute_sum = false); the oracle for optimized variants. */
 #include "ts_mean_s8.h"
+
+#if TS_OPT_MEAN /* an optimized variant (kernels/opt) defines ts_mean_s8 and falls back to this one */
+#define ts_mean_s8 ts_mean_s8_portable
+#endif
 
 /** Advance a row-major multi-index over dims; returns 0 once it wraps to all zeros. */
 static int next_index(int32_t ndims, const int32_t *dims, int32_t *index)
