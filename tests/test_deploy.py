@@ -79,20 +79,42 @@ def test_flash_explains_emulated_boards_and_non_projects(built_firmware, shared_
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
 
 
-def test_ci_init_writes_a_workflow(tmp_path):
+def _runs(path) -> str:
     import yaml
 
+    return "\n".join(s.get("run", "") for s in yaml.safe_load(path.read_text())["jobs"]["emulate"]["steps"])
+
+
+def test_ci_init_writes_a_workflow(tmp_path):
     from toolchain.ci import init_workflow
 
-    path = init_workflow("models/kws.tflite", board="stm32f746g-disco", path=tmp_path / "wf.yml")
-    steps = yaml.safe_load(path.read_text())["jobs"]["emulate"]["steps"]
-    runs = "\n".join(s.get("run", "") for s in steps)
-    assert "renode" in runs and "pip install" in runs
+    runs = _runs(init_workflow("models/kws.tflite", board="stm32f746g-disco", path=tmp_path / "wf.yml", install="."))
+    assert "renode" in runs and 'pip install "."' in runs
     assert "tinyship emulate build/tinyship-fw --board stm32f746g-disco --emulator renode" in runs
     assert "--junit build/tinyship-junit.xml" in runs
-    qemu = yaml.safe_load(init_workflow("m.tflite", path=tmp_path / "q.yml").read_text())
-    assert "--emulator qemu" in "\n".join(s.get("run", "") for s in qemu["jobs"]["emulate"]["steps"])
-    f4 = yaml.safe_load(init_workflow("m.tflite", board="stm32f4-discovery", path=tmp_path / "f4.yml").read_text())
-    assert "--board stm32f4-discovery --emulator qemu" in "\n".join(s.get("run", "") for s in f4["jobs"]["emulate"]["steps"])
+    qemu = _runs(init_workflow("m.tflite", path=tmp_path / "q.yml", install="."))
+    assert "--emulator qemu" in qemu and "renode" not in qemu.lower()  # no Renode download for a QEMU board
+    f4 = _runs(init_workflow("m.tflite", board="stm32f4-discovery", path=tmp_path / "f4.yml", install="."))
+    assert "--board stm32f4-discovery --emulator qemu" in f4
     with pytest.raises(InputError, match="exists"):
         init_workflow("m.tflite", path=tmp_path / "q.yml")
+
+
+def test_ci_installs_tinyship_from_its_source(tmp_path, monkeypatch):
+    """tinyship is on no package index: CI installs the checkout ('.') or its git remote at its commit."""
+    import toolchain.ci as ci
+
+    checkout = tmp_path / "tinyship"
+    for args in (["init", "-q"], ["remote", "add", "origin", "git@github.com:org/tinyship.git"],
+                 ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"]):
+        subprocess.run(["git", "-C", str(checkout), *args] if args[0] != "init" else ["git", *args, str(checkout)],
+                       check=True, timeout=30)
+    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    monkeypatch.setattr(ci, "CHECKOUT", checkout)
+    assert 'pip install "."' in _runs(ci.init_workflow("m.tflite", path=checkout / ".github" / "workflows" / "t.yml"))
+    runs = _runs(ci.init_workflow("m.tflite", path=tmp_path / "user" / "wf.yml"))
+    assert f'pip install "git+ssh://git@github.com/org/tinyship.git@{commit}"' in runs
+    subprocess.run(["git", "-C", str(checkout), "remote", "remove", "origin"], check=True, timeout=30)
+    with pytest.raises(InputError, match="--install"):
+        ci.init_workflow("m.tflite", path=tmp_path / "user" / "other.yml")

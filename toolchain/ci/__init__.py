@@ -3,16 +3,17 @@ firmware for a board and runs it in QEMU or Renode with a JUnit verdict."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import jinja2
 
-from toolchain import __version__
 from toolchain.errors import InputError
 from toolchain.files import atomic_write
 
 DEFAULT_PATH = ".github/workflows/tinyship.yml"
 RENODE_VERSION = "1.15.3"
+CHECKOUT = Path(__file__).resolve().parents[2]  # the tinyship source tree this package runs from
 
 
 def init_workflow(model: str, *, board: str = "qemu-cortex-m4", engine: str = "aot", path: str = DEFAULT_PATH,
@@ -31,5 +32,32 @@ def init_workflow(model: str, *, board: str = "qemu-cortex-m4", engine: str = "a
                              keep_trailing_newline=True)
     text = env.get_template("github-workflow.yml.j2").render(
         model=model, board=board, engine=engine, emulator=emulator, random=random,
-        install=install or f"tinyship=={__version__}", renode_version=RENODE_VERSION)
+        install=install or default_install(out), renode_version=RENODE_VERSION)
     return atomic_write(out, text)
+
+
+def default_install(workflow: Path) -> str:
+    """What CI pip-installs: tinyship is on no package index, so its source. "." when the workflow
+    lives in the tinyship checkout itself, else the checkout's git remote at its current commit.
+
+    Raises:
+        InputError: neither is known (the fix: --install SPEC).
+    """
+    if workflow.resolve().is_relative_to(CHECKOUT):
+        return "."
+    url, commit = _git("remote", "get-url", "origin"), _git("rev-parse", "HEAD")
+    if not (url and commit):
+        raise InputError(f"CI cannot tell where to install tinyship from: it is not on PyPI and {CHECKOUT} "
+                         "has no git remote 'origin'",
+                         "pass --install SPEC, e.g. --install 'git+https://github.com/ORG/tinyship@COMMIT'")
+    if url.startswith("git@"):  # scp-like 'git@github.com:org/repo.git'
+        url = "ssh://" + url.replace(":", "/", 1)
+    return f"git+{url}@{commit}"
+
+
+def _git(*args) -> str | None:
+    try:
+        r = subprocess.run(["git", "-C", str(CHECKOUT), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None

@@ -17,7 +17,9 @@ def command():
 @click.option("--board", default="qemu-cortex-m4", show_default=True, metavar="ID", help="Emulated board to run on (QEMU or Renode).")
 @click.option("--engine", type=click.Choice(["aot", "tflm"]), default="aot", show_default=True)
 @click.option("-o", "path", default=".github/workflows/tinyship.yml", show_default=True, help="Workflow file to write.")
-@click.option("--install", metavar="PIP_SPEC", help="How CI installs tinyship (default: this version from the package index).")
+@click.option("--install", metavar="PIP_SPEC",
+              help="What CI pip-installs as tinyship (not on PyPI): default '.' when the workflow is written inside "
+                   "the tinyship checkout, else git+<this checkout's origin>@<its commit>.")
 @click.option("--random", type=int, default=20, show_default=True, help="Random samples per CI run.")
 @click.option("--force", is_flag=True, help="Overwrite an existing workflow.")
 def init(model, board, engine, path, install, random, force):
