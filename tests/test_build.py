@@ -105,3 +105,26 @@ def test_elf_without_board_record_is_refused(tmp_path):
     (tmp_path / "text.elf").write_text("not an elf")
     with pytest.raises(InputError, match="is not a firmware ELF"):
         check_elf_board(tmp_path / "text.elf", "host")
+
+
+@pytest.mark.usefixtures("shared_data")
+def test_platformio_first_build_offline_says_what_and_why_at_once(tmp_path, monkeypatch):
+    """No activated venv (PATH without it): pio is found beside the interpreter. A platform not yet
+    downloaded is announced, and without network the build stops at once with the reason and the fix
+    (the registry is pointed at a closed local port: the same refusal as no network, on any machine)."""
+    import time
+
+    import toolchain.build as b
+    from toolchain.device.runner import free_port
+    from toolchain.errors import ToolMissingError
+
+    generate(SHARED_DATA / "tflm" / "hello_world_int8.tflite", board="stm32f4-discovery", builder="platformio",
+             out_dir=tmp_path / "p")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("PLATFORMIO_CORE_DIR", str(tmp_path / "pio-core"))
+    monkeypatch.setattr(b, "PIO_REGISTRY", ("127.0.0.1", free_port()))
+    notes, start = [], time.monotonic()
+    with pytest.raises(ToolMissingError, match=r"download the platform ststm32 .*no network.*pio pkg install") as e:
+        build(tmp_path / "p", progress=notes.append)
+    assert time.monotonic() - start < 10 and e.value.exit_code == 4
+    assert len(notes) == 1 and "installing PlatformIO platform ststm32" in notes[0]

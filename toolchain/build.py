@@ -7,9 +7,12 @@ with the shortfall; any other compiler or linker failure -> exit 6.
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,8 +67,10 @@ def _run(cmd: list[str], cwd: Path, log: Path) -> str:
     raise BuildError(f"build failed: {first.strip()}", f"full log: {log}")
 
 
-def build(project_dir, *, jobs: int = 2) -> BuildResult:
+def build(project_dir, *, jobs: int = 2, progress: Callable[[str], None] | None = None) -> BuildResult:
     """Build the project in `project_dir` and report its flash/RAM split.
+
+    `progress(note)` hears about long steps (PlatformIO's first download of a platform).
 
     Raises:
         InputError: not a tinyship project. ToolMissingError: no compiler / PlatformIO.
@@ -76,10 +81,16 @@ def build(project_dir, *, jobs: int = 2) -> BuildResult:
     m = load_manifest(project_dir)
     log = project_dir / "build.log"
     if m["builder"] == "platformio":
-        pio = shutil.which("pio") or shutil.which("platformio")
-        if not pio:
-            raise ToolMissingError("PlatformIO (pio) is not installed", "pip install platformio")
-        text = _run([pio, "run", "-d", str(project_dir)], project_dir, log)
+        from toolchain.device.flash import pio_executable  # beside sys.executable (the venv), else on PATH
+
+        pio = pio_executable()
+        _pio_platform_ready(project_dir, progress or (lambda note: None))
+        try:
+            text = _run([pio, "run", "-d", str(project_dir)], project_dir, log)
+        except BuildError:
+            if _NO_NETWORK.search(log.read_text(errors="replace")):
+                raise _offline_error(_ini_value(project_dir, "platform"), "a download failed") from None
+            raise
         elf = project_dir / ".pio" / "build" / m["board"] / "firmware.elf"
         map_path = project_dir / ".pio" / "build" / m["board"] / "firmware.map"
     else:
@@ -102,6 +113,38 @@ def build(project_dir, *, jobs: int = 2) -> BuildResult:
         err.build_result = result
         raise err
     return result
+
+
+_NO_NETWORK = re.compile(r"HTTPClientError|Could not resolve host|Name or service not known|"
+                         r"Temporary failure in name resolution|Network is unreachable|ConnectionError")
+PIO_REGISTRY = ("api.registry.platformio.org", 443)
+
+
+def _ini_value(project_dir: Path, key: str) -> str:
+    found = re.search(rf"^{key}\s*=\s*(\S+)", (project_dir / "platformio.ini").read_text(), re.M)
+    return found.group(1) if found else "?"
+
+
+def _pio_platform_ready(project_dir: Path, progress: Callable[[str], None]) -> None:
+    """Say so when PlatformIO will first download the project's platform and toolchain, and fail
+    at once, not after a minute of retries, when there is no network to download them."""
+    platform = _ini_value(project_dir, "platform")
+    core = Path(os.environ.get("PLATFORMIO_CORE_DIR") or Path.home() / ".platformio")
+    if (core / "platforms" / platform).is_dir():
+        return
+    progress(f"installing PlatformIO platform {platform} and its toolchain (first build for it; a download of "
+             "some 100 MB into ~/.platformio)")
+    try:
+        socket.create_connection(PIO_REGISTRY, timeout=10).close()
+    except OSError as e:
+        raise _offline_error(platform, f"there is no network ({e.strerror or e})") from None
+
+
+def _offline_error(platform: str, why: str) -> ToolMissingError:
+    return ToolMissingError(f"PlatformIO must download the platform {platform} and its toolchain for this first "
+                            f"build, and {why}",
+                            f"connect to the network once (PlatformIO keeps them in ~/.platformio), or run "
+                            f"`pio pkg install -g -p {platform}` on a connected machine and copy its ~/.platformio here")
 
 
 BOARD_SECTION = ".tinyship.board"  # written by firmware_templates/app/app.c

@@ -65,7 +65,7 @@ def deploy(model, *, board: str, engine: str = "aot", calib=None, labels=None, e
                        aot_kernels=kernels)
     progress("generate", 1, 1)
     progress("build", 0, 1)
-    built = build(project.dir)
+    built = build(project.dir, progress=lambda note: progress(f"build: {note}", 0, 1))
     summary["build"] = {"elf": str(built.elf), **static_split(built)}
     progress("build", 1, 1)
 

@@ -21,7 +21,7 @@ def command(project_dir, jobs, as_json):
     from toolchain.build import build
 
     try:
-        r = build(project_dir, jobs=jobs)
+        r = build(project_dir, jobs=jobs, progress=lambda note: click.echo(note, err=True))
     except DoesNotFitError as e:
         if hasattr(e, "build_result"):
             _render(e.build_result, as_json)
