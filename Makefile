@@ -40,6 +40,10 @@ test: setup data
 test-fast: setup data
 	$(PY) -m pytest -n 2 -rs -m "not slow" tests
 
+# Re-run `make demo` and write its transcript into README.md (its figures are tested against a run).
+readme: setup
+	$(PY) docs/readme_transcript.py
+
 bench: setup
 	$(PY) -m toolchain bench
 

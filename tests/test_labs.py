@@ -81,6 +81,15 @@ def test_lab01_hello_world(tmp_path):
     assert report["accuracy"]["mae_float_vs_sin"] < 0.15
     assert report["accuracy"]["mae_device_vs_int8"] < 1e-5  # same int8 bytes, dequantized at %.6f
     assert {"predictions.png"} <= set(report["figures"])
+    # the README's `make demo` transcript shows these figures (the demo is the full run: same model, same firmware)
+    from docs.readme_transcript import README, figures, readme_block
+
+    device = report["device"]
+    static = device["memory"]["static"]
+    measured = {"instructions": round(device["latency"]["cycles"]["median"]), "arena": device["memory"]["arena_used"],
+                "stack": device["memory"]["stack_used"], "flash": static["flash"]["total"], "ram": static["ram"]["total"],
+                "model_flash": static["flash"]["model"]}
+    assert figures(readme_block(README.read_text())) == measured, "the README transcript is stale: run `make readme`"
 
 
 @pytest.mark.slow
