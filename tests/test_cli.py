@@ -45,3 +45,23 @@ def test_public_api_names_resolve_to_callables_without_tensorflow():
              "print(bad, 'tensorflow' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert r.stdout.strip() == "[] False", r.stdout + r.stderr
+
+
+def test_every_help_ends_with_examples_of_that_command():
+    from click.testing import CliRunner
+
+    from toolchain.cli import COMMANDS, cli
+
+    def paths(command, path):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from paths(sub, path + [name])
+
+    ctx = cli.make_context("tinyship", ["--help"], resilient_parsing=True)
+    commands = [([], cli)] + [p for verb in COMMANDS for p in paths(cli.get_command(ctx, verb), [verb])]
+    assert len(commands) > len(COMMANDS)  # the groups' subcommands (boards show, ci init) are covered too
+    for path, _ in commands:
+        out = CliRunner().invoke(cli, [*path, "--help"]).output
+        examples = out[out.index("Examples:"):].split("\n")[1:]
+        shown = [line.strip() for line in examples if line.strip()]
+        assert shown and all(line.startswith(" ".join(["tinyship", *path])) for line in shown), (path, out)

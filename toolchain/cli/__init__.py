@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from toolchain.cli.common import with_examples
 from toolchain.errors import ToolchainError
 
 # verb -> (module, one-line help shown by `tinyship --help`)
@@ -40,7 +41,7 @@ class LazyGroup(click.Group):
         if name not in COMMANDS or not _module_exists(COMMANDS[name][0]):
             return None
         module = importlib.import_module(f"toolchain.cli.{COMMANDS[name][0]}")
-        return module.command
+        return with_examples(module.command, name)
 
     def format_commands(self, ctx, formatter):
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
@@ -61,6 +62,9 @@ def cli():
     Exit codes: 0 ok, 1 internal error, 2 bad input, 3 does not fit / not
     supported, 4 device/emulator/tool failure, 5 stale firmware, 6 build failed.
     """
+
+
+with_examples(cli)
 
 
 def main(argv=None):

@@ -25,3 +25,42 @@ def console(stderr: bool = False) -> Console:
 def print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2, sort_keys=False, default=str)
     sys.stdout.write("\n")
+
+
+# The examples every `--help` ends with, per command path; the lab 01 outputs (`make demo`) and
+# the shared models (`tinyship zoo`) make them runnable as written.
+_M = "labs/01_hello_world/output"
+EXAMPLES = {
+    "tinyship": [f"tinyship deploy {_M}/sine.keras --calib {_M}/calib.npy --board qemu-cortex-m4 -o deploy/",
+                 "tinyship convert --help"],
+    "convert": [f"tinyship convert {_M}/sine.keras --calib {_M}/calib.npy -o out/"],
+    "export": ["tinyship export out/sine.tflite -o out/ --section .rodata.model"],
+    "analyze": ["tinyship analyze out/sine.tflite --board arduino-nano-33-ble",
+                "tinyship analyze model.tflite --engine aot --json"],
+    "boards": ["tinyship boards", "tinyship boards show qemu-cortex-m4"],
+    "boards show": ["tinyship boards show stm32f4-discovery --json"],
+    "generate": ["tinyship generate out/sine.tflite --board qemu-cortex-m4 -o fw/",
+                 "tinyship generate model.tflite --board stm32f4-discovery --builder platformio -o fw/"],
+    "build": ["tinyship build fw/", "tinyship build fw/ --json"],
+    "flash": ["tinyship flash fw/ --port /dev/ttyACM0"],
+    "emulate": ["tinyship emulate fw/ --random 20", "tinyship emulate fw/ --inputs samples.npy --junit junit.xml"],
+    "profile": ["tinyship profile --port /dev/ttyACM0 --model out/sine.tflite --random 20",
+                "tinyship profile --port socket://127.0.0.1:4321 --model model.tflite --inputs x.npy --labels y.npy"],
+    "deploy": [f"tinyship deploy {_M}/sine.keras --calib {_M}/calib.npy --board qemu-cortex-m4 -o deploy/",
+               "tinyship deploy model.tflite --board arduino-nano-33-ble --port /dev/ttyACM0"],
+    "bench": ["tinyship bench --model hello_world --board qemu-cortex-m4 --engine aot"],
+    "ci": ["tinyship ci init models/kws.tflite --board qemu-cortex-m4"],
+    "ci init": ["tinyship ci init models/kws.tflite --board qemu-cortex-m4",
+                "tinyship ci init model.tflite --install 'git+https://github.com/ORG/tinyship@COMMIT'"],
+    "zoo": ["tinyship zoo", "tinyship zoo --fetch"],
+}
+
+
+def with_examples(command: click.Command, path: str = "tinyship") -> click.Command:
+    """Append EXAMPLES[path] to `command`'s --help (its epilog), and likewise for its subcommands."""
+    if path in EXAMPLES:
+        lines = "\n".join(f"  {line}" for line in EXAMPLES[path])
+        command.epilog = "\b\nExamples:\n" + lines  # \b: click keeps the lines as written
+    for name, sub in getattr(command, "commands", {}).items():
+        with_examples(sub, f"{path} {name}")
+    return command
