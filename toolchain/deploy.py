@@ -19,13 +19,14 @@ def deploy(model, *, board: str, engine: str = "aot", calib=None, labels=None, e
            port: str | None = None, out_dir=None, inputs=None, random: int | None = None, seed: int = 0,
            n: int = 10, warmup: int = 1, tolerance: int = 0, junit=None, timeout: float = 5.0,
            infer_timeout: float = 10.0, tflm_dir=None, float_model=None, kernels: str | None = None,
-           progress=None) -> dict:
+           memory_of: str | None = None, progress=None) -> dict:
     """Run the whole pipeline for `model` (.keras/.h5/SavedModel dir or .tflite) on `board`.
 
     `emulate` defaults to True for boards without PlatformIO (host, qemu-*); otherwise the
     project is flashed and profiled on `port`. Writes into `out_dir`: model/ (when converted),
     firmware/ (the project), report/ (report.json/.md/.html, device log). Returns the report dict
-    with a `context.deploy` summary of the earlier stages.
+    with a `context.deploy` summary of the earlier stages. `memory_of` links an emulated board's
+    firmware with another board's flash/RAM sizes (the link names any shortfall, exit 3).
     """
     from toolchain.analyze import analyze
     from toolchain.build import build
@@ -40,7 +41,7 @@ def deploy(model, *, board: str, engine: str = "aot", calib=None, labels=None, e
     b = load_board(board)
     emulate = (b.platformio is None) if emulate is None else emulate
     out = Path(out_dir or f"tinyship-{model.stem}-{board}")
-    summary: dict = {"board": board, "engine": engine, "emulated": emulate}
+    summary: dict = {"board": board, "engine": engine, "emulated": emulate, "memory_of": memory_of}
 
     if model.suffix == ".tflite":
         tflite = model
@@ -62,7 +63,7 @@ def deploy(model, *, board: str, engine: str = "aot", calib=None, labels=None, e
 
     progress("generate", 0, 1)
     project = generate(tflite, board=board, engine=engine, out_dir=out / "firmware", tflm_dir=tflm_dir,
-                       aot_kernels=kernels)
+                       aot_kernels=kernels, memory_of=memory_of)
     progress("generate", 1, 1)
     progress("build", 0, 1)
     built = build(project.dir, progress=lambda note: progress(f"build: {note}", 0, 1))

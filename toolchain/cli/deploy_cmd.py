@@ -18,10 +18,13 @@ from toolchain.cli.profile_cmd import profile_options, run_with_display
 @click.option("--emulate/--flash", "emulate", default=None,
               help="Run in the emulator (default for host and qemu-* boards) or flash a real board and profile it.")
 @port_option
+@click.option("--memory-of", metavar="BOARD",
+              help="Link with another board's flash/RAM sizes (emulated boards), e.g. --board qemu-cortex-m4 "
+                   "--memory-of stm32f103-bluepill; exits 3 naming the shortfall when the firmware does not fit.")
 @click.option("--tflm-dir", type=click.Path(exists=True, file_okay=False), help="TFLM source tree for --engine tflm on Makefile boards.")
 @kernels_option
 @profile_options
-def command(model, board, engine, calib, emulate, port, tflm_dir, kernels, as_json, **options):
+def command(model, board, engine, calib, emulate, port, memory_of, tflm_dir, kernels, as_json, **options):
     """convert (Keras) -> analyze -> generate -> build -> flash or emulate -> profile MODEL on --board.
 
     Writes -o DIR (default tinyship-MODEL-BOARD): model/, firmware/, report/.
@@ -29,4 +32,5 @@ def command(model, board, engine, calib, emulate, port, tflm_dir, kernels, as_js
     from toolchain.deploy import deploy
 
     run_with_display(as_json, functools.partial(deploy, model), board=board, engine=engine, calib=calib,
-                     emulate=emulate, port=port, tflm_dir=tflm_dir, kernels=kernels, **options)
+                     emulate=emulate, port=port, tflm_dir=tflm_dir, kernels=kernels, memory_of=memory_of,
+                     **options)
