@@ -113,6 +113,7 @@ def _fields(make_tflite) -> bytes:
 def _fallbacks(make_tflite) -> bytes:
     net = _Net((1, 9, 40, 3), 0.05, 5, seed=12)
     net.conv(8, 3, 1, True, dilation=2, per_tensor=True)
+    net.conv(12, 3, 1, False, dilation=3, act="relu6")  # k = 72, not whole chunks: the gemv
     net.conv(6, 1, 1, False, act="none", w_range=1, out_scale=float(net.scale * 0.01 / 0.6), per_tensor=True,
              bias_range=30)
     return net.tflite(make_tflite)
@@ -148,9 +149,9 @@ def test_conv_paths_bit_exact_on_m55(make_tflite, tmp_path, model):
         assert ".chunks_mve = 5" in model_c
         assert model_c.count(".chunks_mve = 2") == 2
         assert model_c.count(".requant_mve = ") == 7  # six convolutions, the fully connected layer
-    else:  # the dilated window does not fit 8-bit offsets; the 1x1's shift 0 takes the gemv path
+    else:  # the dilated window does not fit 8-bit offsets; k = 72 and the 1x1's shift 0 take the gemv path
         assert ".gather_mve = 0" in model_c and model_c.count(".chunks_mve = ") == 1
-        assert model_c.count(".requant_mve = ") == 2
+        assert model_c.count(".requant_mve = ") == 3
 
 
 # --- host checks of the generated tables --------------------------------------------------

@@ -40,13 +40,13 @@ def _chain(make_tflite, shape, layers, seed=5) -> bytes:
     x = first = tensor(shape, scale, -3)
     for layer in layers:
         dw = layer["op"] == "dw"
-        k, stride = layer.get("k", 3 if dw else 1), layer.get("stride", 1)
+        k, stride, dil = layer.get("k", 3 if dw else 1), layer.get("stride", 1), layer.get("dilation", 1)
         kh, kw = (k, k) if isinstance(k, int) else k
         out_c = c if dw else layer["out"]
         if layer.get("padding", "SAME") == "SAME":
             pad, oh, ow = s.Padding.SAME, -(-h // stride), -(-w // stride)
         else:
-            pad, oh, ow = s.Padding.VALID, (h - kh) // stride + 1, (w - kw) // stride + 1
+            pad, oh, ow = s.Padding.VALID, (h - (kh - 1) * dil - 1) // stride + 1, (w - (kw - 1) * dil - 1) // stride + 1
         wshape = (1, kh, kw, out_c) if dw else (out_c, kh, kw, c)
         weights = rng.integers(-127, 128, size=wshape, dtype=np.int8)
         nscale = 1 if layer.get("per_tensor") else out_c
@@ -61,7 +61,7 @@ def _chain(make_tflite, shape, layers, seed=5) -> bytes:
         zp = -128 if act != "NONE" else 5
         y = tensor((n, oh, ow, out_c), out_scale, zp)
         fused = getattr(s.ActivationFunctionType, act)
-        ops.append((1 if dw else 0, [x, wt, bt], [y], *conv_options(dw, pad, stride, fused)))
+        ops.append((1 if dw else 0, [x, wt, bt], [y], *conv_options(dw, pad, stride, fused, dil)))
         x, scale, h, w, c = y, out_scale, oh, ow, out_c
     opcodes = [(s.BuiltinOperator.CONV_2D, 3, 3), (s.BuiltinOperator.DEPTHWISE_CONV_2D, 4, 3)]
     return make_tflite(tensors, ops, [first], [x], opcodes=opcodes, buffers=buffers)
@@ -99,6 +99,10 @@ DW = [
                                 {"op": "dw", "per_tensor": True}], 0),
     ("tiny", (1, 4, 3, 8), [{"op": "dw"}, {"op": "dw", "padding": "VALID", "act": "RELU6"},
                             {"op": "dw", "stride": 2}, {"op": "dw", "per_tensor": True}], 0),
+    # dilated windows through the tap tables: 3x3 at dilation 2 (SAME: windows over every border)
+    # and 3 (VALID, stride 2, RELU6), a 2x3 window at dilation 2
+    ("dilated", (1, 11, 13, 8), [{"op": "dw", "dilation": 2}, {"op": "dw", "k": (2, 3), "dilation": 2},
+                                 {"op": "dw", "dilation": 3, "padding": "VALID", "stride": 2, "act": "RELU6"}], 0),
 ]
 
 
@@ -108,6 +112,19 @@ def test_depthwise_3x3_bit_exact(make_tflite, tmp_path, name, shape, layers, pla
     project = _check(make_tflite, tmp_path, shape, layers, samples=1 if name == "too_wide" else 2)
     # the layers meant for the channel planes got their layout (and no others)
     assert (project / "src" / "model" / "model.c").read_text().count("for the channel planes") == planes
+
+
+@pytest.mark.slow
+def test_dilated_convolutions_bit_exact(make_tflite, tmp_path):
+    """Dilated CONV_2D windows (gathered tap by tap, inside the image without the zero-point fill):
+    one input channel at dilation 2 (SAME), 8 channels at dilation 3, 12 at dilation 2 (VALID,
+    stride 2), 5 channels (not a multiple of 4) with a 2x3 window at dilation 2, RELU6."""
+    _check(make_tflite, tmp_path, (1, 14, 13, 1), [
+        {"op": "conv", "k": 3, "out": 8, "dilation": 2},
+        {"op": "conv", "k": 3, "out": 12, "dilation": 3, "act": "RELU6"},
+        {"op": "conv", "k": 3, "out": 5, "dilation": 2, "padding": "VALID", "stride": 2},
+        {"op": "conv", "k": (2, 3), "out": 8, "dilation": 2, "per_tensor": True},
+    ], samples=2)
 
 
 def test_depthwise3x3_filter_layout():

@@ -79,7 +79,7 @@ CHAINS = {
     # 8 channels (person_detect's first depthwise): every window shape and padding
     "c8": ((1, 12, 13, 8), [
         {"k": 3}, {"k": 3, "stride": 2, "act": "RELU6"}, {"k": 3, "padding": "VALID", "act": "NONE"},
-        {"k": 4, "act": "NONE"}, {"k": 3, "dilation": 2, "act": "NONE"}, {"k": 5, "act": "NONE"},
+        {"k": 4, "act": "NONE"}, {"k": 3, "dilation": 2, "act": "NONE"}, {"k": 3, "dilation": 3}, {"k": 5, "act": "NONE"},
         {"k": 4, "stride": 2, "padding": "VALID"}], False),
     # 4 channels, per tensor; left shifts; (1, 3) and (3, 1) windows
     "c4": ((1, 10, 9, 4), [

@@ -192,8 +192,6 @@ def specialize_dsp(ctx, low: Lowering, consts: list, size: bool = False) -> Lowe
             return replace(low, fallback=f"depth multiplier {p['depth_multiplier']} (the DSP kernel needs 1)")
         if rows % 4:
             return replace(low, fallback=f"{rows} channels (the DSP kernel needs a multiple of 4)")
-        if p["dilation_h"] != 1 or p["dilation_w"] != 1:
-            return replace(low, fallback="dilated window (the DSP kernel has none)")
         planes = dsp_depthwise_planes(p)
         square3 = p["filter_h"] == 3 and p["filter_w"] == 3
         layout = dsp_depthwise3x3_filter if planes else dsp_depthwise_pairs if square3 else dsp_depthwise_filter

@@ -92,11 +92,17 @@ static inline const int8_t *ts_im2col_s8(const ts_conv2d_params_t *p, const int8
     if (p->filter_h == 1 && p->filter_w == 1 && y0 >= 0 && y0 < p->input_h && x0 >= 0 && x0 < p->input_w) {
         return image + ((size_t)y0 * p->input_w + x0) * ic;
     }
-    if (p->dilation_w == 1 && x0 >= 0 && x0 + p->filter_w <= p->input_w && y0 >= 0 &&
+    if (x0 >= 0 && x0 + (p->filter_w - 1) * p->dilation_w < p->input_w && y0 >= 0 &&
         y0 + (p->filter_h - 1) * p->dilation_h < p->input_h) {
         const int8_t *src = image + ((size_t)y0 * p->input_w + x0) * ic; /* the window is inside */
         for (int32_t fy = 0; fy < p->filter_h; ++fy, src += (size_t)p->dilation_h * p->input_w * ic) {
-            ts_copy_s8(col + fy * row, src, row);
+            if (p->dilation_w == 1) {
+                ts_copy_s8(col + fy * row, src, row);
+                continue;
+            }
+            for (int32_t fx = 0; fx < p->filter_w; ++fx) { /* dilated: each tap's channels */
+                ts_copy_s8(col + fy * row + fx * ic, src + (size_t)fx * p->dilation_w * ic, ic);
+            }
         }
         return col;
     }

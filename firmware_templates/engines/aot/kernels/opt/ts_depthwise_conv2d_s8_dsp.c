@@ -14,16 +14,16 @@
  * overlapping the one before. Lines are image rows, or image columns (taps transposed) when
  * that computes fewer outputs (kws: 5 columns wide, 25 high). Strides along a line other than
  * 1 and 2, or lines too long for the planes' stack budget, run pixel by pixel in C.
- * Other filters and small images: per output pixel, a table points each tap at its input
- * pixel, or at a row of input zero points for taps outside the image (a 3x3 window inside the
- * image is read by rows from its corner instead). Four channels per word: inputs
+ * Other filters, dilated windows and small images: per output pixel, a table points each tap
+ * at its input pixel, or at a row of input zero points for taps outside the image (an undilated
+ * 3x3 window inside the image is read by rows from its corner instead). Four channels per word: inputs
  * widened with the offset by SXTAB16, weights pre-widened by the generator
  * (params->filter_dsp: per channel quad, per tap, (w0, w2) (w1, w3)), one 16x16 MAC per
  * channel and tap (SMLABB/SMLATT); 3x3 filters here take their taps in pairs (aot_opt.py
  * dsp_depthwise_pairs: per channel (w_t, w_t+1)), two taps' words interleaved and widened
  * into each channel's input pair for one SMLAD. Outputs are requantized from registers
  * (params->requant_dsp).
- * Without the re-layouts (depth multiplier != 1, dilation, channels not a multiple of 4,
+ * Without the re-layouts (depth multiplier != 1, channels not a multiple of 4,
  * requantizations outside the fast form) the portable kernel runs.
  */
 #include "ts_depthwise_conv2d_s8.h"
@@ -600,9 +600,9 @@ static void window(const ts_depthwise_conv2d_params_t *p, const int8_t *image, i
                    const int8_t *pad, const int8_t **tap)
 {
     for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
-        const int32_t y = y0 + fy;
+        const int32_t y = y0 + fy * p->dilation_h;
         for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
-            const int32_t x = x0 + fx;
+            const int32_t x = x0 + fx * p->dilation_w;
             const int inside = y >= 0 && y < p->input_h && x >= 0 && x < p->input_w;
             tap[t] = inside ? image + ((size_t)y * p->input_w + x) * p->input_c : pad;
         }
@@ -653,14 +653,15 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
         return TS_OK;
     }
     const int32_t taps = p->filter_h * p->filter_w;
-    const int square3 = p->filter_h == 3 && p->filter_w == 3; /* windows inside the image read by rows */
+    const int square3 = p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 &&
+                        p->dilation_w == 1; /* windows inside the image read by rows */
     const int ssat = p->act_min == -128 && p->act_max == 127;
     int32_t *offset = (int32_t *)scratch;          /* [taps] tap offsets from the window's corner */
     const int8_t **tap = (const int8_t **)(offset + taps); /* [taps] */
     int8_t *pad = (int8_t *)(tap + taps);               /* [ch] input zero points: x + offset = 0 */
     for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
         for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
-            offset[t] = (fy * p->input_w + fx) * ch;
+            offset[t] = (fy * p->dilation_h * p->input_w + fx * p->dilation_w) * ch;
         }
     }
     memset(pad, (int8_t)-p->input_offset, (size_t)ch);
@@ -671,8 +672,8 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
             const int32_t y0 = oy * p->stride_h - p->pad_h;
             for (int32_t ox = 0; ox < p->output_w; ++ox, out += ch) {
                 const int32_t x0 = ox * p->stride_w - p->pad_w;
-                const int inside = y0 >= 0 && y0 + (p->filter_h - 1) < p->input_h && x0 >= 0 &&
-                                   x0 + (p->filter_w - 1) < p->input_w;
+                const int inside = y0 >= 0 && y0 + (p->filter_h - 1) * p->dilation_h < p->input_h && x0 >= 0 &&
+                                   x0 + (p->filter_w - 1) * p->dilation_w < p->input_w;
                 const int8_t *base = inside ? image + ((size_t)y0 * p->input_w + x0) * ch : NULL;
                 if (base == NULL) {
                     window(p, image, y0, x0, pad, tap);
