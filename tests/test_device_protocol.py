@@ -70,8 +70,9 @@ class ScriptedTransport:
     url = "loop://scripted"
     log_path = None
 
-    def __init__(self, replies, banner=()):
+    def __init__(self, replies, banner=(), forever=None):
         self.replies, self.sent, self.queue = replies, [], list(banner)
+        self.forever, self.received = forever, 0  # forever: a line repeated once the queue is empty
 
     def send(self, command):
         self.sent.append(command)
@@ -79,7 +80,9 @@ class ScriptedTransport:
         self.queue.extend(reply(command) if callable(reply) else reply)
 
     def read_line(self, timeout):
-        return self.queue.pop(0) if self.queue else None
+        line = self.queue.pop(0) if self.queue else self.forever
+        self.received += len(line or "") + 2
+        return line
 
     def tail(self):
         return ["m-last", "m-part (partial)"]
@@ -140,3 +143,112 @@ def test_transport_over_a_pyserial_url(tmp_path):
     with pytest.raises(PortGoneError, match="cannot open port /dev/tinyship-no-such-port") as e:
         Transport("/dev/tinyship-no-such-port", connect_timeout=0)
     assert e.value.exit_code == 4
+
+
+def test_a_device_that_keeps_printing_is_cut_by_the_command_deadline():
+    """Lines arrive all the time, so a per-line timeout would never fire: the reply's deadline does."""
+    import time
+
+    client = DeviceClient(ScriptedTransport({}, forever="m-[still busy]"), timeout=0.3)
+    t0 = time.monotonic()
+    with pytest.raises(DeviceTimeout, match=r"did not finish its reply within 0.3 s: awaited 'm-ready' after 'info'"):
+        client.info()
+    assert time.monotonic() - t0 < 1.0
+    noisy = DeviceClient(ScriptedTransport({}, forever="booting, log line"))
+    with pytest.raises(DeviceTimeout, match=r"did not answer within 0.2 s: awaited the boot banner"):
+        noisy.wait_boot(0.2)
+
+
+def test_the_session_deadline_bounds_all_commands():
+    from toolchain.device.deadline import Deadline
+
+    client = DeviceClient(ScriptedTransport({}, forever="m-[still busy]"), timeout=30)
+    client.session = Deadline(0.2, "the session")
+    with pytest.raises(DeviceTimeout, match=r"the session deadline \(0.2 s, --deadline\) ran out"):
+        client.name()
+
+
+def test_a_frozen_device_fails_infer_after_the_timeout_not_the_inference_budget():
+    import time
+
+    client = DeviceClient(ScriptedTransport({}), timeout=0.2, infer_timeout=100)
+    t0 = time.monotonic()
+    with pytest.raises(DeviceTimeout, match=r"did not answer within 0.2 s: awaited 'm-ready' after 'infer 10 1'"):
+        client.infer(10, 1)
+    assert time.monotonic() - t0 < 1.0
+
+
+@pytest.mark.parametrize("cmd,reply,match", [
+    ("info", "m-info-[1,2]", r"malformed info reply: \[1, 2\], expected a JSON object"),
+    ("info", 'm-info-{"model_crc32":"0x1234"}', r"info.model_crc32 reply: '0x1234', expected an integer"),
+    ("info", 'm-info-{"cpu_hz":Infinity}', "not JSON"),
+    ("info", 'm-info-{"cpu_hz":1e999}', r"info.cpu_hz reply: inf, expected a finite number"),
+    ("info", 'm-info-{"cpu_hz":NaN}', "not JSON"),
+    ("info", 'm-info-{"inputs":[{"bytes":-1}]}', r"info.inputs\[0\].bytes reply: -1"),
+    ("info", "m-info-" + "[" * 100_000 + "]" * 100_000, "not JSON"),
+    ("mem", "m-mem-[1,2]", "malformed mem reply"),
+    ("mem", 'm-mem-{"stack_used":true}', r"mem.stack_used reply: True"),
+    ("cycles", 'm-cycles-["12"]', "malformed cycles reply"),
+    ("cycles", "m-cycles-[-5]", r"malformed cycles reply: -5"),
+    ("layers", 'm-layers-[{"i":0,"name":"x"}]', "expected an object with 'cycles'"),
+    ("layers", 'm-layers-[{"i":0,"cycles":"many"}]', r"layers\[0\].cycles reply: 'many'"),
+    ("results", "m-results-[nan,1]", "not finite"),
+])
+def test_malformed_but_parseable_replies_are_protocol_errors(cmd, reply, match):
+    client = DeviceClient(ScriptedTransport({cmd: [reply, "m-ready"]}))
+    with pytest.raises(p.ProtocolError, match=match) as e:
+        getattr(client, cmd)()
+    assert e.value.exit_code == 4 and len(str(e.value)) < 300
+
+
+def test_replies_keep_only_known_keys_and_clip_strings():
+    client = DeviceClient(ScriptedTransport({"info": ['m-info-{"board":"' + "b" * 5000 + '","extra":1,"cpu_hz":8e7}',
+                                                      "m-ready"]}))
+    info = client.info()
+    assert set(info) == {"board", "cpu_hz"} and info["cpu_hz"] == 80_000_000 and len(info["board"]) < 300
+
+
+def test_a_fault_in_the_middle_of_a_line_is_a_hardfault():
+    line = p.parse_line("m-results-[0.1,0.2e-[HARDFAULT pc=0x1 lr=0x2 cfsr=0x400]")
+    assert (line.kind, line.text) == ("error", "e-[HARDFAULT pc=0x1 lr=0x2 cfsr=0x400]")
+    client = DeviceClient(ScriptedTransport({"infer": ["m-warmup-start-0", "m-lap-us-1e-[HARDFAULT pc=0x8]"]}))
+    with pytest.raises(p.HardFaultError, match=r"HardFault during 'infer 1 0': e-\[HARDFAULT pc=0x8\]"):
+        client.infer()
+
+
+def test_line_length_is_capped_and_tails_are_short():
+    s = p.LineSplitter(max_line=1000)
+    assert s.feed(b"a" * 600) == []
+    with pytest.raises(p.ProtocolError, match="a line longer than 1,000 bytes"):
+        s.feed(b"a" * 600)
+    assert s.pending == ""
+    assert p.clip("x" * 1000) == "x" * 120 + "... (880 more bytes)"
+
+
+def test_transport_flood_without_newline_is_cut_fast(tmp_path):
+    """16 MB without a newline from a socket: a ProtocolError after MAX_LINE bytes, a short
+    message, a short log, in well under the time the old byte-by-byte splitter took (30 s)."""
+    import contextlib
+    import socket
+    import threading
+    import time
+
+    from toolchain.device.transport import Transport
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def flood():
+        conn, _ = server.accept()
+        with conn, server, contextlib.suppress(OSError):  # the client hangs up once it has had enough
+            conn.sendall(b"m-" + b"z" * (16 << 20))
+
+    threading.Thread(target=flood, daemon=True).start()
+    with Transport(f"socket://127.0.0.1:{server.getsockname()[1]}", log_path=tmp_path / "device.log") as t:
+        t0 = time.monotonic()
+        with pytest.raises(p.ProtocolError, match="longer than 4,194,304 bytes") as e:
+            while t.read_line(5.0) is not None:
+                pass
+        elapsed = time.monotonic() - t0
+        assert len(str(e.value)) < 300 and len(" | ".join(t.tail())) < 300
+    assert elapsed < 5.0
+    assert (tmp_path / "device.log").stat().st_size < 10_000

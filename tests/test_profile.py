@@ -135,6 +135,10 @@ class CorruptFrom:
     def tail(self):
         return self.inner.tail()
 
+    @property
+    def received(self):
+        return self.inner.received
+
     def read_line(self, timeout):
         line = self.inner.read_line(timeout)
         m = re.match(r"m-(outputs|dump-(\d+))-([0-9a-f]{2})(.*)", line or "")

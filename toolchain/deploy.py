@@ -18,8 +18,8 @@ KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 def deploy(model, *, board: str, engine: str = "aot", calib=None, labels=None, emulate: bool | None = None,
            port: str | None = None, out_dir=None, inputs=None, random: int | None = None, seed: int = 0,
            n: int = 10, warmup: int = 1, tolerance: int = 0, junit=None, timeout: float = 5.0,
-           infer_timeout: float = 10.0, tflm_dir=None, float_model=None, kernels: str | None = None,
-           memory_of: str | None = None, progress=None) -> dict:
+           infer_timeout: float = 10.0, deadline: float | None = None, tflm_dir=None, float_model=None,
+           kernels: str | None = None, memory_of: str | None = None, progress=None) -> dict:
     """Run the whole pipeline for `model` (.keras/.h5/SavedModel dir or .tflite) on `board`.
 
     `emulate` defaults to True for boards without PlatformIO (host, qemu-*); otherwise the
@@ -71,7 +71,7 @@ def deploy(model, *, board: str, engine: str = "aot", calib=None, labels=None, e
     progress("build", 1, 1)
 
     options = dict(inputs=inputs, random=random, seed=seed, labels=labels, n=n, warmup=warmup, tolerance=tolerance,
-                   junit=junit, timeout=timeout, infer_timeout=infer_timeout, float_model=float_model,
+                   junit=junit, timeout=timeout, infer_timeout=infer_timeout, deadline=deadline, float_model=float_model,
                    out_dir=out / "report", progress=progress, context={"deploy": summary})
     if emulate:
         from toolchain.device.emulator import emulate as run_emulated

@@ -10,6 +10,7 @@ Exit codes (also in docs/exit-codes.md):
   4  a device, emulator or external tool failed or is missing (timeout, HardFault, no PlatformIO)
   5  stale firmware: the device runs another model than the one given
   6  a build failed (compiler or linker error)
+  130 interrupted (Ctrl-C), 143 terminated (SIGTERM): emulators stopped, partial report written
 """
 
 
@@ -79,3 +80,9 @@ class BuildError(ToolchainError):
     """The compiler or linker failed."""
 
     exit_code = 6
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwinds like Ctrl-C (emulators stopped, partial report written), exit 143."""
+
+    exit_code = 143

@@ -7,13 +7,15 @@ import TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import sys
 
 import click
 
 from toolchain.cli.common import with_examples
-from toolchain.errors import ToolchainError
+from toolchain.errors import Terminated, ToolchainError
 
 # verb -> (module, one-line help shown by `tinyship --help`)
 COMMANDS = {
@@ -60,28 +62,42 @@ def cli():
     """tinyship: train in Keras, run measured on a microcontroller.
 
     Exit codes: 0 ok, 1 internal error, 2 bad input, 3 does not fit / not
-    supported, 4 device/emulator/tool failure, 5 stale firmware, 6 build failed.
+    supported, 4 device/emulator/tool failure, 5 stale firmware, 6 build failed,
+    130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
     """
 
 
 with_examples(cli)
 
 
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def _interrupted(e: BaseException) -> None:
+    if isinstance(e, Terminated) or isinstance(e.__cause__, Terminated):
+        click.echo("tinyship: terminated (SIGTERM); emulators stopped, partial results kept", err=True)
+        sys.exit(Terminated.exit_code)
+    click.echo("tinyship: interrupted", err=True)
+    sys.exit(130)
+
+
+
 def main(argv=None):
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        signal.signal(signal.SIGTERM, _terminate)  # SIGTERM unwinds like Ctrl-C: cleanup and reports run
     try:
         cli.main(args=argv, prog_name="tinyship", standalone_mode=False)
     except ToolchainError as e:
         click.echo(f"tinyship: error: {e}", err=True)
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        click.echo("tinyship: interrupted", err=True)
-        sys.exit(130)
+    except click.exceptions.Abort as e:  # click wraps KeyboardInterrupt (and Terminated) in Abort
+        _interrupted(e)
     except click.ClickException as e:
         e.show()
         sys.exit(2 if e.exit_code in (1, 2) else e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        click.echo("tinyship: interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as e:
+        _interrupted(e)
     sys.exit(0)

@@ -26,7 +26,12 @@ def profile_options(f):
         click.option("--tolerance", type=int, default=0, show_default=True, help="Largest accepted |device - host| in quantized units."),
         click.option("-o", "out_dir", type=click.Path(file_okay=False), help="Write report.json/.md/.html (and device.log) here."),
         click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML (one case per input + the verdict)."),
-        click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for each reply."),
+        click.option("--timeout", type=float, default=5.0, show_default=True,
+                     help="Seconds for each command's whole reply (a device that keeps printing cannot extend it)."),
+        click.option("--infer-timeout", type=float, default=10.0, show_default=True,
+                     help="Extra seconds per inference for `infer` (its first line still within --timeout)."),
+        click.option("--deadline", type=float, metavar="SECONDS",
+                     help="Seconds for all device commands of the run together (default: the sum of the command deadlines)."),
         json_option,
     ]
     for option in reversed(options):

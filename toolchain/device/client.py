@@ -1,7 +1,11 @@
 """Typed replies from a tinyship (or MLPerf Tiny) firmware over a `Transport`.
 
-Every command waits for `m-ready`; a timeout says which command and what was
-awaited, shows the tail of what was received and names the device log.
+Every command waits for `m-ready` within a `Deadline` (docs/harness.md): the whole
+reply, not each line, so a device that keeps printing cannot hold a command open.
+A timeout says which command and what was awaited, shows the tail of what was
+received and names the device log. Replies are checked here, once, against the
+types and ranges of docs/protocol.md (`replies`), so callers get clean values or a
+ProtocolError.
 """
 
 from __future__ import annotations
@@ -9,7 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from toolchain.device import protocol as p
+from toolchain.device import replies
+from toolchain.device.deadline import Deadline
 from toolchain.errors import DeviceTimeout
+
+MAX_REPLY = 2 * p.MAX_LINE  # bytes of one command's reply, all lines together
 
 
 @dataclass
@@ -25,49 +33,66 @@ class InferReply:
 
 
 class DeviceClient:
-    """Commands of docs/protocol.md as methods.
+    """Commands of docs/protocol.md as methods, each reply checked for type and range.
 
     Args:
-        transport: a `Transport` (or anything with send/read_line/tail/url/log_path).
-        timeout: seconds to wait for `m-ready` after a command.
+        transport: a `Transport` (or anything with send/read_line/tail/url/log_path/received).
+        timeout: seconds for a command's whole reply, up to `m-ready`.
         infer_timeout: seconds allowed per inference (warm-ups included) on top of `timeout`.
+
+    `session` (a `Deadline`, set by the caller) bounds all commands together.
     """
 
     def __init__(self, transport, *, timeout: float = 5.0, infer_timeout: float = 10.0):
         self.transport = transport
         self.timeout = timeout
         self.infer_timeout = infer_timeout
+        self.session: Deadline | None = None
         self.boot: p.Boot | None = None
 
     # -- plumbing -------------------------------------------------------------------
-    def _timeout_error(self, awaited: str, waited: float) -> DeviceTimeout:
+    def deadline(self, seconds: float, what: str) -> Deadline:
+        """A deadline of `seconds` for `what`, cut short by the session's."""
+        return self.session.within(seconds, what) if self.session else Deadline(seconds, what)
+
+    def _timeout_error(self, deadline: Deadline, awaited: str, answered: bool) -> DeviceTimeout:
         tail = " | ".join(self.transport.tail()) or "nothing"
         log = getattr(self.transport, "log_path", None)
-        return DeviceTimeout(
-            f"device on {self.transport.url} did not answer within {waited:g} s: awaited {awaited}; "
-            f"last received: {tail}",
-            f"check that the firmware runs and speaks docs/protocol.md{f'; device log: {log}' if log else ''}")
+        ran_out = deadline.binding()
+        if ran_out is self.session:
+            what = f"the session deadline ({ran_out.seconds:g} s, --deadline) ran out on {self.transport.url}"
+        else:
+            what = f"device on {self.transport.url} did not {'finish its reply' if answered else 'answer'} within {ran_out.seconds:g} s"
+        return DeviceTimeout(f"{what}: awaited {awaited}; last received: {tail}",
+                             f"check that the firmware runs and speaks docs/protocol.md{f'; device log: {log}' if log else ''}")
+
+    def _read(self, deadline: Deadline, awaited: str, answered: bool = False) -> p.Line:
+        """The next line before `deadline`, else DeviceTimeout naming what was awaited."""
+        wait = deadline.remaining()
+        text = self.transport.read_line(wait) if wait > 0 else None
+        if text is None:
+            raise self._timeout_error(deadline, awaited, answered)
+        return p.parse_line(text)
 
     def _check(self, line: p.Line, during: str) -> None:
         if line.kind == "boot":
-            raise p.DeviceResetError(f"the device reset during {during} (boot banner seen again: {line.text})",
+            raise p.DeviceResetError(f"the device reset during {during} (boot banner seen again: {p.clip(line.text)})",
                                      "check power, watchdog and stack size; the run was cut short")
-        if line.kind == "error" and line.payload.startswith("HARDFAULT"):
-            raise p.HardFaultError(f"the device hit a HardFault during {during}: {line.text}",
+        if line.kind == "error" and line.text.startswith(p.FAULT):
+            raise p.HardFaultError(f"the device hit a HardFault during {during}: {p.clip(line.text)}",
                                    "the firmware crashed: check stack/arena sizes, or report the pc/lr above")
         if line.kind == "garbage":
-            raise p.ProtocolError(f"garbage from the device during {during}: {line.text[:80]!r}",
+            raise p.ProtocolError(f"garbage from the device during {during}: {p.clip(line.text, 80)!r}",
                                   "check the baud rate and that only tinyship firmware writes to this port")
 
     def wait_boot(self, timeout: float = 10.0) -> p.Boot:
-        """Wait for the boot banner and the `m-ready` after it (noise before the banner is skipped)."""
+        """Wait for the boot banner and the `m-ready` after it, both within `timeout` seconds
+        (noise before the banner is skipped, however much of it comes)."""
+        deadline = self.deadline(timeout, "the boot banner")
         awaited = "the boot banner 'm-boot-[tinyship ...]'"
         while True:
-            text = self.transport.read_line(timeout)
-            if text is None:
-                raise self._timeout_error(awaited, timeout)
-            line = p.parse_line(text)
-            if line.kind == "error" and line.payload.startswith("HARDFAULT"):
+            line = self._read(deadline, awaited)
+            if line.kind == "error" and line.text.startswith(p.FAULT):
                 self._check(line, "boot")
             if self.boot is None and line.kind == "boot":
                 self.boot = p.parse_boot(line.payload)
@@ -85,29 +110,39 @@ class DeviceClient:
         except DeviceTimeout:
             return None
 
-    def command(self, cmd: str, timeout: float | None = None) -> list[p.Line]:
-        """Send `cmd`, return the message lines up to `m-ready`; raise on `e-[...]`."""
-        timeout = self.timeout if timeout is None else timeout
+    def command(self, cmd: str, timeout: float | None = None, first_line: float | None = None) -> list[p.Line]:
+        """Send `cmd`, return the message lines up to `m-ready`; raise on `e-[...]`.
+
+        The whole reply must come within `timeout` (default: the client's) and be at most
+        MAX_REPLY bytes; its first line within `first_line` seconds (default `timeout`).
+        """
+        short = p.clip(cmd, 40)
+        deadline = self.deadline(self.timeout if timeout is None else timeout, f"the reply to '{short}'")
+        first = deadline.within(first_line, f"the first line of the reply to '{short}'") if first_line else deadline
+        awaited = f"'m-ready' after '{short}'"
+        start = self.transport.received
         self.transport.send(cmd)
         lines, error = [], None
+        line = self._read(first, awaited)
         while True:
-            text = self.transport.read_line(timeout)
-            if text is None:
-                raise self._timeout_error(f"'m-ready' after '{cmd[:40]}'", timeout)
-            line = p.parse_line(text)
-            self._check(line, f"'{cmd[:40]}'")
+            self._check(line, f"'{short}'")
             if line.kind == "ready":
                 break
             if line.kind == "error":
                 error = error or line.payload
             elif line.key:
                 lines.append(line)
+            if self.transport.received - start > MAX_REPLY:
+                raise p.ProtocolError(f"the reply to '{short}' exceeded {MAX_REPLY:,} bytes without 'm-ready'; "
+                                      f"last received: {' | '.join(self.transport.tail())}",
+                                      "check that only tinyship firmware writes to this port")
+            line = self._read(deadline, awaited, answered=True)
         if error is not None:
-            raise p.DeviceRefusedError(f"the device refused '{cmd[:40]}': {error}")
+            raise p.DeviceRefusedError(f"the device refused '{short}': {p.clip(error)}")
         return lines
 
-    def _one(self, cmd: str, key: str, timeout: float | None = None) -> str:
-        for line in self.command(cmd, timeout):
+    def _one(self, cmd: str, key: str, timeout: float | None = None, first_line: float | None = None) -> str:
+        for line in self.command(cmd, timeout, first_line):
             if line.key == key:
                 return line.payload
         raise p.ProtocolError(f"no 'm-{key}-' line in the reply to '{cmd}'",
@@ -115,14 +150,14 @@ class DeviceClient:
 
     # -- commands ---------------------------------------------------------------------
     def name(self) -> str:
-        return self._one("name", "name").strip("[]")
+        return p.clip(self._one("name", "name").strip("[]"))
 
     def profile(self) -> dict:
-        lines = {line.key: line.payload.strip("[]") for line in self.command("profile")}
+        lines = {line.key: p.clip(line.payload.strip("[]")) for line in self.command("profile")}
         return {"profile": lines.get("profile", ""), "model": lines.get("model", "")}
 
     def info(self) -> dict:
-        return p.parse_json(self._one("info", "info"), "info")
+        return replies.info(p.parse_json(self._one("info", "info"), "info"))
 
     def load_input(self, data: bytes) -> None:
         cmds = p.db_commands(bytes(data))
@@ -133,12 +168,17 @@ class DeviceClient:
         if not done:
             raise p.ProtocolError(f"the device did not confirm the upload of {len(data)} bytes (no 'm-load-done')")
 
+    def infer_seconds(self, n: int, warmup: int) -> float:
+        """The deadline of `infer n warmup`: `timeout` plus `infer_timeout` per inference."""
+        return self.timeout + self.infer_timeout * (n + warmup)
+
     def infer(self, n: int = 1, warmup: int = 0, timeout: float | None = None) -> InferReply:
-        timeout = timeout or self.timeout + self.infer_timeout * (n + warmup)
+        """Run `warmup` + `n` inferences: `m-warmup-start` must come within `timeout` (a frozen
+        device fails then), the whole reply within `infer_seconds`."""
         reply = InferReply(n, warmup, [])
-        for line in self.command(f"infer {n} {warmup}", timeout):
+        for line in self.command(f"infer {n} {warmup}", timeout or self.infer_seconds(n, warmup), self.timeout):
             if line.key == "lap-us":
-                reply.lap_us.append(_int(line.payload, "lap-us"))
+                reply.lap_us.append(replies.count(_int(line.payload, "lap-us"), "lap-us"))
             elif line.key == "results":
                 reply.results = p.parse_list(line.payload, "results")
         return reply
@@ -150,19 +190,24 @@ class DeviceClient:
         return p.parse_hex(self._one("outputs", "outputs"), "outputs")
 
     def layers(self) -> list[dict]:
-        return p.parse_json(self._one("layers", "layers"), "layers")
+        return replies.layers(p.parse_json(self._one("layers", "layers"), "layers"))
 
     def mem(self) -> dict:
-        return p.parse_json(self._one("mem", "mem"), "mem")
+        return replies.mem(p.parse_json(self._one("mem", "mem"), "mem"))
 
     def cycles(self) -> list[int]:
-        return p.parse_list(self._one("cycles", "cycles"), "cycles", conv=int)
+        return [replies.count(c, "cycles") for c in p.parse_list(self._one("cycles", "cycles"), "cycles", conv=int)]
+
+    def dump_seconds(self) -> float:
+        """The deadline of `dump L`, which runs one inference before it answers."""
+        return self.timeout + self.infer_timeout
 
     def dump(self, layer: int, timeout: float | None = None) -> bytes:
-        payload = self._one(f"dump {layer}", "dump", timeout or self.timeout + self.infer_timeout)
+        seconds = timeout or self.dump_seconds()
+        payload = self._one(f"dump {layer}", "dump", seconds, seconds)
         index, _, data = payload.partition("-")
         if index != str(layer):
-            raise p.ProtocolError(f"asked to dump layer {layer}, the device dumped {index!r}")
+            raise p.ProtocolError(f"asked to dump layer {layer}, the device dumped {p.clip(index, 20)!r}")
         return p.parse_hex(data, "dump")
 
 
@@ -170,4 +215,4 @@ def _int(text: str, what: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise p.ProtocolError(f"malformed {what} reply: {text[:40]!r}") from None
+        raise p.ProtocolError(f"malformed {what} reply: {p.clip(text, 40)!r}") from None

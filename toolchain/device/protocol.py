@@ -8,13 +8,18 @@ line, and the `parse_*` helpers decode reply payloads.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 
 from toolchain.errors import DeviceError
 
 MAX_COMMAND = 1024  # bytes per command, terminator included
+# The longest legitimate line is a hex dump of one tensor (2 characters per byte): 4 MiB
+# covers a 2 MiB tensor, more RAM than the boards have. Longer lines are an error.
+MAX_LINE = 4 << 20
 READY = "m-ready"
+FAULT = "e-[HARDFAULT"
 
 
 class ProtocolError(DeviceError):
@@ -59,8 +64,20 @@ KEYS = sorted(["name", "profile", "model", "load-done", "buffer", "warmup-start"
                "cycles", "dump"], key=len, reverse=True)
 
 
+def clip(text: str, limit: int = 120) -> str:
+    """`text` cut to `limit` characters with the size of what was cut: device text in messages stays short."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit:,} more bytes)"
+
+
 def parse_line(text: str) -> Line:
-    """Classify one line (without its terminator)."""
+    """Classify one line (without its terminator).
+
+    A fault report counts wherever it starts: the firmware may fault in the middle of
+    printing a line, and its `e-[HARDFAULT` then follows that line's first half.
+    """
+    fault = text.find(FAULT)
+    if fault > 0:
+        text = text[fault:]
     if text == READY:
         return Line("ready", text)
     m = _BOOT.match(text)
@@ -84,21 +101,33 @@ class LineSplitter:
 
     Lines end with LF (a preceding CR is dropped); other non-printable bytes are
     discarded, as the firmware does on its side. A trailing partial line is kept
-    until its terminator arrives.
+    until its terminator arrives; one longer than `max_line` bytes is a ProtocolError.
     """
 
-    def __init__(self):
+    _DROP = bytes(b for b in range(256) if not 0x20 <= b < 0x7F and b != 0x0A)
+
+    def __init__(self, max_line: int = MAX_LINE):
         self._buf = bytearray()
+        self.max_line = max_line
 
     def feed(self, data: bytes) -> list[str]:
+        *done, rest = bytes(data).translate(None, self._DROP).split(b"\n")
         lines = []
-        for b in data:
-            if b == 0x0A:
-                lines.append(self._buf.decode("ascii"))
-                self._buf.clear()
-            elif 0x20 <= b < 0x7F:
-                self._buf.append(b)
+        for part in done:
+            self._buf += part
+            self._check()
+            lines.append(self._buf.decode("ascii"))
+            self._buf.clear()
+        self._buf += rest
+        self._check()
         return lines
+
+    def _check(self) -> None:
+        if len(self._buf) > self.max_line:
+            head = clip(self._buf[:80].decode("ascii"), 60)
+            self._buf.clear()
+            raise ProtocolError(f"the device sent a line longer than {self.max_line:,} bytes (starting {head!r})",
+                                "check the baud rate and that only tinyship firmware writes to this port")
 
     @property
     def pending(self) -> str:
@@ -116,28 +145,36 @@ def parse_boot(payload: str) -> Boot:
 
 
 def parse_list(payload: str, what: str, conv=float) -> list:
-    """`[1.0,2.5]` -> [1.0, 2.5] (the `results` and `cycles` replies)."""
+    """`[1.0,2.5]` -> [1.0, 2.5] (the `results` and `cycles` replies); nan and inf are malformed."""
     if not (payload.startswith("[") and payload.endswith("]")):
-        raise ProtocolError(f"malformed {what} reply: {payload[:80]!r}")
+        raise ProtocolError(f"malformed {what} reply: {clip(payload, 80)!r}")
     body = payload[1:-1].strip()
     try:
-        return [conv(v) for v in body.split(",")] if body else []
+        values = [conv(v) for v in body.split(",")] if body else []
     except ValueError:
-        raise ProtocolError(f"malformed {what} reply: {payload[:80]!r}") from None
+        raise ProtocolError(f"malformed {what} reply: {clip(payload, 80)!r}") from None
+    if not all(math.isfinite(v) for v in values if isinstance(v, float)):
+        raise ProtocolError(f"malformed {what} reply: not finite: {clip(payload, 80)!r}")
+    return values
 
 
 def parse_hex(payload: str, what: str) -> bytes:
     try:
         return bytes.fromhex(payload)
     except ValueError:
-        raise ProtocolError(f"malformed {what} reply: not hex: {payload[:80]!r}") from None
+        raise ProtocolError(f"malformed {what} reply: not hex: {clip(payload, 80)!r}") from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def parse_json(payload: str, what: str):
+    """JSON as RFC 8259 has it: NaN and Infinity are malformed, and so is nesting too deep to parse."""
     try:
-        return json.loads(payload)
-    except ValueError:
-        raise ProtocolError(f"malformed {what} reply: not JSON: {payload[:80]!r}") from None
+        return json.loads(payload, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise ProtocolError(f"malformed {what} reply: not JSON: {clip(payload, 80)!r}") from None
 
 
 def encode_command(command: str) -> bytes:

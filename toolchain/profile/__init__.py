@@ -54,8 +54,12 @@ def run_session(client, model, samples: Samples, *, out_dir=None, junit=None, **
 def profile(port: str, model, *, inputs=None, random: int | None = None, seed: int = 0, labels=None,
             n: int = 10, warmup: int = 1, out_dir=None, project_dir=None, float_model=None,
             tolerance: int = 0, junit=None, board=None, timeout: float = 5.0, infer_timeout: float = 10.0,
-            progress=None, context: dict | None = None) -> dict:
+            deadline: float | None = None, progress=None, context: dict | None = None) -> dict:
     """Profile `model` on the device at `port` (a pyserial URL or 'auto') and return the report dict.
+
+    Deadlines (docs/harness.md): each command's reply within `timeout` s (`infer`: its first
+    line within `timeout`, all of it within `timeout` + `infer_timeout` per inference); all
+    commands together within `deadline` s (default: the sum of those).
 
     Raises:
         StaleFirmwareError: the device runs another model (exit 5).
@@ -82,7 +86,7 @@ def profile(port: str, model, *, inputs=None, random: int | None = None, seed: i
         client = DeviceClient(transport, timeout=timeout, infer_timeout=infer_timeout)
         report = run_session(client, model, samples, out_dir=out_dir, junit=junit, n=n, warmup=warmup,
                              tolerance=tolerance, float_model=float_model, progress=progress, url=url,
-                             context=context, static=static)
+                             context=context, static=static, deadline=deadline)
     return report
 
 

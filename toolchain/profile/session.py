@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from toolchain import __version__
-from toolchain.device.protocol import DeviceRefusedError
+from toolchain.device.protocol import DeviceRefusedError, clip, db_commands
 from toolchain.errors import DeviceError, InputError, StaleFirmwareError, ToolchainError
 from toolchain.profile import stats
 from toolchain.profile.inputs import Samples, dequantize
@@ -33,13 +33,18 @@ class Session:
         float_model: optional float .tflite for the float host accuracy (with labels).
         static: the build's flash/RAM split (bytes per section), when known.
         progress: optional callable(stage, done, total).
+        deadline: seconds for all device commands together (default: `planned_seconds`, the
+            sum of the plan's command deadlines).
     """
 
     def __init__(self, model, samples: Samples, *, n: int = 10, warmup: int = 1, tolerance: int = 0,
                  float_model=None, progress=None, url: str = "", context: dict | None = None,
-                 static: dict | None = None):
+                 static: dict | None = None, deadline: float | None = None):
         if n < 1 or warmup < 0:
             raise InputError(f"need -n >= 1 and --warmup >= 0, got {n} and {warmup}", "e.g. -n 10 --warmup 1")
+        if deadline is not None and not deadline > 0:
+            raise InputError(f"--deadline must be a positive number of seconds, got {deadline}", "e.g. --deadline 600")
+        self.deadline = deadline
         self.model, self.samples = model, samples
         self.n, self.warmup, self.tolerance = n, warmup, tolerance
         self.float_model = float_model
@@ -69,6 +74,9 @@ class Session:
         """Run the whole plan; on a ToolchainError the report is marked partial and the error re-raised."""
         try:
             self.reference = self._host_reference()
+            seconds = self.deadline or self.planned_seconds(client)
+            self.report["run"]["deadline_s"] = seconds
+            client.session = client.deadline(seconds, "the session")
             self._handshake(client)
             total = len(self.samples.names)
             for j, name in enumerate(self.samples.names):
@@ -82,17 +90,34 @@ class Session:
         except ToolchainError as e:
             self.fail(e)
             raise
-        except KeyboardInterrupt:
-            self.report["status"] = "partial"
-            self.report["error"] = {"type": "KeyboardInterrupt", "message": "interrupted", "exit_code": 130}
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated)
+            code = getattr(e, "exit_code", 130)
+            self._stopped(type(e).__name__, "terminated (SIGTERM)" if code == 143 else "interrupted", code)
+            raise
+        except Exception as e:  # a bug: the report still says the run did not complete
+            self._stopped(type(e).__name__, clip(str(e), 300), 1)
             raise
         finally:
+            client.session = None
             self._summarize()
         return self.report
 
+    def planned_seconds(self, client) -> float:
+        """The sum of the command deadlines of this plan: what the session may take at most."""
+        per_sample = (len(db_commands(bytes(self._input_bytes()))) + 3) * client.timeout \
+            + client.infer_seconds(self.n, self.warmup)
+        dumps = len(self.model.main.operators) * client.dump_seconds()  # at most once, for a diverging sample
+        return 1 + 2 * client.timeout + len(self.samples.names) * per_sample + dumps
+
+    def _input_bytes(self) -> int:
+        return sum(t.nbytes for t in self.model.main.input_tensors())
+
     def fail(self, error: ToolchainError) -> None:
+        self._stopped(type(error).__name__, str(error), error.exit_code)
+
+    def _stopped(self, kind: str, message: str, exit_code: int) -> None:
         self.report["status"] = "partial"
-        self.report["error"] = {"type": type(error).__name__, "message": str(error), "exit_code": error.exit_code}
+        self.report["error"] = {"type": kind, "message": message, "exit_code": exit_code}
 
     def _host_reference(self) -> list[list[np.ndarray]]:
         from toolchain.reference import tflm_run
@@ -111,7 +136,7 @@ class Session:
                 f"the device runs model '{info.get('model')}' (crc32 0x{info.get('model_crc32') or 0:08x}), "
                 f"not {self.model.name} (crc32 0x{self.model.crc32:08x})",
                 "rebuild and flash the firmware for this model (tinyship deploy MODEL --board ID)")
-        want = sum(t.nbytes for t in self.model.main.input_tensors())
+        want = self._input_bytes()
         got = sum(i.get("bytes", 0) for i in dev["inputs"])
         if got != want:
             raise StaleFirmwareError(f"the device expects {got} input bytes, the model {want}",
