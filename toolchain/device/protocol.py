@@ -124,9 +124,9 @@ class LineSplitter:
 
     def _check(self) -> None:
         if len(self._buf) > self.max_line:
-            head = clip(self._buf[:80].decode("ascii"), 60)
+            head = self._buf[:40].decode("ascii")
             self._buf.clear()
-            raise ProtocolError(f"the device sent a line longer than {self.max_line:,} bytes (starting {head!r})",
+            raise ProtocolError(f"the device sent a line longer than {self.max_line:,} bytes (starting {head!r}...)",
                                 "check the baud rate and that only tinyship firmware writes to this port")
 
     @property
