@@ -26,7 +26,7 @@ def _fake_download(payloads: dict, calls: list):
 @pytest.fixture(scope="module")
 def payloads(shared_data):
     """The real bytes of every catalog file, keyed by its upstream URL (what a download would give)."""
-    return {e["url"]: (shared_data / name).read_bytes() for name, e in zoo.catalog().items()}
+    return {zoo.catalog()[name]["url"]: (shared_data / name).read_bytes() for name in zoo.shared_names()}
 
 
 def test_data_file_prefers_the_shared_folder(tmp_path, payloads):
@@ -78,9 +78,9 @@ def test_fetch_all_fills_the_cache_once_and_fails_fast_offline(tmp_path, payload
     calls, names = [], []
     root = zoo.fetch_all(shared=tmp_path / "none", cache=tmp_path / "cache", download=_fake_download(payloads, calls),
                          progress=names.append)
-    assert root == tmp_path / "cache" and names == list(zoo.catalog()) and len(calls) == len(zoo.catalog())
+    assert root == tmp_path / "cache" and names == zoo.shared_names() and len(calls) == len(names)
     assert zoo.fetch_all(shared=tmp_path / "none", cache=root, download=_offline(calls)) == root  # all cached
-    assert len(calls) == len(zoo.catalog())
+    assert len(calls) == len(names)
     offline = []
     with pytest.raises(zoo.DataError):
         zoo.fetch_all(shared=tmp_path / "none", cache=tmp_path / "empty", download=_offline(offline))
@@ -95,7 +95,8 @@ def test_zoo_cli_lists_where_each_file_is(tmp_path):
     rows = json.loads(r.stdout)["files"]
     assert [row["file"] for row in rows] == list(zoo.catalog())
     expected = "shared" if zoo.SHARED_DATA.is_dir() else "missing"  # the cache given is empty
-    assert {row["where"] for row in rows} == {expected}
+    assert {row["where"] for row in rows if row["file"] in zoo.shared_names()} == {expected}
+    assert {row["where"] for row in rows if row["file"] not in zoo.shared_names()} <= {"missing"}
 
 
 def _umask() -> int:

@@ -1,7 +1,8 @@
 """`bench`: build each shared model for each engine and emulated core, run it in QEMU, measure.
 
 Every figure comes from a run: instructions per inference are the emulated cycle count
-(`-icount shift=0`: one instruction per ns, docs/protocol.md), the arena is the device's
+(`-icount shift=0`: one instruction per ns, docs/protocol.md), estimated cycles price one traced
+inference with the core's cost model (Cortex-M4 and M55, docs/cost-model.md), the arena is the device's
 `mem` reply, flash is the linked ELF split by component (toolchain.build), and the outputs
 of random inputs are compared byte for byte with the TFLM Python interpreter. MACs come
 from the model (toolchain.analyze). Rows that cannot be built or run carry the reason.
@@ -18,13 +19,16 @@ import numpy as np
 
 from toolchain.errors import InputError, ToolchainError
 from toolchain.files import atomic_write
-from toolchain.zoo import data_file
+from toolchain.zoo import DataError, data_file
 
-MODELS = {
+MODELS = {  # the MLPerf Tiny reference models (kws, vww, ic, ad, str_ww), then TFLM's examples
     "kws_ref_model": "mlperf_tiny/kws_ref_model.tflite",
+    "vww_96_int8": "mlperf_tiny/vww_96_int8.tflite",
+    "resnet8_ic": "mlperf_tiny/pretrainedResnet_quant.tflite",
+    "ad01": "mlperf_tiny/ad01_int8.tflite",
+    "str_ww_ref_model": "mlperf_tiny/str_ww_ref_model.tflite",
     "person_detect": "tflm/person_detect.tflite",
     "micro_speech": "tflm/micro_speech_quantized.tflite",
-    "ad01": "mlperf_tiny/ad01_int8.tflite",
     "hello_world": "tflm/hello_world_int8.tflite",
 }
 BOARDS = ("qemu-cortex-m4", "qemu-cortex-m7", "qemu-cortex-m55")
@@ -39,6 +43,7 @@ class BenchRow:
     board: str
     engine: str  # aot (--kernels speed), aot-size, aot-portable, tflm-ref or tflm-cmsis-nn
     instructions: int | None = None
+    estimated_cycles: int | None = None  # the core's cost model over a traced inference (docs/cost-model.md)
     macs: int | None = None
     arena_bytes: int | None = None
     flash: dict = field(default_factory=dict)  # {"model", "engine", "app", "total"} bytes
@@ -117,6 +122,7 @@ def _random_inputs(model, n: int, seed: int) -> list[list[np.ndarray]]:
 def _measure(row: BenchRow, model_path: Path, work: Path, samples, tflm_dir) -> None:
     from toolchain import build, generate
     from toolchain.boards import load_board
+    from toolchain.device.costmodel import estimate_cycles
     from toolchain.device.emulator import QemuRunner
     from toolchain.profile.session import check_stack
     from toolchain.reference import tflm_run
@@ -136,7 +142,7 @@ def _measure(row: BenchRow, model_path: Path, work: Path, samples, tflm_dir) -> 
     with QemuRunner(built.elf, load_board(row.board), run_dir=project / "run", boot_timeout=60, timeout=60) as runner:
         client = runner.start()
         for i, sample in enumerate(samples):
-            client.load_input(b"".join(np.ascontiguousarray(x).tobytes() for x in sample))
+            client.load_input(_input_bytes(sample))
             client.infer(1, 0, timeout=INFER_TIMEOUT)
             if i == 0:
                 row.instructions = client.cycles()[0]
@@ -147,6 +153,13 @@ def _measure(row: BenchRow, model_path: Path, work: Path, samples, tflm_dir) -> 
             exact = exact and client.outputs() == want
             row.samples += 1
     row.exact = exact
+    estimate = estimate_cycles(built.elf, load_board(row.board), _input_bytes(samples[0]), project / "trace")
+    if estimate is not None:
+        row.estimated_cycles = estimate.to_dict(row.instructions)["cycles"]
+
+
+def _input_bytes(sample) -> bytes:
+    return b"".join(np.ascontiguousarray(x).tobytes() for x in sample)
 
 
 def bench(models=None, boards=BOARDS, engines=("aot", "aot-portable"), *, tflm_dirs=(), samples: int = 3,
@@ -167,10 +180,13 @@ def bench(models=None, boards=BOARDS, engines=("aot", "aot-portable"), *, tflm_d
     from toolchain.boards import load_board
     from toolchain.model import load_model
 
-    paths = {}
+    paths, missing = {}, {}
     for m in models or MODELS:
         if m in MODELS:
-            paths[m] = data_file(MODELS[m])  # ../shared/data, else the cache, else a download
+            try:
+                paths[m] = data_file(MODELS[m])  # ../shared/data, else the cache, else a download
+            except DataError as e:  # its rows say why (offline, not fetched)
+                missing[m] = e.message
             continue
         path = Path(m)
         if not path.is_file():
@@ -186,6 +202,11 @@ def bench(models=None, boards=BOARDS, engines=("aot", "aot-portable"), *, tflm_d
         raise InputError("the tflm rows need a TFLM source tree", "pass --tflm-dir DIR (or set TFLM_DIR)")
     work = Path(work_dir)
     rows = []
+    for name, reason in missing.items():
+        for board in boards:
+            rows.append(BenchRow(name, board, "aot", error=f"model not available: {reason}"))
+            if progress:
+                progress(rows[-1])
     for name, path in paths.items():
         model = load_model(path)
         macs = analyze(model).to_dict()["totals"]["macs"]

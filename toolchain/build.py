@@ -206,7 +206,7 @@ def size_report(elf: Path, map_path: Path | None) -> tuple[int, int, dict]:
     flash = sum(kinds[f"size:{n}"] for n, k in kinds.items() if not n.startswith("size:") and k[0])
     ram = sum(kinds[f"size:{n}"] for n, k in kinds.items() if not n.startswith("size:") and k[1])
     split = {"flash": dict.fromkeys(COMPONENTS, 0), "ram": dict.fromkeys(COMPONENTS, 0)}
-    for out, in_name, size, obj in _map_sections(map_path) if map_path else []:
+    for out, in_name, _, size, obj in _map_sections(map_path) if map_path else []:
         if in_name.startswith(".rodata.str"):
             continue  # merged across objects by the linker: left in "other"
         loaded, writable = kinds.get(out, (False, False))
@@ -237,7 +237,7 @@ def _component(section: str, obj: str) -> str:
 
 
 def _map_sections(map_path: Path):
-    """Yield (output section, input section, size, object file) from a GNU ld map."""
+    """Yield (output section, input section, address, size, object file) from a GNU ld map."""
     text = map_path.read_text(errors="replace")
     start = text.find("Linker script and memory map")
     lines = text[start:].splitlines() if start >= 0 else []
@@ -247,19 +247,19 @@ def _map_sections(map_path: Path):
         if pending is not None:
             m = _CONT.match(ln)
             if m:
-                yield out, pending, int(m.group(2), 16), m.group(3).strip()
+                yield out, pending, int(m.group(1), 16), int(m.group(2), 16), m.group(3).strip()
             pending = None
             continue
         m = _OUT_SECTION.match(ln)
         if m:
             out = m.group(1)
             if out in (".heap", ".stack") and m.group(3):
-                yield out, out, int(m.group(3), 16), "*linker*"
+                yield out, out, int(m.group(2), 16), int(m.group(3), 16), "*linker*"
             continue
         m = _IN_SECTION.match(ln)
         if m and out:
             if m.group(4):
-                yield out, m.group(1), int(m.group(3), 16), m.group(4).strip()
+                yield out, m.group(1), int(m.group(2), 16), int(m.group(3), 16), m.group(4).strip()
             elif m.group(2) is None:
                 pending = m.group(1)
 

@@ -43,8 +43,14 @@ def catalog() -> dict[str, dict]:
         if "file" in item:
             src = zoo["sources"][item["source"]]
             url = RAW_URL.format(repo=src["repo"], commit=src["commit"], path=item["path"])
-            entries[item["file"]] = {"url": url, "sha256": item["sha256"]}
+            entries[item["file"]] = {"url": url, "sha256": item["sha256"], "shared": item.get("shared", True)}
     return entries
+
+
+def shared_names() -> list[str]:
+    """The catalog files of the shared folder (the others, `shared: false`, are benchmark models
+    fetched into the cache when first used)."""
+    return [name for name, entry in catalog().items() if entry["shared"]]
 
 
 def cache_dir() -> Path:
@@ -93,13 +99,13 @@ def data_file(name: str, *, shared: Path = SHARED_DATA, cache: Path | None = Non
 def fetch_all(*, shared: Path = SHARED_DATA, cache: Path | None = None,
               download: Callable[[str], bytes] | None = None,
               progress: Callable[[str], None] = lambda name: None) -> Path:
-    """Make `data_dir()` hold every catalog file (downloading what the cache lacks); return it.
+    """Make `data_dir()` hold every shared catalog file (downloading what the cache lacks); return it.
 
     Stops at the first file that cannot be had (DataError), so an offline machine fails once, fast.
     """
     root = data_dir(shared, cache)
     if root != shared:
-        for name in catalog():
+        for name in shared_names():
             data_file(name, shared=shared, cache=root, download=download, progress=progress)
     return root
 

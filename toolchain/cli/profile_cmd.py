@@ -70,9 +70,17 @@ def render(report: dict, as_json: bool) -> None:
         table.add_row("port", report["context"]["port_note"])
     if lat:
         c, us = lat["cycles"], lat["us"]
-        table.add_row(f"latency ({lat['label']})",
-                      f"median {c['median']:,.0f} {lat['cycles_are']} = {us['median']:,.1f} µs  "
-                      f"(min {c['min']:,.0f}, p90 {c['p90']:,.0f}, max {c['max']:,.0f}, std {c['std']:,.1f})")
+        spread = f"(min {c['min']:,.0f}, p90 {c['p90']:,.0f}, max {c['max']:,.0f}, std {c['std']:,.1f})"
+        if lat["cycles_are"] == "instructions":  # QEMU counts instructions, not time
+            table.add_row(f"latency ({lat['label']})", f"median {c['median']:,.0f} instructions (QEMU)  {spread}")
+            est = lat.get("estimated")
+            if est:
+                at = (f"; ~{est['ms']['median']:,.2f} ms at {est['clock_hz'] / 1e6:g} MHz (estimated)"
+                      if est["ms"] else "")
+                table.add_row("estimated", f"~{est['cycles']['median']:,.0f} cycles (estimated, cost model){at}")
+        else:
+            table.add_row(f"latency ({lat['label']})", f"median {c['median']:,.0f} {lat['cycles_are']} = "
+                          f"{us['median']:,.1f} µs  {spread}")
     if mem.get("arena_size"):
         table.add_row("arena", f"{mem.get('arena_used') or 0:,} / {mem['arena_size']:,} bytes used")
     if mem.get("stack_size"):

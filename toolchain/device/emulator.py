@@ -76,6 +76,22 @@ class QemuRunner(ProcessRunner):
                 "-kernel", str(self.elf.resolve())]
 
 
+def _estimate(firmware: Path, board, samples, run_dir: Path) -> dict | None:
+    """The cost model's figures for one traced inference of the first sample (docs/cost-model.md),
+    or None: a core without a model, an ELF without its linker map, or a run that fails (the
+    profiling session then reports why)."""
+    from toolchain.device.costmodel import estimate_cycles
+
+    if not firmware.with_suffix(".map").is_file():
+        return None
+    sample = b"".join(x.tobytes() for x in samples.arrays[0]) if samples.arrays else None
+    try:
+        found = estimate_cycles(firmware, board, sample, run_dir / "trace") if sample is not None else None
+    except DeviceError:
+        return None
+    return found.to_dict(clock_hz=board.clock_hz) if found else None
+
+
 def runner_for(board, firmware: str | Path, emulator: str = "qemu", **kw):
     """The runner that executes `firmware` for `board`: the host binary, QEMU or Renode."""
     from toolchain.device.runner import HostRunner
@@ -163,9 +179,12 @@ def emulate(target, *, board=None, model=None, emulator: str = "qemu", run_dir=N
     model = load_model(model_path)
     samples = select_samples(model, inputs=inputs, random=random, seed=seed, labels=labels)
     run_dir = Path(run_dir or out_dir or tempfile.mkdtemp(prefix="tinyship-run-"))
+    estimate = _estimate(firmware, board, samples, run_dir) if emulator == "qemu" and board.qemu else None
     runner = runner_for(board, firmware, emulator, run_dir=run_dir, timeout=timeout, infer_timeout=infer_timeout)
     with runner:
         context = {"command": runner.cmd, "run_dir": str(runner.run_dir), "firmware": str(firmware), **(context or {})}
+        if estimate:
+            context["estimate"] = estimate
         try:
             return run_session(runner.client, model, samples, out_dir=out_dir, junit=junit, progress=progress,
                                url=runner.url, context=context, static=sizes or static, **options)

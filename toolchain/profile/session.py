@@ -198,6 +198,12 @@ class Session:
             "us": stats.summarize([to_us(c) for c in cycles]),
             "lap_us": stats.summarize([s["lap_us"] for s in samples]),
         }
+        estimate = r["context"].get("estimate")
+        if r["latency"] and estimate and dev.get("emulated"):  # the cost model's cycles (docs/cost-model.md)
+            cpi, clock = estimate["cycles_per_instruction"], estimate["clock_hz"]
+            r["latency"]["estimated"] = {
+                "cycles": stats.summarize([c * cpi for c in cycles]), "clock_hz": clock,
+                "ms": stats.summarize([c * cpi * 1e3 / clock for c in cycles]) if clock else None}
         r["layers"] = _layer_table(samples)
         for key in ("arena_size", "arena_used"):  # from `info` when `mem` was not reached
             if r["memory"][key] is None:
