@@ -7,7 +7,8 @@ image rows and along image columns (chosen by shape), lines of 1-3 outputs (scra
 ending in a single output or in a group of four overlapping the one before (at an odd position:
 three LDRs), bands of planes (a wide image), lines too long for any band (the C fallback),
 tiny images where every pixel is a border pixel, per-tensor and per-channel scales, RELU6 (a
-clamp inside int8) and the int8 range. The gemv chains hit the assembly gemv (unrolled pairs,
+clamp inside int8) and the int8 range; dilated windows and channel counts not in quads or depth
+multipliers above 1 go through the tap tables. The gemv chains hit the assembly gemv (unrolled pairs,
 the eight-group loop, the all-pixels pointwise block) and the one-channel window reads. The
 generator's layouts are checked on the host.
 """
@@ -28,7 +29,7 @@ BOARD = "qemu-cortex-m4"
 def _chain(make_tflite, shape, layers, seed=5) -> bytes:
     """Layers applied in turn to an input of `shape` (NHWC). Each layer is a dict: op ("dw" or
     "conv"), k (window: int or (h, w)), out (conv output channels), stride, padding ("SAME"/"VALID"), act
-    ("RELU6", "NONE", "RELU"), per_tensor (one weight scale)."""
+    ("RELU6", "NONE", "RELU"), per_tensor (one weight scale), dilation, multiplier (depthwise)."""
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
 
     rng = np.random.default_rng(seed)
@@ -42,7 +43,8 @@ def _chain(make_tflite, shape, layers, seed=5) -> bytes:
         dw = layer["op"] == "dw"
         k, stride, dil = layer.get("k", 3 if dw else 1), layer.get("stride", 1), layer.get("dilation", 1)
         kh, kw = (k, k) if isinstance(k, int) else k
-        out_c = c if dw else layer["out"]
+        mult = layer.get("multiplier", 1)
+        out_c = c * mult if dw else layer["out"]
         if layer.get("padding", "SAME") == "SAME":
             pad, oh, ow = s.Padding.SAME, -(-h // stride), -(-w // stride)
         else:
@@ -61,7 +63,7 @@ def _chain(make_tflite, shape, layers, seed=5) -> bytes:
         zp = -128 if act != "NONE" else 5
         y = tensor((n, oh, ow, out_c), out_scale, zp)
         fused = getattr(s.ActivationFunctionType, act)
-        ops.append((1 if dw else 0, [x, wt, bt], [y], *conv_options(dw, pad, stride, fused, dil)))
+        ops.append((1 if dw else 0, [x, wt, bt], [y], *conv_options(dw, pad, stride, fused, dil, mult)))
         x, scale, h, w, c = y, out_scale, oh, ow, out_c
     opcodes = [(s.BuiltinOperator.CONV_2D, 3, 3), (s.BuiltinOperator.DEPTHWISE_CONV_2D, 4, 3)]
     return make_tflite(tensors, ops, [first], [x], opcodes=opcodes, buffers=buffers)
@@ -103,6 +105,10 @@ DW = [
     # and 3 (VALID, stride 2, RELU6), a 2x3 window at dilation 2
     ("dilated", (1, 11, 13, 8), [{"op": "dw", "dilation": 2}, {"op": "dw", "k": (2, 3), "dilation": 2},
                                  {"op": "dw", "dilation": 3, "padding": "VALID", "stride": 2, "act": "RELU6"}], 0),
+    # channel by channel: 3 channels, depth multipliers 2 and 3 (6 and 18 channels), a 5x5 window
+    ("channels", (1, 7, 9, 3), [{"op": "dw"}, {"op": "dw", "multiplier": 2, "act": "RELU6"},
+                                {"op": "dw", "k": 5, "stride": 2, "per_tensor": True},
+                                {"op": "dw", "k": (2, 3), "multiplier": 3, "padding": "VALID"}], 0),
 ]
 
 

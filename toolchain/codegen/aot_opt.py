@@ -106,6 +106,18 @@ def dsp_depthwise3x3_filter(w: np.ndarray) -> np.ndarray:
     return rows.reshape(-1)
 
 
+def dsp_depthwise_channels(w: np.ndarray) -> np.ndarray:
+    """A [taps, channels] int8 depthwise filter as int16 for the DSP kernel's channel-by-channel path
+    (dsp_depthwise_scalar): per output channel, its taps; doubled as dsp_filter."""
+    return (w.astype(np.int16) * 2).T.reshape(-1)
+
+
+def dsp_depthwise_scalar(p: dict) -> bool:
+    """Whether the DSP depthwise kernel runs this layer channel by channel (its dw_scalar): a depth
+    multiplier above 1, or channels not a multiple of 4."""
+    return p["depth_multiplier"] != 1 or p["output_c"] % 4 != 0
+
+
 def dsp_depthwise_planes(p: dict) -> bool:
     """Whether the DSP depthwise kernel runs this layer by channel planes (params planes_dsp):
     3x3, undilated, equal strides 1 with at least 64 output pixels or 2 with at least 100
@@ -188,13 +200,11 @@ def specialize_dsp(ctx, low: Lowering, consts: list, size: bool = False) -> Lowe
     planes = False
     if low.kernel == "ts_depthwise_conv2d_s8":
         rows, k = p["output_c"], p["filter_h"] * p["filter_w"]
-        if p["depth_multiplier"] != 1:
-            return replace(low, fallback=f"depth multiplier {p['depth_multiplier']} (the DSP kernel needs 1)")
-        if rows % 4:
-            return replace(low, fallback=f"{rows} channels (the DSP kernel needs a multiple of 4)")
-        planes = dsp_depthwise_planes(p)
+        scalar = dsp_depthwise_scalar(p)
+        planes = dsp_depthwise_planes(p) and not scalar
         square3 = p["filter_h"] == 3 and p["filter_w"] == 3
-        layout = dsp_depthwise3x3_filter if planes else dsp_depthwise_pairs if square3 else dsp_depthwise_filter
+        layout = (dsp_depthwise_channels if scalar else dsp_depthwise3x3_filter if planes
+                  else dsp_depthwise_pairs if square3 else dsp_depthwise_filter)
         filt = layout(w.reshape(k, rows))
     else:
         rows = p.get("output_c", p.get("output_depth"))
@@ -208,7 +218,10 @@ def specialize_dsp(ctx, low: Lowering, consts: list, size: bool = False) -> Lowe
     if bound >= ACC_LIMIT:
         return replace(low, fallback=f"accumulators may reach {bound:,} (255 * sum|w| + |bias| of a row): "
                                      "beyond the DSP requantization's bound 2^29")
-    table = dsp_requant(bias, values[p["multiplier"]], values[p["shift"]], p["output_offset"], rows)
+    rq_bias = bias
+    if low.kernel == "ts_depthwise_conv2d_s8" and scalar:  # the input offset folded: acc = bias + offset * sum(w)
+        rq_bias = (bias if bias is not None else 0) + p["input_offset"] * w.reshape(k, rows).astype(np.int64).sum(0)
+    table = dsp_requant(rq_bias, values[p["multiplier"]], values[p["shift"]], p["output_offset"], rows)
     if table is None:
         return replace(low, fallback="a requantization outside the DSP kernel's form (a left shift, or the "
                                      "output offset overflowing the rounding term)")

@@ -23,8 +23,10 @@
  * dsp_depthwise_pairs: per channel (w_t, w_t+1)), two taps' words interleaved and widened
  * into each channel's input pair for one SMLAD. Outputs are requantized from registers
  * (params->requant_dsp).
- * Without the re-layouts (depth multiplier != 1, channels not a multiple of 4,
- * requantizations outside the fast form) the portable kernel runs.
+ * A depth multiplier above 1 or channels not in quads (dw_scalar): per output channel, its
+ * taps (params->filter_dsp: per channel, per tap, doubled) times the tap table's bytes of its
+ * input channel, one SMLABB each, the input offset folded into the bias by the generator.
+ * Without the re-layouts (requantizations outside the fast form) the portable kernel runs.
  */
 #include "ts_depthwise_conv2d_s8.h"
 
@@ -582,6 +584,29 @@ TS_ALWAYS_INLINE void table_body(const ts_depthwise_conv2d_params_t *p, const in
     }
 }
 
+/* Whether the layer runs channel by channel (aot_opt.py dsp_depthwise_scalar states the same). */
+static int dw_scalar(const ts_depthwise_conv2d_params_t *p)
+{
+    return p->depth_multiplier != 1 || p->output_c % 4 != 0;
+}
+
+/* All channels of one output pixel through its tap table, channel by channel (dw_scalar): output
+ * channel o reads input channel o / depth_multiplier; the bias holds offset * sum(w). */
+static void pixel_scalar(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap, int32_t taps, int8_t *out)
+{
+    const int16_t *w = p->filter_dsp;
+    const ts_rq_t *rq = (const ts_rq_t *)(const void *)p->requant_dsp;
+    for (int32_t c = 0, o = 0; c < p->input_c; ++c) {
+        for (int32_t m = 0; m < p->depth_multiplier; ++m, ++o, w += taps) {
+            int32_t acc = rq[o].bias2;
+            for (int32_t t = 0; t < taps; ++t) {
+                acc += w[t] * tap[t][c];
+            }
+            out[o] = ts_rq_apply(acc, &rq[o], p->act_min, p->act_max);
+        }
+    }
+}
+
 /* table_body with the int8 range as the activation clamp, and any clamp */
 static TS_NOINLINE void pixel_table_ssat(const ts_depthwise_conv2d_params_t *p, const int8_t *const *tap,
                                          int32_t taps, int8_t *out)
@@ -653,8 +678,10 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
         return TS_OK;
     }
     const int32_t taps = p->filter_h * p->filter_w;
-    const int square3 = p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 &&
-                        p->dilation_w == 1; /* windows inside the image read by rows */
+    const int scalar = dw_scalar(p);
+    const int square3 = p->filter_h == 3 && p->filter_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
+                        !scalar; /* windows inside the image read by rows */
+    const int32_t oc = p->output_c;
     const int ssat = p->act_min == -128 && p->act_max == 127;
     int32_t *offset = (int32_t *)scratch;          /* [taps] tap offsets from the window's corner */
     const int8_t **tap = (const int8_t **)(offset + taps); /* [taps] */
@@ -667,10 +694,10 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
     memset(pad, (int8_t)-p->input_offset, (size_t)ch);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
-        int8_t *out = output + (size_t)b * p->output_h * p->output_w * ch;
+        int8_t *out = output + (size_t)b * p->output_h * p->output_w * oc;
         for (int32_t oy = 0; oy < p->output_h; ++oy) {
             const int32_t y0 = oy * p->stride_h - p->pad_h;
-            for (int32_t ox = 0; ox < p->output_w; ++ox, out += ch) {
+            for (int32_t ox = 0; ox < p->output_w; ++ox, out += oc) {
                 const int32_t x0 = ox * p->stride_w - p->pad_w;
                 const int inside = y0 >= 0 && y0 + (p->filter_h - 1) * p->dilation_h < p->input_h && x0 >= 0 &&
                                    x0 + (p->filter_w - 1) * p->dilation_w < p->input_w;
@@ -685,7 +712,11 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
                         tap[t] = base + offset[t];
                     }
                 }
-                (ssat ? pixel_table_ssat : pixel_table_clamp)(p, tap, taps, out);
+                if (scalar) {
+                    pixel_scalar(p, tap, taps, out);
+                } else {
+                    (ssat ? pixel_table_ssat : pixel_table_clamp)(p, tap, taps, out);
+                }
             }
         }
     }
