@@ -118,3 +118,42 @@ def test_ci_installs_tinyship_from_its_source(tmp_path, monkeypatch):
     subprocess.run(["git", "-C", str(checkout), "remote", "remove", "origin"], check=True, timeout=30)
     with pytest.raises(InputError, match="--install"):
         ci.init_workflow("m.tflite", path=tmp_path / "user" / "other.yml")
+
+
+def _processes_running(path_part: str) -> list[int]:
+    """Pids of live processes whose command line mentions `path_part` (a unique temp path)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and path_part.encode() in (proc / "cmdline").read_bytes():
+                if (proc / "stat").read_text().split(")")[-1].split()[0] != "Z":
+                    pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_sigterm_stops_deploy_cleanly(shared_data, tmp_path):
+    """SIGTERM while QEMU runs the model: exit 143, one line, a partial report, no QEMU left."""
+    import signal
+    import time
+
+    model = shared_data / "tflm" / "hello_world_int8.tflite"
+    proc = subprocess.Popen([sys.executable, "-m", "toolchain", "deploy", str(model), "--board", "qemu-cortex-m4",
+                             "--random", "500", "-n", "20", "-o", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    log, t0 = tmp_path / "report" / "device.log", time.monotonic()
+    while not (log.is_file() and log.read_text().count("> infer") >= 3):
+        assert proc.poll() is None and time.monotonic() - t0 < 300, proc.communicate()
+        time.sleep(0.2)
+    qemu = [pid for pid in _processes_running(str(tmp_path)) if pid != proc.pid]
+    assert qemu, "QEMU should be running the firmware"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "tinyship: terminated (SIGTERM); emulators stopped, partial results kept"
+    assert "Traceback" not in err
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["status"] == "partial" and report["error"]["exit_code"] == 143
+    assert len(report["samples"]) >= 2
+    assert _processes_running(str(tmp_path)) == []
