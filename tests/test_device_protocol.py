@@ -90,7 +90,7 @@ class ScriptedTransport:
 
 def test_client_typed_replies():
     t = ScriptedTransport({
-        "name": ["m-name-[tinyship-host]", "m-ready"],
+        "name": ["m-name-dut-[tinyship-host]", "m-ready"],
         "info": ['m-info-{"board":"host","model_crc32":7}', "m-ready"],
         "infer": ["m-warmup-start-1", "m-warmup-done", "m-infer-start-2", "m-lap-us-100", "m-lap-us-350",
                   "m-infer-done", "m-results-[0.500000,-1.000000]", "m-ready"],
@@ -100,7 +100,7 @@ def test_client_typed_replies():
         "mem": ['m-mem-{"arena_size":10,"arena_used":8,"stack_size":4,"stack_used":2}', "m-ready"],
         "dump": ["m-dump-3-0102", "m-ready"],
         "db": lambda cmd: (["m-[Expecting 3 bytes]"] if "load" in cmd else ["m-load-done"]) + ["m-ready"],
-    }, banner=["boot noise", "m-boot-[tinyship board=host engine=aot model=m crc32=0x00000007]", "m-ready"])
+    }, banner=["boot noise", "m-boot-[tinyship board=host engine=aot model=m crc32=0x00000007]"])
     c = DeviceClient(t)
     assert c.wait_boot().crc32 == 7
     assert c.name() == "tinyship-host"

@@ -47,7 +47,7 @@ def test_qemu_boots_answers_and_stops_cleanly(qemu_elf, tmp_path):
     assert not _alive(pid)
     cmdline = (tmp_path / "cmdline.txt").read_text()
     assert "-icount shift=0" in cmdline and "-M mps2-an386" in cmdline and "-monitor none" in cmdline
-    assert "< m-name-[tinyship-qemu-cortex-m4]" in (tmp_path / "device.log").read_text()
+    assert "< m-name-dut-[tinyship-qemu-cortex-m4]" in (tmp_path / "device.log").read_text()
     assert (tmp_path / "stderr.txt").exists()
 
 
@@ -149,7 +149,7 @@ def test_renode_files(tmp_path):
     robot = files["tinyship.robot"].read_text()
     for part in ("Resource          ${RENODEKEYWORDS}", "Create Terminal Tester          ${UART}",
                  "Register Failing Uart String    e-[", "Wait For Line On Uart           m-boot-[tinyship board=stm32f4-discovery",
-                 "Write Line To Uart              name%", "m-name-[tinyship-stm32f4-discovery]"):
+                 "Write Line To Uart              name%", "m-name-dut-[tinyship-stm32f4-discovery]"):
         assert part in robot
     # the fail marker is registered before the emulation starts, so a fault fails at once
     assert robot.index("Register Failing Uart String") < robot.index("Start Emulation")

@@ -134,3 +134,19 @@ def test_platformio_project_config_parses_offline(tmp_path):
     assert (env["platform"], env["board"], env["framework"]) == ("nordicnrf52", "nano33ble", ["arduino"])
     assert env["lib_deps"] == ["https://github.com/tensorflow/tflite-micro-arduino-examples.git"
                                "#baf53a30221571988ddf3bdd50d2d040b6998873"]
+
+
+def test_mlperf_name_inferred_or_given(tmp_path):
+    from toolchain.mlperf import mlperf_name
+
+    assert [mlperf_name(n) for n in ("kws_ref_model", "ad01_int8", "vww_96_int8", "pretrainedResnet_quant",
+                                     "hello_world_int8")] == ["kws01", "ad01", "vww01", "ic01", None]
+    generate(KWS, board="host", out_dir=tmp_path / "kws")
+    assert '#define TS_MLPERF_NAME "kws01"' in (tmp_path / "kws" / "src" / "tinyship_config.h").read_text()
+    generate(HELLO, board="host", out_dir=tmp_path / "hello", mlperf_name="ad01")
+    assert json.loads((tmp_path / "hello" / "tinyship.json").read_text())["mlperf_name"] == "ad01"
+    generate(HELLO, board="host", out_dir=tmp_path / "own")
+    assert '#define TS_MLPERF_NAME "hello_world_int8"' in (tmp_path / "own" / "src" / "tinyship_config.h").read_text()
+    with pytest.raises(InputError, match="unknown MLPerf Tiny model name 'kws02'"):
+        generate(HELLO, board="host", out_dir=tmp_path / "bad", mlperf_name="kws02")
+    assert not (tmp_path / "bad").exists()

@@ -19,7 +19,8 @@ def deploy(model, *, board: str, engine: str = "aot", calib=None, labels=None, e
            port: str | None = None, out_dir=None, inputs=None, random: int | None = None, seed: int = 0,
            n: int = 10, warmup: int = 1, tolerance: int = 0, junit=None, timeout: float = 5.0,
            infer_timeout: float = 10.0, deadline: float | None = None, tflm_dir=None, float_model=None,
-           kernels: str | None = None, memory_of: str | None = None, progress=None) -> dict:
+           kernels: str | None = None, memory_of: str | None = None, builder: str | None = None,
+           mlperf_name: str | None = None, progress=None) -> dict:
     """Run the whole pipeline for `model` (.keras/.h5/SavedModel dir or .tflite) on `board`.
 
     `emulate` defaults to True for boards without PlatformIO (host, qemu-*); otherwise the
@@ -63,7 +64,7 @@ def deploy(model, *, board: str, engine: str = "aot", calib=None, labels=None, e
 
     progress("generate", 0, 1)
     project = generate(tflite, board=board, engine=engine, out_dir=out / "firmware", tflm_dir=tflm_dir,
-                       aot_kernels=kernels, memory_of=memory_of)
+                       aot_kernels=kernels, memory_of=memory_of, builder=builder, mlperf_name=mlperf_name)
     progress("generate", 1, 1)
     progress("build", 0, 1)
     built = build(project.dir, progress=lambda note: progress(f"build: {note}", 0, 1))

@@ -279,7 +279,7 @@ static void cmd_infer(const char *n_arg, const char *w_arg)
         return;
     }
     if (input_len != input_expected) {
-        error("input incomplete: finish db or db load again");
+        error("no complete input: db load N, then db data until m-load-done");
         return;
     }
     putf("m-warmup-start-%lu\r\n", w);
@@ -399,6 +399,14 @@ static int hexval(char c)
     return -1;
 }
 
+/** A rejected `db` command discards the input: the next `infer` is an error, never stale data. */
+static void db_reject(const char *msg)
+{
+    input_expected = TS_INPUT_BYTES;
+    input_len = 0;
+    putf("e-[%s; input discarded: db load %u again]\r\n", msg, (unsigned)TS_INPUT_BYTES);
+}
+
 static void cmd_db(char *arg1, char *arg2, char *arg3)
 {
     unsigned long n, off = 0, count;
@@ -406,7 +414,7 @@ static void cmd_db(char *arg1, char *arg2, char *arg3)
         error("usage: db load N | db HEX | db print [OFFSET [COUNT]]");
     } else if (!strcmp(arg1, "load")) {
         if (parse_uint(arg2, &n) || n != TS_INPUT_BYTES) {
-            putf("e-[db load expects the input size, %u bytes]\r\n", (unsigned)TS_INPUT_BYTES);
+            db_reject("db load expects the input size");
             return;
         }
         input_expected = n;
@@ -428,17 +436,16 @@ static void cmd_db(char *arg1, char *arg2, char *arg3)
     } else {
         size_t len = strlen(arg1);
         if (len % 2 || arg2) {
-            error("db data must be hex pairs");
+            db_reject("db data must be hex pairs");
             return;
         }
         if (input_len + len / 2 > input_expected) {
-            error("more bytes than db load announced");
+            db_reject("more bytes than db load announced");
             return;
         }
         for (size_t i = 0; i < len; i += 2) {
-            int hi = hexval(arg1[i]), lo = hexval(arg1[i + 1]);
-            if (hi < 0 || lo < 0) {
-                error("db data must be hex pairs");
+            if (hexval(arg1[i]) < 0 || hexval(arg1[i + 1]) < 0) {
+                db_reject("db data must be hex pairs");
                 return;
             }
         }
@@ -464,10 +471,10 @@ static void dispatch(char *c)
         return;
     }
     if (!strcmp(argv[0], "name")) {
-        line("m-name-[tinyship-" TS_BOARD_ID "]");
+        line("m-name-dut-[tinyship-" TS_BOARD_ID "]");   /* as the MLPerf Tiny reference firmware */
     } else if (!strcmp(argv[0], "profile")) {
         line("m-profile-[tinyship]");
-        line("m-model-[" TS_MODEL_NAME "]");
+        line("m-model-[" TS_MLPERF_NAME "]");   /* the runner picks its test script by it */
     } else if (!strcmp(argv[0], "db")) {
         cmd_db(argv[1], argv[2], argv[3]);
     } else if (!engine_ok && (!strcmp(argv[0], "infer") || !strcmp(argv[0], "dump"))) {
@@ -508,7 +515,8 @@ void app_boot(void)
     if (!engine_ok) {
         putf("e-[engine init failed: %s]\r\n", engine_error());
     }
-    line("m-ready");
+    /* no m-ready: a runner that opens the port before the board boots (and never flushes) must
+     * not take the boot lines for a complete reply to its first command */
 }
 
 void app_feed(int c)

@@ -15,6 +15,15 @@ kernels_option = click.option(
     help="aot kernels: speed (DSP/Helium kernels; on DSP cores int16 weights, about twice the flash), size (int8 "
          "weights widened in registers: portable flash, about 1.3x the instructions on Cortex-M4) or portable "
          "(plain C). Default: speed, or size when the board's flash would not hold the speed layout.")
+mlperf_name_option = click.option(
+    "--mlperf-name", type=click.Choice(["kws01", "vww01", "ic01", "ad01"]),
+    help="Model name the firmware answers to `profile`, by which the MLPerf Tiny runner picks its test. "
+         "Default: inferred for the reference models (kws_ref_model -> kws01, vww_96 -> vww01, "
+         "pretrainedResnet -> ic01, ad01 -> ad01), else the model's own name.")
+builder_option = click.option(
+    "--builder", type=click.Choice(["make", "platformio"]),
+    help="make (bare-metal Makefile: the default wherever the board has one, e.g. the STM32 boards) or "
+         "platformio (the Arduino core).")
 port_option = click.option("--port", metavar="URL", help="pyserial URL: /dev/ttyACM0, COM3, socket://127.0.0.1:4321, rfc2217://..., or 'auto'.")
 
 

@@ -6,7 +6,7 @@ import functools
 
 import click
 
-from toolchain.cli.common import kernels_option, port_option
+from toolchain.cli.common import builder_option, kernels_option, mlperf_name_option, port_option
 from toolchain.cli.profile_cmd import profile_options, run_with_display
 
 
@@ -23,8 +23,11 @@ from toolchain.cli.profile_cmd import profile_options, run_with_display
                    "--memory-of stm32f103-bluepill; exits 3 naming the shortfall when the firmware does not fit.")
 @click.option("--tflm-dir", type=click.Path(exists=True, file_okay=False), help="TFLM source tree for --engine tflm on Makefile boards.")
 @kernels_option
+@builder_option
+@mlperf_name_option
 @profile_options
-def command(model, board, engine, calib, emulate, port, memory_of, tflm_dir, kernels, as_json, **options):
+def command(model, board, engine, calib, emulate, port, memory_of, tflm_dir, kernels, builder, mlperf_name, as_json,
+            **options):
     """convert (Keras) -> analyze -> generate -> build -> flash or emulate -> profile MODEL on --board.
 
     Writes -o DIR (default tinyship-MODEL-BOARD): model/, firmware/, report/.
@@ -33,4 +36,4 @@ def command(model, board, engine, calib, emulate, port, memory_of, tflm_dir, ker
 
     run_with_display(as_json, functools.partial(deploy, model), board=board, engine=engine, calib=calib,
                      emulate=emulate, port=port, tflm_dir=tflm_dir, kernels=kernels, memory_of=memory_of,
-                     **options)
+                     builder=builder, mlperf_name=mlperf_name, **options)

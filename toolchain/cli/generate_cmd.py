@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from toolchain.cli.common import board_option, console, json_option, kernels_option, print_json
+from toolchain.cli.common import (board_option, builder_option, console, json_option, kernels_option,
+                                  mlperf_name_option, print_json)
 
 
 @click.command()
@@ -17,10 +18,10 @@ from toolchain.cli.common import board_option, console, json_option, kernels_opt
 @click.option("--tflm-dir", type=click.Path(file_okay=False), envvar="TFLM_DIR",
               help="TFLM source tree (as create_tflm_tree.py writes it) for tflm on Makefile boards. [env: TFLM_DIR]")
 @kernels_option
-@click.option("--builder", type=click.Choice(["make", "platformio"]),
-              help="make (bare-metal Makefile; the default wherever the board has one) or platformio (Arduino core).")
+@builder_option
+@mlperf_name_option
 @json_option
-def command(model, board, engine, out_dir, memory_of, tflm_dir, kernels, builder, as_json):
+def command(model, board, engine, out_dir, memory_of, tflm_dir, kernels, builder, mlperf_name, as_json):
     """Drop MODEL into a self-contained firmware project for a board and engine.
 
     Example: tinyship generate kws.tflite --board qemu-cortex-m4 --kernels size -o kws-m4
@@ -30,7 +31,7 @@ def command(model, board, engine, out_dir, memory_of, tflm_dir, kernels, builder
     if not board:
         raise click.UsageError("--board is required (see `tinyship boards`)")
     p = generate(model, board=board, engine=engine, out_dir=out_dir, memory_of=memory_of, tflm_dir=tflm_dir,
-                 aot_kernels=kernels, builder=builder)
+                 aot_kernels=kernels, builder=builder, mlperf_name=mlperf_name)
     if as_json:
         print_json({"dir": str(p.dir), "board": p.board.id, "memory_of": p.board.memory_of, "engine": p.engine,
                     "kernels": p.kernels, "model": p.model_name, "crc32": p.crc32, "builder": p.builder,

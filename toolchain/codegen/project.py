@@ -56,7 +56,9 @@ def _env() -> jinja2.Environment:
 
 
 def _model_name(model: Model) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", model.name)
+    """The model's name as the firmware prints it: a C string, and never containing `m-ready`
+    (an MLPerf Tiny runner ends a reply at any line that contains it)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", model.name).replace("m-ready", "m_ready")
 
 
 def _tflm_dir(tflm_dir, board: Board) -> str | None:
@@ -120,7 +122,8 @@ def _copy(src_dir: Path, dst_dir: Path) -> None:
 
 
 def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str | None = None,
-             tflm_dir=None, aot_kernels: str | None = None, builder: str | None = None) -> Project:
+             tflm_dir=None, aot_kernels: str | None = None, builder: str | None = None,
+             mlperf_name: str | None = None) -> Project:
     """Write a firmware project for `model` on `board` into `out_dir` (all or nothing).
 
     `aot_kernels` (toolchain.codegen.aot_opt.KERNEL_CHOICES): "speed" (the DSP/Helium kernels,
@@ -128,6 +131,8 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
     (the plain C kernels); None: speed, or size when the board's flash would not hold the speed
     layout (choose_kernels).
     `builder`: "make" or "platformio"; default make, except on boards that build only with PlatformIO.
+    `mlperf_name`: the model name `profile` answers (kws01, vww01, ic01, ad01); default: that of a
+    known MLPerf Tiny reference model (toolchain.mlperf), else the model's own name.
 
     Raises:
         InputError: unknown board/engine, missing TFLM tree. NotSupportedError: the board
@@ -153,7 +158,10 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
     layers = None
     out_dir = Path(out_dir)
     name = _model_name(model)
-    ctx = {"board": b, "engine": engine, "model_name": name, "model_file": model.path.name if model.path else name,
+    from toolchain.mlperf import mlperf_name as to_mlperf
+
+    mlperf = to_mlperf(name, mlperf_name)
+    ctx = {"board": b, "engine": engine, "model_name": name, "mlperf_name": mlperf or name, "model_file": model.path.name if model.path else name,
            "crc32": model.crc32, "input_bytes": sum(t.nbytes for t in model.main.input_tensors()),
            "tflm_dir": tflm_path, "cxx": b.compiler["cc"].replace("gcc", "g++")}
     if b.platform == "cortex-m":
@@ -199,7 +207,7 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
             if b.platform == "cortex-m":
                 (stage / "linker.ld").write_text(env.get_template("platform/cortex-m/linker.ld.j2").render(ctx))
         manifest = {"board": board, "memory_of": memory_of, "engine": engine, "kernels": kernels, "model": name,
-                    "crc32": model.crc32,
+                    "crc32": model.crc32, "mlperf_name": mlperf,
                     "builder": builder, "platform": b.platform, "flash_bytes": b.flash_bytes,
                     "ram_bytes": b.ram_bytes, "elf": "build/firmware.elf", "map": "build/firmware.map"}
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
