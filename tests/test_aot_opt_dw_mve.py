@@ -9,7 +9,8 @@ gather per pair of pixels) and odd ones, images where every pixel is a border pi
 split into several bands (the last one overlapping), planes filled by table and by rows
 with 1, 2, 4, 8 and 16 channels interleaved (the generator's plane_k), left and right
 requantization shifts, per-channel and per-tensor scales, RELU, RELU6 and no clamp; and the
-other paths (5x5 windows, fewer than four output pixels). The generated tables are checked on
+pixel path (5x5 windows, fewer than four output pixels; 6 and 30 channels: tail-predicated
+groups of eight; depth multipliers 2 and 5: every channel gathered). The generated tables are checked on
 the host.
 """
 
@@ -18,7 +19,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from toolchain.boards import load_board
+from toolchain.codegen.aot_opt import model_kernels
 from toolchain.codegen.aot_opt_mve_dw import depthwise_mve_tables, plane_k
+from toolchain.model import load_model
 
 from aot_rig.spec import Spec, conv_options
 from test_aot_opt import _run_on_qemu
@@ -29,7 +33,7 @@ BOARD = "qemu-cortex-m55"
 def _chain(make_tflite, shape, layers, per_tensor=False, seed=3) -> bytes:
     """A chain of depthwise layers from an input of `shape` (NHWC). Each layer is a dict:
     k (window, int or (h, w)), stride, padding ("SAME"/"VALID"), act ("RELU", "RELU6",
-    "NONE"), dilation, ratio (the requantization scale: (lo, hi) drawn per channel; default
+    "NONE"), dilation, multiplier, ratio (the requantization scale: (lo, hi) drawn per channel; default
     small, right shifts), wmax (the weights' magnitude), bias (its magnitude)."""
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
 
@@ -48,7 +52,8 @@ def _chain(make_tflite, shape, layers, per_tensor=False, seed=3) -> bytes:
             oh, ow = -(-h // stride), -(-w // stride)
         else:
             oh, ow = (h - (kh - 1) * dil - 1) // stride + 1, (w - (kw - 1) * dil - 1) // stride + 1
-        wmax = layer.get("wmax", 127)
+        wmax, mult = layer.get("wmax", 127), layer.get("multiplier", 1)
+        c *= mult
         weights = rng.integers(-wmax, wmax + 1, size=(1, kh, kw, c), dtype=np.int8)
         lo, hi = layer.get("ratio", (0.004, 0.02))
         ratio = rng.uniform(lo, hi, 1 if per_tensor else c)
@@ -63,7 +68,7 @@ def _chain(make_tflite, shape, layers, per_tensor=False, seed=3) -> bytes:
         y = tensor((n, oh, ow, c), out_scale, zp)
         padding = s.Padding.SAME if same else s.Padding.VALID
         fused = getattr(s.ActivationFunctionType, act)
-        ops.append((0, [x, wt, bt], [y], *conv_options(True, padding, stride, fused, dil)))
+        ops.append((0, [x, wt, bt], [y], *conv_options(True, padding, stride, fused, dil, mult)))
         x, scale, h, w = y, out_scale, oh, ow
     return make_tflite(tensors, ops, [first], [x], opcodes=[(s.BuiltinOperator.DEPTHWISE_CONV_2D, 4, 3)],
                        buffers=buffers)
@@ -105,6 +110,11 @@ CHAINS = {
     "pairs_far": ((1, 5, 6, 8), [{"k": 3, **FAR, "act": "NONE"}], False),
     # 16 channels a plane, the pairs' lanes reaching byte 255
     "c32": ((1, 4, 4, 32), [{"k": 3, "act": "NONE"}, {"k": 3, "stride": 2, "act": "NONE"}], False),
+    # the pixel path's tail groups and gathers: 6 channels 5x5 (8 lanes, 6 stored), depth multipliers
+    # 5 (30 channels) and 2 (60), then 30 channels 5x5 (sixteen, eight, six)
+    "odd": ((1, 9, 10, 6), [{"k": 5, "act": "NONE"}, {"k": 3, "multiplier": 5, "act": "RELU6"},
+                            {"k": 5, "act": "NONE"}, {"k": 3, "multiplier": 2, "stride": 2, "padding": "VALID"}],
+            False),
 }
 
 
@@ -117,7 +127,9 @@ def test_depthwise_chains_bit_exact_on_m55(make_tflite, tmp_path, name):
     got, want, project = _run_on_qemu(path, BOARD, tmp_path, samples=2)
     assert len(set(want[0])) > 3, "the outputs should not all saturate"
     assert got == want
-    assert "filter_mve" in (project / "src" / "model" / "model.c").read_text()
+    # the plane tables (the odd chain's windows are all for the pixel path), and no portable layer
+    assert ("filter_mve" in (project / "src" / "model" / "model.c").read_text()) == (name != "odd")
+    assert {k["kernel"] for k in model_kernels(load_model(path), load_board(BOARD).features)} == {"mve"}
 
 
 def test_plane_k_covers_every_fill(make_tflite, tmp_path):

@@ -93,13 +93,13 @@ def plane_k(p: dict) -> int:
 def specialize_depthwise_mve(ctx, low: Lowering, consts: list) -> Lowering:
     """Add filter_mve / requant_mve to a DEPTHWISE_CONV_2D with depth multiplier 1 and at most
     16 taps; other lowerings are returned unchanged but for the reason the kernel will leave
-    them to the portable one, when it will (its pixel path takes channels in eights, at most
-    MAX_WEIGHTS weights)."""
+    them to the portable one, when it will (its pixel path takes at most MAX_WEIGHTS weights,
+    channels padded to eights)."""
     if low.kernel != "ts_depthwise_conv2d_s8":
         return low
     p = low.params
     taps, channels = p["filter_h"] * p["filter_w"], p["output_c"]
-    pixels = p.get("depth_multiplier") == 1 and channels % 8 == 0 and taps * channels <= MAX_WEIGHTS
+    pixels = taps * -(-channels // 8) * 8 <= MAX_WEIGHTS
     values = {c.name: c.values for c in consts}
     if p.get("depth_multiplier") != 1 or taps > LANES or low.args[1] not in values:
         return low if pixels else replace(low, fallback=_pixels_refusal(p, taps))
@@ -116,8 +116,4 @@ def specialize_depthwise_mve(ctx, low: Lowering, consts: list) -> Lowering:
 
 
 def _pixels_refusal(p: dict, taps: int) -> str:
-    if p.get("depth_multiplier") != 1:
-        return f"depth multiplier {p['depth_multiplier']} (the Helium kernel needs 1)"
-    if p["output_c"] % 8:
-        return f"{p['output_c']} channels (the Helium pixel path needs a multiple of 8)"
     return f"{taps * p['output_c']} weights (the Helium pixel path holds at most {MAX_WEIGHTS})"

@@ -72,7 +72,7 @@ def mve(kernel: str, p: dict) -> int:
     if kernel == "ts_depthwise_conv2d_s8":
         if p.get("filter_mve") and p.get("plane_k", 0) != 0:
             return MVE_DW_PLANES_SCRATCH
-        taps, ch = p["filter_h"] * p["filter_w"], p["input_c"]
-        if p["depth_multiplier"] == 1 and ch % 8 == 0 and taps * ch <= MVE_DW_MAX_WEIGHTS:
-            return 16 * ch + 8 * taps + ch + taps * ch
+        taps, ch8 = p["filter_h"] * p["filter_w"], -(-p["output_c"] // 8) * 8
+        if taps * ch8 <= MVE_DW_MAX_WEIGHTS:
+            return 16 * ch8 + 8 * taps + ch8 + taps * ch8 + 2 * ch8
     return 0

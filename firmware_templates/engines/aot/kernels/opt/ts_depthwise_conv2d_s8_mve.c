@@ -21,8 +21,10 @@
  * Otherwise, sixteen channels per pass over each pixel (by_pixels): a table of byte offsets
  * from a base points each tap at its input pixel or at a row of input zero points outside the
  * image (windows inside the image share one table from their corner), the input offset folded
- * into the accumulators' start. Depth multipliers other than 1, channel counts not a multiple
- * of 8 and filters over TS_MVE_DW_MAX_WEIGHTS use the portable kernel.
+ * into the accumulators' start; the last channels eight at a time, tail-predicated and
+ * gathered (VLDRB.S16 [base, offsets]: with a depth multiplier above 1 every channel this way,
+ * output channel o reading input channel o / multiplier). Filters over TS_MVE_DW_MAX_WEIGHTS
+ * use the portable kernel.
  */
 /* -O2 whatever the project level: the Helium asm has impossible register constraints at -O0 */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -42,16 +44,16 @@
 int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
                                         const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch);
 
-/* Requantize and store eight channels (even/odd lanes re-interleaved by VMOVNB/VMOVNT). */
+/* Requantize and store the channels of `pred` among eight (even/odd lanes re-interleaved by VMOVNB/VMOVNT). */
 TS_ALWAYS_INLINE void store8(const ts_depthwise_conv2d_params_t *p, int32x4_t even, int32x4_t odd, const int32_t *g,
-                             int8_t *out)
+                             mve_pred16_t pred, int8_t *out)
 {
     const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
     even = ts_mve_requant_lr(even, vldrwq_s32(g + 8), vldrwq_s32(g + 16), vldrwq_s32(g + 24));
     odd = ts_mve_requant_lr(odd, vldrwq_s32(g + 12), vldrwq_s32(g + 20), vldrwq_s32(g + 28));
     even = vminq_s32(vmaxq_s32(vaddq_n_s32(even, p->output_offset), lo), hi);
     odd = vminq_s32(vmaxq_s32(vaddq_n_s32(odd, p->output_offset), lo), hi);
-    vstrbq_s16(out, vmovntq_s32(vmovnbq_s32(vdupq_n_s16(0), even), odd));
+    vstrbq_p_s16(out, vmovntq_s32(vmovnbq_s32(vdupq_n_s16(0), even), odd), pred);
 }
 
 /*
@@ -156,37 +158,52 @@ static void taps16(const int32_t *tap, int32_t taps, const int8_t *base, const i
  * [channels / 8][init 8, multiplier 8, left shift 8, right shift 8], even channels first (prepare()).
  */
 static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *base, const int32_t *tap, int32_t taps,
-                  const int8_t *w, const int32_t *rq, int8_t *out)
+                  const int8_t *w, const int32_t *rq, const uint16_t *source, int8_t *out)
 {
-    const int32_t ch = p->input_c;
+    const int32_t ch = p->output_c;
     int32_t c = 0;
-    for (; c + 16 <= ch; c += 16, w += taps * 16, rq += 64) {
+    for (; p->depth_multiplier == 1 && c + 16 <= ch; c += 16, w += taps * 16, rq += 64) {
         taps16(tap, taps, base + c, w, rq, p, out + c);
     }
-    if (c < ch) { /* eight channels left */
+    for (; c < ch; c += 8, rq += 32) { /* the last channels (all with a multiplier), eight at a time, gathered */
+        const mve_pred16_t pred = vctp16q((uint32_t)(ch - c));
+        const uint16x8_t from = vldrhq_u16(source + c);
         int32x4_t even = vldrwq_s32(rq), odd = vldrwq_s32(rq + 4);
         for (int32_t t = 0; t < taps; ++t, w += 8) {
-            const int16x8_t x = vldrbq_s16(base + tap[t] + c), k = vldrbq_s16(w);
+            const int16x8_t x = vldrbq_gather_offset_z_s16(base + tap[t], from, pred), k = vldrbq_s16(w);
             even = vaddq_s32(even, vmullbq_int_s16(x, k));
             odd = vaddq_s32(odd, vmulltq_int_s16(x, k));
         }
-        store8(p, even, odd, rq, out + c);
+        store8(p, even, odd, rq, pred, out + c);
     }
 }
 
-/* Channel-group layouts for pixel(): weights, and accumulator starts (bias + offset * sum(w)),
- * multipliers and left and right shifts. */
-static void prepare(const ts_depthwise_conv2d_params_t *p, const int8_t *filter, const int32_t *bias, int32_t taps,
-                    int8_t *w, int32_t *rq)
+/* Channels of the sixteen-channel path's layouts: ch rounded up to a multiple of 8. */
+static int32_t pixel_channels(int32_t ch)
 {
-    const int32_t ch = p->input_c;
+    return (ch + 7) / 8 * 8;
+}
+
+/* Channel-group layouts for pixel(): weights, and accumulator starts (bias + offset * sum(w)),
+ * multipliers and left and right shifts; groups of sixteen output channels (of eight with a
+ * depth multiplier), then of eight, the last one padded with zeros (pixel_channels(ch) of
+ * each); and each output channel's input channel. */
+static void prepare(const ts_depthwise_conv2d_params_t *p, const int8_t *filter, const int32_t *bias, int32_t taps,
+                    int8_t *w, int32_t *rq, uint16_t *source)
+{
+    const int32_t ch = p->output_c, ch16 = p->depth_multiplier == 1 ? ch / 16 * 16 : 0;
+    memset(w, 0, (size_t)(taps * pixel_channels(ch)));
+    memset(rq, 0, (size_t)pixel_channels(ch) * 4 * sizeof *rq);
+    for (int32_t c = 0; c < pixel_channels(ch); ++c) {
+        source[c] = (uint16_t)(c < ch ? c / p->depth_multiplier : 0);
+    }
     for (int32_t c = 0; c < ch; ++c) {
-        const int32_t lane = c % 8, first = c - c % 16, width = ch - first < 16 ? 8 : 16;
+        const int32_t lane = c % 8, first = c < ch16 ? c - c % 16 : c - c % 8, width = c < ch16 ? 16 : 8;
         int32_t *slot = rq + c / 8 * 32 + (lane % 2) * 4 + lane / 2; /* even channels first */
         int32_t sum = 0;
         for (int32_t t = 0; t < taps; ++t) {
             const int8_t v = filter[(size_t)t * ch + c];
-            w[(size_t)first * taps + t * width + c % 16] = v;
+            w[(size_t)first * taps + t * width + c - first] = v;
             sum += v;
         }
         slot[0] = (bias != NULL ? bias[c] : 0) + p->input_offset * sum;
@@ -666,11 +683,10 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
 /* Whether the sixteen-channel path runs the layer (else the portable kernel). */
 static int pixels_apply(const ts_depthwise_conv2d_params_t *p)
 {
-    return p->depth_multiplier == 1 && p->input_c % 8 == 0 &&
-           p->filter_h * p->filter_w * p->input_c <= TS_MVE_DW_MAX_WEIGHTS;
+    return p->filter_h * p->filter_w * pixel_channels(p->output_c) <= TS_MVE_DW_MAX_WEIGHTS;
 }
 
-/* The sixteen-channel path (any window; channel counts a multiple of 8). */
+/* The sixteen-channel path (any window, any channel count). */
 static int32_t by_pixels(const ts_depthwise_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
                          const int32_t *bias, int8_t *output, void *scratch)
 {
@@ -680,32 +696,34 @@ static int32_t by_pixels(const ts_depthwise_conv2d_params_t *params, const int8_
     if (!pixels_apply(p) || scratch == NULL) {
         return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output, NULL);
     }
-    int32_t *rq = (int32_t *)scratch;  /* [4 * ch] */
-    int32_t *offset = rq + 4 * ch;     /* [taps] tap offsets from the window's corner */
+    const int32_t oc = p->output_c, ch8 = pixel_channels(oc); /* ch8 >= ch: the pad row's input channels */
+    int32_t *rq = (int32_t *)scratch;  /* [4 * ch8] */
+    int32_t *offset = rq + 4 * ch8;    /* [taps] tap offsets from the window's corner */
     int32_t *border = offset + taps;   /* [taps] tap offsets from the image of a window partly outside it */
-    int8_t *pad = (int8_t *)(border + taps); /* [ch] input zero points: w * (zp + offset) = 0 */
-    int8_t *w = pad + ch;              /* [taps * ch] */
+    int8_t *pad = (int8_t *)(border + taps); /* [ch8] input zero points: w * (zp + offset) = 0 */
+    int8_t *w = pad + ch8;             /* [taps * ch8] */
+    uint16_t *source = (uint16_t *)(void *)(w + taps * ch8); /* [ch8] each output channel's input channel */
     for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
         for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
             offset[t] = (fy * p->dilation_h * p->input_w + fx * p->dilation_w) * ch;
         }
     }
     memset(pad, -p->input_offset, (size_t)ch);
-    prepare(p, filter, bias, taps, w, rq);
+    prepare(p, filter, bias, taps, w, rq, source);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
-        int8_t *out = output + (size_t)b * p->output_h * p->output_w * ch;
+        int8_t *out = output + (size_t)b * p->output_h * p->output_w * oc;
         for (int32_t oy = 0; oy < p->output_h; ++oy) {
             const int32_t y0 = oy * p->stride_h - p->pad_h;
-            for (int32_t ox = 0; ox < p->output_w; ++ox, out += ch) {
+            for (int32_t ox = 0; ox < p->output_w; ++ox, out += oc) {
                 const int32_t x0 = ox * p->stride_w - p->pad_w;
                 const int inside = y0 >= 0 && y0 + (p->filter_h - 1) * p->dilation_h < p->input_h && x0 >= 0 &&
                                    x0 + (p->filter_w - 1) * p->dilation_w < p->input_w;
                 if (inside) { /* the whole window: the offsets prepared once */
-                    pixel(p, image + ((size_t)y0 * p->input_w + x0) * ch, offset, taps, w, rq, out);
+                    pixel(p, image + ((size_t)y0 * p->input_w + x0) * ch, offset, taps, w, rq, source, out);
                 } else {
                     window(p, image, y0, x0, pad, border);
-                    pixel(p, image, border, taps, w, rq, out);
+                    pixel(p, image, border, taps, w, rq, source, out);
                 }
             }
         }
@@ -721,8 +739,8 @@ int32_t ts_depthwise_conv2d_s8_scratch_size(const ts_depthwise_conv2d_params_t *
     if (fill_mode(p, &rows, &wp) >= 0) {
         return TS_MVE_DW_PLANE + 2 * (TS_MVE_DW_PLANE + 8) + 4 * 5 * TS_MVE_DW_GROUPS;
     }
-    const int32_t taps = p->filter_h * p->filter_w, ch = p->input_c;
-    return pixels_apply(p) ? 16 * ch + 8 * taps + ch + taps * ch : 0;
+    const int32_t taps = p->filter_h * p->filter_w, ch8 = pixel_channels(p->output_c);
+    return pixels_apply(p) ? 16 * ch8 + 8 * taps + ch8 + taps * ch8 + 2 * ch8 : 0;
 }
 
 int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
