@@ -4,6 +4,7 @@ The same ELF is the one `tinyship flash` writes to the board; QEMU models no RCC
 firmware takes its HSI fallback, and no DWT, so it counts SysTick (instructions).
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED_DATA
-from toolchain.device.emulator import emulate
+from toolchain.boards import load_board
+from toolchain.device.emulator import QemuRunner, emulate
 from toolchain.errors import InputError
 
 pytestmark = pytest.mark.slow
@@ -46,17 +48,19 @@ def test_stm32f4_discovery_runs_kws_bit_exact_in_netduinoplus2(built_firmware, k
     assert abs(f4 - m4) < 0.005 * m4, (f4, m4)
 
 
-def test_stm32f103_bluepill_builds_and_its_ram_is_checked_against_qemu(built_firmware, tmp_path):
-    """The bluepill's 20 KiB firmware (hello_world) links for the board; QEMU's stm32vldiscovery
-    has 8 KiB of RAM, and emulate says so instead of booting a firmware whose stack is not there."""
+def test_stm32f103_bluepill_runs_hello_world_bit_exact_in_stm32vldiscovery(built_firmware, tmp_path):
+    """The bluepill firmware (64 KiB / 20 KiB board) fits QEMU's STM32F100 (8 KiB RAM) with
+    hello_world; a firmware that does not is refused before QEMU starts."""
     project, built = built_firmware(HELLO, "stm32f103-bluepill")
-    assert built.flash <= 65536 and built.ram <= 20480
     ld = (project / "linker.ld").read_text()
     assert "ORIGIN = 0x08000000, LENGTH = 65536" in ld and "ORIGIN = 0x20000000, LENGTH = 20480" in ld
-    if built.ram <= 8192:
-        report = emulate(built.elf, board="stm32f103-bluepill", model=HELLO, random=2, n=1, warmup=0,
-                         run_dir=tmp_path)
-        assert report["validation"]["bit_exact"] == 2
-    else:
-        with pytest.raises(InputError, match=r"outside QEMU stm32vldiscovery's memory \(RAM 0x20000000, 8192 bytes\)"):
-            emulate(built.elf, board="stm32f103-bluepill", model=HELLO, random=2, n=1, warmup=0, run_dir=tmp_path)
+    report = _emulate_json(project, "stm32f103-bluepill", HELLO, tmp_path / "f1")
+    assert report["validation"]["bit_exact"] == report["validation"]["compared"] == 2
+    cmd = report["context"]["command"]
+    assert cmd[cmd.index("-M") + 1] == "stm32vldiscovery" and cmd.count("-serial") == 1  # USART1
+    assert report["device"]["emulated"] is True and report["memory"]["stack_used"] < report["memory"]["stack_size"]
+    board = load_board("stm32f103-bluepill")  # the same machine with 4 KiB of RAM: too small
+    q = board.qemu
+    small = {**q, "memory": {**q["memory"], "ram": {"origin": 0x20000000, "length": 4096}}}
+    with pytest.raises(InputError, match=r"outside QEMU stm32vldiscovery's memory \(RAM 0x20000000, 4096 bytes\)"):
+        QemuRunner(built.elf, dataclasses.replace(board, emulator={**board.emulator, "qemu": small}), run_dir=tmp_path)

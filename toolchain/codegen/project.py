@@ -234,9 +234,11 @@ def _stack_heap(board: Board, engine: str) -> dict:
     otherwise (the aot kernels' scratch is in the arena: an inference takes about 1 KiB, README).
     The app formats numbers itself and the aot engine allocates nothing: no heap. The tflm engine
     keeps one for its C++ runtime; newlib's malloc takes its first ~4 KiB from sbrk at once."""
-    big = board.ram_bytes >= 256 * 1024
+    big, tiny = board.ram_bytes >= 256 * 1024, board.ram_bytes <= 32 * 1024
     heap = 0 if engine == "aot" else 8192 if big else 4096
-    return {"stack_size": 16384 if big else 4096, "heap_size": heap}
+    # tiny boards: 2 KiB (hello_world on stm32f103-bluepill: 772 bytes used, measured), so their
+    # firmware also runs in QEMU's 8 KiB stm32vldiscovery
+    return {"stack_size": 16384 if big else 2048 if tiny else 4096, "heap_size": heap}
 
 
 APP_RAM = 4608  # the app's and the C library's static data besides the input buffer (engines.py: 1.6 + 2.5 kB)
