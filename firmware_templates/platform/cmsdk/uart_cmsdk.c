@@ -1,11 +1,9 @@
 /* The CMSDK APB UART of the QEMU MPS2/MPS3 machines (Arm CMSDK technical reference):
  * DATA +0x00, STATE +0x04 (bit 0 TX full, bit 1 RX full), CTRL +0x08, BAUDDIV +0x10.
  * These machines need no clock setup. */
-#include <stddef.h>
 #include <stdint.h>
 
 #include "board.h"
-#include "platform.h"
 #include "tinyship_config.h"
 
 #define REG(addr) (*(volatile uint32_t *)(addr))
@@ -24,18 +22,13 @@ void board_init(void)
 
 uint32_t board_core_hz(void) { return TS_SYSTICK_HZ; }
 
-int plat_getc(void)
-{
-    while (!(UART_STATE & UART_RX_FULL)) {
-    }
-    return (int)(UART_DATA & 0xFF);
-}
+int board_try_getc(void) { return UART_STATE & UART_RX_FULL ? (int)(UART_DATA & 0xFF) : -1; }
 
-void plat_write(const char *s, size_t n)
+int board_try_putc(char c)
 {
-    while (n--) {
-        while (UART_STATE & UART_TX_FULL) {
-        }
-        UART_DATA = (uint8_t)*s++;
+    if (UART_STATE & UART_TX_FULL) {
+        return 0;
     }
+    UART_DATA = (uint8_t)c;
+    return 1;
 }

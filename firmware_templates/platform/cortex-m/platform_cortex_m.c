@@ -46,6 +46,26 @@ extern uint32_t __data_start, __data_end, __data_load, __bss_start, __bss_end;
 extern uint32_t __stack_bottom, __stack_top, __handler_stack_top, __heap_start, __heap_end;
 extern void __libc_init_array(void);
 
+/* ---- serial: the board's UART, polled ------------------------------------------------------ */
+
+int plat_getc(void)
+{
+    int c;
+    while ((c = board_try_getc()) < 0) {
+    }
+    return c;
+}
+
+void plat_write(const char *s, size_t n)
+{
+    while (n) {
+        if (board_try_putc(*s)) {
+            s++;
+            n--;
+        }
+    }
+}
+
 /* ---- time ------------------------------------------------------------------------------
  * DWT CYCCNT counts core cycles where it runs (silicon); QEMU does not model it (it reads 0),
  * so there SysTick on the processor clock is the timer. Both are extended to 64 bits by the

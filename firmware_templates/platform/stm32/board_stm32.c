@@ -3,11 +3,9 @@
  * function, the USART polled at 8N1. The board's PLL factors, bus dividers, USART and pins come
  * from tinyship_config.h. Every wait for the hardware is bounded: without a working crystal (or
  * in QEMU, which models no RCC) the core stays on the HSI clock it reset with. */
-#include <stddef.h>
 #include <stdint.h>
 
 #include "board.h"
-#include "platform.h"
 #include "tinyship_config.h"
 
 #define REG(addr) (*(volatile uint32_t *)(addr))
@@ -164,18 +162,13 @@ void board_init(void)
 
 uint32_t board_core_hz(void) { return core_hz; }
 
-int plat_getc(void)
-{
-    while (!(USART_SR & SR_RXNE)) {
-    }
-    return (int)(USART_DR & 0xFF);
-}
+int board_try_getc(void) { return USART_SR & SR_RXNE ? (int)(USART_DR & 0xFF) : -1; }
 
-void plat_write(const char *s, size_t n)
+int board_try_putc(char c)
 {
-    while (n--) {
-        while (!(USART_SR & SR_TXE)) {
-        }
-        USART_DR = (uint8_t)*s++;
+    if (!(USART_SR & SR_TXE)) {
+        return 0;
     }
+    USART_DR = (uint8_t)c;
+    return 1;
 }
