@@ -11,8 +11,10 @@ from toolchain.cli.profile_cmd import profile_options, run_with_display
 
 @click.command("emulate")
 @click.argument("target", type=click.Path(exists=True))
-@click.option("--board", metavar="ID", help="Board id: a qemu-* board, host, or a board with a Renode platform "
-                                           "(default: the board the firmware was built for).")
+@click.option("--board", metavar="ID",
+              help="Board id: a qemu-* board, host, an STM32 board with a QEMU machine (stm32f4-discovery: "
+                   "netduinoplus2, stm32f103-bluepill: stm32vldiscovery), or a board with a Renode platform "
+                   "(default: the board the firmware was built for).")
 @click.option("--emulator", type=click.Choice(["qemu", "renode"]), default="qemu", show_default=True,
               help="qemu for the qemu-* boards (and the native host board); renode for boards with a Renode platform.")
 @click.option("--model", "model", type=click.Path(exists=True, dir_okay=False), help="The .tflite the firmware runs (default: the one in DIR).")
