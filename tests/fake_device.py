@@ -130,7 +130,6 @@ class FakeDevice:
 
     def _banner(self) -> None:
         self._line(f"m-boot-[tinyship board=fake engine=tflm model={self.model.name} crc32=0x{self.model.crc32:08x}]")
-        self._line("m-ready")
 
     def _opened(self) -> None:
         self._in.clear()
@@ -179,7 +178,7 @@ class FakeDevice:
     def _answer(self, words: list[str]) -> None:
         cmd, args = words[0], words[1:]
         if cmd == "name":
-            self._line("m-name-[tinyship-fake]")
+            self._line("m-name-dut-[tinyship-fake]")
         elif cmd == "info":
             self._line("m-info-" + self._info())
         elif cmd == "db" and args[:1] == ["load"]:
