@@ -1,16 +1,17 @@
 /*
  * ts_gemm8_dsp.h - int8-weight matrix x two columns on the DSP extension (`--kernels size`).
  *
- * The generator keeps CONV_2D / FULLY_CONNECTED filters [rows, k] int8 (toolchain/codegen/aot_opt.py
- * dsp_filter8): rows in pairs, k padded to a multiple of 4, per group of four k row 0's four bytes
- * then row 1's, so one LDRD reads a pair's group; the requantization is the portable bias,
- * multiplier and shift re-laid per pair of rows (dsp_requant8: the same bytes). Weights are widened in registers: SXTB16 of a word gives
- * (w0, w2), SXTB16 ROR 8 (w1, w3), the order of the int16 column (ts_gemm_dsp.h:
- * (x0, x2) (x1, x3) per group, input offset added). Two columns (two output pixels) share each
- * widened weight: their groups interleaved (A's two words, B's two words) are one LDM, and a
- * pair of rows times the pair of columns is four accumulators, fourteen instructions per
- * sixteen MACs. For the int8 range every pair of rows runs in one assembly block
+ * The generator keeps CONV_2D / FULLY_CONNECTED filters [rows, k] int8 (toolchain/codegen/
+ * aot_opt.py dsp_filter8): rows in pairs, k padded to a multiple of 4, per group of four k row 0's
+ * four bytes then row 1's, so one LDRD reads a pair's group; the requantization is the portable
+ * bias, multiplier and shift re-laid per pair of rows (dsp_requant8: the same bytes). Weights are
+ * widened in registers: SXTB16 of a word gives (w0, w2), SXTB16 ROR 8 (w1, w3), the order of the
+ * int16 column (ts_gemm_dsp.h: (x0, x2) (x1, x3) per group, input offset added). Two columns (two
+ * output pixels) share each widened weight: their groups interleaved (A's two words, B's two
+ * words) are one LDM, and a pair of rows times the pair of columns is four accumulators, fourteen
+ * instructions per sixteen MACs. For the int8 range every pair of rows runs in one assembly block
  * (ts_gemm8_ssat_asm) that requantizes from registers; other clamps run the same arithmetic in C.
+ * The accumulators hold acc, doubled before the requantization (ts_rq_t expects 2 * acc).
  */
 #ifndef TS_GEMM8_DSP_H
 #define TS_GEMM8_DSP_H
