@@ -254,6 +254,7 @@ def test_bench_cli_rejects_unknown_model(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("shared_data")  # bench's named models are the shared ones
 def test_bench_measures_a_run(tmp_path):
     from toolchain.bench import bench
 

@@ -83,6 +83,7 @@ def test_compile_error_is_a_build_error(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("board", ["host", "qemu-cortex-m4"])
+@pytest.mark.usefixtures("shared_data")
 def test_elf_records_its_board(board, built_firmware, tmp_path):
     from toolchain.build import check_elf_board, elf_board
 

@@ -48,6 +48,7 @@ def test_stm32f4_discovery_runs_kws_bit_exact_in_netduinoplus2(built_firmware, k
     assert abs(f4 - m4) < 0.005 * m4, (f4, m4)
 
 
+@pytest.mark.usefixtures("shared_data")
 def test_stm32f103_bluepill_runs_hello_world_bit_exact_in_stm32vldiscovery(built_firmware, tmp_path):
     """The bluepill firmware (64 KiB / 20 KiB board) fits QEMU's STM32F100 (8 KiB RAM) with
     hello_world; a firmware that does not is refused before QEMU starts."""
