@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm chromium
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps data demo test test-fast bench readme clean
+.PHONY: setup system-deps data demo test test-fast fuzz bench readme clean
 
 setup: system-deps $(STAMP)
 
@@ -43,6 +43,12 @@ test-fast: setup data
 # Re-run `make demo` and write its transcript into README.md (its figures are tested against a run).
 readme: setup
 	$(PY) docs/readme_transcript.py
+
+# Hostile models (and devices, tests/fuzz/device.py) against the CLI: docs/fuzz.md. FUZZ_SEED=N for other cases.
+FUZZ_CASES ?= 3000
+FUZZ_SEED ?= 12
+fuzz: setup data
+	PYTHONPATH=$(CURDIR) $(PY) -m tests.fuzz.run --cases $(FUZZ_CASES) --seed $(FUZZ_SEED) --jobs 2
 
 bench: setup
 	$(PY) -m toolchain bench

@@ -9,6 +9,7 @@ per-channel quantization) read fine: nothing here validates kernel semantics.
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 import zlib
@@ -37,7 +38,8 @@ _ITEMSIZE = {"float32": 4, "float16": 2, "float64": 8, "int8": 1, "uint8": 1, "i
              "bfloat16": 2}
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 PADDINGS = {0: "SAME", 1: "VALID"}
-_MAX_ELEMENTS = 1 << 31
+MAX_MODEL_BYTES = 64 << 20  # more than any microcontroller's flash
+_MAX_ELEMENTS = 1 << 40  # larger tensors are refused as corrupt; toolchain.validate refuses > 2 GiB
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        return math.prod(self.shape)
 
     @property
     def nbytes(self) -> int:
@@ -234,9 +236,7 @@ def load_model(source) -> Model:
         path = Path(source)
         if not path.exists():
             raise ModelError(f"model file not found: {path}", "check the path")
-        if path.is_dir():
-            raise ModelError(f"{path} is a folder, not a .tflite file", "give the .tflite file (convert a SavedModel first)")
-        raw = path.read_bytes()
+        raw = read_model_file(path)
     what = str(path) if path else "model bytes"
     if len(raw) < 8 or raw[4:8] != b"TFL3":
         raise ModelError(f"{what} is not a TFLite flatbuffer (no 'TFL3' identifier)",
@@ -251,6 +251,24 @@ def load_model(source) -> Model:
                          "re-export or re-download the model") from None
     model.path = path
     return model
+
+
+def read_model_file(path: Path) -> bytes:
+    """The bytes of a model file: a regular file of at most MAX_MODEL_BYTES (a FIFO, device or
+    folder would block or never end), read without trusting its reported size."""
+    import stat
+
+    st = path.stat()
+    if stat.S_ISDIR(st.st_mode):
+        raise ModelError(f"{path} is a folder, not a .tflite file", "give the .tflite file (convert a SavedModel first)")
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelError(f"{path} is not a regular file (a pipe, socket or device)", "give a .tflite file")
+    with open(path, "rb") as f:
+        raw = f.read(MAX_MODEL_BYTES + 1)
+    if len(raw) > MAX_MODEL_BYTES:
+        raise ModelError(f"{path} is over {MAX_MODEL_BYTES >> 20} MiB, too large for a microcontroller model",
+                         "give a .tflite model for a microcontroller")
+    return raw
 
 
 class _Reader:

@@ -59,6 +59,9 @@ def run_cli(argv: list[str], cwd: Path, deadline: float, *, tag: str = "cli") ->
             os.dup2(fd_in, 0)
             os.dup2(fd_out, 1)
             os.dup2(fd_err, 2)
+            # the parent's sys.stdout/stderr may not be fds 1/2 (pytest's capture): write to the files
+            sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
+            sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
             signal.signal(signal.SIGINT, signal.default_int_handler)
             from toolchain.cli import main
 

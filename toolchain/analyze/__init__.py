@@ -17,6 +17,7 @@ from toolchain.analyze.measure import Measurement, measure_arena
 from toolchain.analyze.support import EngineSupport, engine_support
 from toolchain.analyze.tail import HOST_64, TARGET_32, TailEstimate, estimate_tail
 from toolchain.model import Model, load_model
+from toolchain.validate import check_structure
 
 SCHEMA_VERSION = 1
 
@@ -141,7 +142,7 @@ def analyze(model, *, board: str | None = None, engine: str = "tflm", measure: b
     from toolchain.engines import get_engine
 
     get_engine(engine)
-    m = model if isinstance(model, Model) else load_model(model)
+    m = check_structure(model if isinstance(model, Model) else load_model(model))
     result = Analysis(m, engine, layers_of(m), plan_arena(m), estimate_tail(m, TARGET_32), estimate_tail(m, HOST_64),
                       engine_support(m))
     if result.tail_32.unknown_ops:

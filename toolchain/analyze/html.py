@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jinja2
 
+from toolchain.escape import environment
 from toolchain.files import atomic_write
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -55,8 +56,7 @@ def _plots(analysis) -> tuple[str, str]:
 
 def render_html(analysis) -> str:
     macs_svg, timeline_svg = _plots(analysis)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
+    env = environment(jinja2.FileSystemLoader(_TEMPLATES), html=True)
     return env.get_template("report.html.j2").render(d=analysis.to_dict(), macs_svg=macs_svg, timeline_svg=timeline_svg)
 
 

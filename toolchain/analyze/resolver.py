@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import jinja2
 
 from toolchain.engines import TFLM_RESOLVER_METHODS
 from toolchain.errors import NotSupportedError
+from toolchain.escape import c_ident, environment
 from toolchain.files import atomic_write
 from toolchain.model import Model
 
@@ -30,11 +30,8 @@ def resolver_ops(model: Model) -> list[tuple[str, str]]:
 
 
 def render_resolver(model: Model) -> str:
-    ident = re.sub(r"\W", "_", model.name).strip("_") or "model"
-    if ident[0].isdigit():
-        ident = "m_" + ident
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), keep_trailing_newline=True,
-                             undefined=jinja2.StrictUndefined)
+    ident = c_ident(model.name.strip("_") or "model")
+    env = environment(jinja2.FileSystemLoader(_TEMPLATES))
     return env.get_template("resolver.h.j2").render(
         model_name=model.name, crc32=f"{model.crc32:08x}", ops=resolver_ops(model),
         guard=f"TINYSHIP_{ident.upper()}_OP_RESOLVER_H_", guard_ns=f"{ident}_ops")

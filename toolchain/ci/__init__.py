@@ -9,6 +9,7 @@ from pathlib import Path
 import jinja2
 
 from toolchain.errors import InputError
+from toolchain.escape import environment, terminal
 from toolchain.files import atomic_write
 
 DEFAULT_PATH = ".github/workflows/tinyship.yml"
@@ -25,11 +26,12 @@ def init_workflow(model: str, *, board: str = "qemu-cortex-m4", engine: str = "a
     emulator = "qemu" if b.qemu or b.platform == "host" else "renode" if b.emulator.get("renode") else None
     if emulator is None:
         raise InputError(f"board '{board}' has no emulator, CI cannot run it", "pick a qemu-* board or one with a Renode platform")
+    if terminal(model) != model:
+        raise InputError(f"model path {terminal(model)!r} holds control characters", "rename the model file")
     out = Path(path)
     if out.exists() and not force:
         raise InputError(f"{out} exists", "use --force to overwrite it")
-    env = jinja2.Environment(loader=jinja2.PackageLoader("toolchain.ci", "templates"), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True)
+    env = environment(jinja2.PackageLoader("toolchain.ci", "templates"))
     text = env.get_template("github-workflow.yml.j2").render(
         model=model, board=board, engine=engine, emulator=emulator, random=random,
         install=install or default_install(out), renode_version=RENODE_VERSION)

@@ -16,6 +16,7 @@ import click
 
 from toolchain.cli.common import with_examples
 from toolchain.errors import Terminated, ToolchainError
+from toolchain.escape import terminal
 
 # verb -> (module, one-line help shown by `tinyship --help`)
 COMMANDS = {
@@ -89,7 +90,7 @@ def main(argv=None):
     try:
         cli.main(args=argv, prog_name="tinyship", standalone_mode=False)
     except ToolchainError as e:
-        click.echo(f"tinyship: error: {e}", err=True)
+        click.echo(f"tinyship: error: {terminal(e)}", err=True)
         sys.exit(e.exit_code)
     except click.exceptions.Abort as e:  # click wraps KeyboardInterrupt (and Terminated) in Abort
         _interrupted(e)

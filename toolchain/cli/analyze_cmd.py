@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from toolchain.cli.common import board_option, console, json_option, print_json
+from toolchain.escape import terminal
 
 
 @click.command("analyze")
@@ -42,7 +43,7 @@ def command(model, board, engine, as_json, html_path, measure, resolver_path):
 def _render(d: dict) -> None:
     out = console()
     t = d["totals"]
-    out.print(f"[bold]{d['model']['name']}[/]: {d['model']['bytes']:,} bytes, {t['layers']} layers, "
+    out.print(f"[bold]{_plain(d['model']['name'])}[/]: {d['model']['bytes']:,} bytes, {t['layers']} layers, "
               f"{t['params']:,} params, {t['macs']:,} MACs, weights {t['weights_bytes']:,} bytes, "
               + ("[green]fully int8[/]" if t["fully_int8"] else "[red]not fully int8[/]"))
     a = d["arena"]
@@ -56,11 +57,11 @@ def _render(d: dict) -> None:
         layers.add_column("aot kernel", justify="left")
     for layer, row in zip(d["layers"], timeline):
         peak = layer["index"] == a["peak_layer"]
-        cells = [str(layer["index"]), f"{layer['op']} v{layer['version']}", layer["keras_layer"] or "",
+        cells = [str(layer["index"]), _plain(f"{layer['op']} v{layer['version']}"), _plain(layer["keras_layer"] or ""),
                  f"{layer['output_shape']} {layer['dtype']}", f"{layer['params']:,}", f"{layer['macs']:,}",
                  f"{row['live_bytes']:,}" + (" [bold yellow]peak[/]" if peak else "")]
         if kernels:
-            reason = escape(layer.get("reason") or "")
+            reason = _plain(layer.get("reason") or "")
             cells.append((layer.get("kernel") or "-") + (f" [yellow]({reason})[/]" if reason else ""))
         layers.add_row(*cells)
     out.print(layers)
@@ -78,13 +79,13 @@ def _render(d: dict) -> None:
     arena.add_row("peak layer", str(a["peak_layer"]))
     out.print(arena)
     for note in a["notes"] + d["notes"]:
-        out.print(f"[yellow]note:[/] {note}")
+        out.print(f"[yellow]note:[/] {_plain(note)}")
     engines = Table(title="Engines", title_justify="left")
     engines.add_column("engine")
     engines.add_column("support")
     for name, s in d["engines"].items():
         text = "[green]all ops[/]" if s["supported"] else "\n".join(
-            f"[red]{u['op']}[/]: {u['reason']} (layers {', '.join(str(x['index']) for x in u['layers'])})"
+            f"[red]{_plain(u['op'])}[/]: {_plain(u['reason'])} (layers {', '.join(str(x['index']) for x in u['layers'])})"
             for u in s["unsupported"])
         engines.add_row(name, text)
     out.print(engines)
@@ -98,3 +99,8 @@ def _render(d: dict) -> None:
             fit.add_row(key if key == "flash" else "RAM", f"{r['needed']:,}", f"{r['budget']:,}",
                         f"[red]{r['short']:,}[/]" if r["short"] else "0")
         out.print(fit)
+
+
+def _plain(text: str) -> str:
+    """Model text (names, reasons quoting them) shown as is: no rich markup, no control characters."""
+    return escape(terminal(text))

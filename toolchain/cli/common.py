@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 import click
@@ -32,7 +33,8 @@ def console(stderr: bool = False) -> Console:
 
 
 def print_json(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2, sort_keys=False, default=str)
+    """Strict JSON: NaN and infinities (from a hostile model's scales) become null."""
+    json.dump(finite(obj), sys.stdout, indent=2, sort_keys=False, default=str, allow_nan=False)
     sys.stdout.write("\n")
 
 
@@ -73,3 +75,16 @@ def with_examples(command: click.Command, path: str = "tinyship") -> click.Comma
     for name, sub in getattr(command, "commands", {}).items():
         with_examples(sub, f"{path} {name}")
     return command
+
+
+def finite(obj):
+    """`obj` with every non-finite float replaced by None (numpy scalars and arrays become Python values)."""
+    if hasattr(obj, "tolist"):
+        obj = obj.tolist()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj

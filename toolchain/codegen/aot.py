@@ -17,9 +17,12 @@ import jinja2
 from toolchain.codegen.aot_ops import CTYPES, ConstArray, LowerContext, Lowering, find_lowering
 from toolchain.codegen.aot_plan import Step, ascii_layout, plan_arena
 from toolchain.codegen.aot_scratch import takes_scratch
+from toolchain.codegen.aot_shapes import check_operands
 from toolchain.errors import NotSupportedError
+from toolchain.escape import environment
 from toolchain.files import staged_dir
 from toolchain.model import Model, Tensor, load_model
+from toolchain.validate import check_model
 
 ENGINE_DIR = Path(__file__).resolve().parents[2] / "firmware_templates" / "engines" / "aot"
 _INCLUDE = re.compile(r'^#include "([^"]+)"', re.M)
@@ -72,8 +75,9 @@ def _lower(model: Model, specialize=None, scratch_budget: int | None = None) -> 
         if fn is None:
             problems.setdefault(op.op, "not implemented")
             continue
+        ctx = LowerContext(model, op, i, consts)
+        check_operands(ctx)
         try:
-            ctx = LowerContext(model, op, i, consts)
             low = fn(ctx)
             if specialize is not None:
                 plain = list(consts)
@@ -137,8 +141,7 @@ def _tensor_view(t: Tensor, offset: int) -> dict:
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(ENGINE_DIR), trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env = environment(jinja2.FileSystemLoader(ENGINE_DIR), trim_blocks=True, lstrip_blocks=True)
     env.filters["cvalue"] = _cvalue
     return env
 
@@ -211,7 +214,7 @@ def generate_aot(model, out_dir, *, specialize=None, scratch_budget: int | None 
     Raises:
         NotSupportedError: an op or tensor type the engine lacks (nothing is written).
     """
-    model = model if isinstance(model, Model) else load_model(model)
+    model = check_model(model if isinstance(model, Model) else load_model(model))
     sg = model.main
     layers, consts = _lower(model, specialize, scratch_budget)
     plan, nbytes = _plan(model, layers)

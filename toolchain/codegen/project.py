@@ -24,8 +24,10 @@ import jinja2
 
 from toolchain.boards import Board, resolve_board
 from toolchain.errors import InputError, NotSupportedError
+from toolchain.escape import c_ident, environment
 from toolchain.files import staged_dir
 from toolchain.model import Model, load_model
+from toolchain.validate import check_model
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
 ENGINES = ("aot", "tflm")
@@ -51,8 +53,7 @@ class Project:
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    return environment(jinja2.FileSystemLoader(TEMPLATES), trim_blocks=True, lstrip_blocks=True)
 
 
 def _model_name(model: Model) -> str:
@@ -138,7 +139,7 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
         InputError: unknown board/engine, missing TFLM tree. NotSupportedError: the board
         does not run the engine, or the aot engine lacks an op of the model.
     """
-    model = model if isinstance(model, Model) else load_model(model)
+    model = check_model(model if isinstance(model, Model) else load_model(model))
     from toolchain.codegen.target import bare_metal, platform_dirs, resolve_builder
 
     b, builder = resolve_builder(resolve_board(board, memory_of), builder)
@@ -187,7 +188,7 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
         else:
             from toolchain.export import export
 
-            exported = export(stage / f"{name}.tflite", src / "model", name=re.sub(r"\W", "_", name))
+            exported = export(stage / f"{name}.tflite", src / "model", name=c_ident(name))
             arena, planned, margin = _tflm_arena(model, b, (Path(tflm_path) / "third_party" / "cmsis_nn").is_dir()
                                                  if tflm_path else False)
             resolver = _resolver(model)
@@ -338,11 +339,11 @@ def tflm_sources(tflm_dir, methods: list[str]) -> list[str]:
 
 
 def _layer_names(model: Model) -> list[str]:
-    """'OP layer' per operator, as the aot engine names them; safe inside a C string."""
+    """'OP layer' per operator, as the aot engine names them (escaped by the template)."""
     names = []
     for op in model.main.operators:
         label = model.op_label(model.main, op)
-        names.append(re.sub(r'[^A-Za-z0-9_ .:/-]', "_", f"{op.op} {label}".strip())[:64])
+        names.append(f"{op.op} {label}".strip())
     return names
 
 

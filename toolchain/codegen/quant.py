@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from toolchain.errors import NotSupportedError
+
 INT8_MIN, INT8_MAX = -128, 127
 
 
@@ -24,11 +26,17 @@ def round_half_away(x: float) -> int:
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
-    """TFLM QuantizeMultiplier: real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
+    """TFLM QuantizeMultiplier: real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31).
+
+    Raises:
+        NotSupportedError: a negative, infinite or NaN multiplier, or one of 2^31 or more
+        (scales the model validation lets through can still combine into these).
+    """
     if real == 0.0:
         return 0, 0
-    if real < 0:
-        raise ValueError(f"negative real multiplier {real}")
+    if not 0 < real < 2.0 ** 31:
+        raise NotSupportedError(f"quantization scales combine into the real multiplier {real:g}, "
+                                "which has no fixed-point form", "check the model's quantization scales")
     q, shift = math.frexp(real)
     q_fixed = round_half_away(q * (1 << 31))
     if q_fixed == 1 << 31:

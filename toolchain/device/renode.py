@@ -16,6 +16,7 @@ import jinja2
 
 from toolchain.device.runner import ProcessRunner, free_port
 from toolchain.errors import DeviceError, InputError, ToolMissingError
+from toolchain.escape import environment
 
 INSTALL_HINT = ("install Renode (https://renode.io: the portable Linux package, or `pip install renode-run` "
                 "then `renode-run download`) so that `renode` and `renode-test` are on PATH")
@@ -33,8 +34,7 @@ def renode_config(board) -> dict:
 def generate_renode(elf: str | Path, board, out_dir: str | Path, *, port: int = 3456, timeout: int = 30) -> dict:
     """Write tinyship.resc and tinyship.robot for `elf` on `board` into `out_dir`; return their paths."""
     cfg = renode_config(board)
-    env = jinja2.Environment(loader=jinja2.PackageLoader("toolchain.device", "templates"),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = environment(jinja2.PackageLoader("toolchain.device", "templates"))
     elf, out_dir = Path(elf).resolve(), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     values = dict(board=board, elf=elf, elf_name=elf.name, platform=cfg["platform"], uart=cfg["uart"], port=port,

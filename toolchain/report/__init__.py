@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jinja2
 
+from toolchain.escape import environment
 from toolchain.files import atomic_write
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
@@ -24,9 +25,8 @@ def schema() -> dict:
 
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("toolchain.report", "templates"),
-                             autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
+    env = environment(jinja2.PackageLoader("toolchain.report", "templates"), trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=False, html=jinja2.select_autoescape(["html.j2"]))
     env.filters["num"] = _num
     return env
 
