@@ -66,8 +66,10 @@ def _check_tensor(t: Tensor) -> None:
     q = t.quantization
     if q is None or t.dtype.startswith("float"):
         return
-    if any(not math.isfinite(s) or s <= 0 for s in q.scale):
-        bad = next(s for s in q.scale if not math.isfinite(s) or s <= 0)
+    # int32/int64 tensors (biases, axes, shapes) may carry a scale of 0: not quantized values
+    smallest = 0.0 if t.dtype in ("int32", "int64") else math.ulp(0.0)
+    if any(not math.isfinite(s) or s < smallest for s in q.scale):
+        bad = next(s for s in q.scale if not math.isfinite(s) or s < smallest)
         raise ModelError(f"{what} has quantization scale {bad}, scales must be positive and finite", _FIX)
     lo, hi = _ZERO_POINT_RANGE.get(t.dtype, (-(1 << 31), (1 << 31) - 1))
     if any(not lo <= z <= hi for z in q.zero_point):
