@@ -6,6 +6,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -42,11 +43,26 @@ def staged_dir(out_dir: str | os.PathLike):
     stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.stage.", dir=out_dir.parent))
     try:
         yield stage
-        out_dir.mkdir(parents=True, exist_ok=True)
+        _commit(stage, out_dir)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _commit(stage: Path, out_dir: Path) -> None:
+    """Move the staged files into `out_dir` as one step: a rename of the whole folder when
+    `out_dir` is new, else file by file with SIGINT and SIGTERM held until all are in place."""
+    if not out_dir.exists():
+        umask = os.umask(0)
+        os.umask(umask)
+        stage.chmod(0o777 & ~umask)  # mkdtemp made it private
+        os.rename(stage, out_dir)
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
         for item in sorted(stage.rglob("*")):
             if item.is_file():
                 target = out_dir / item.relative_to(stage)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(item, target)
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
