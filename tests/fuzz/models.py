@@ -26,7 +26,7 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 
 from tests.fuzz import classify, run_cli
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared/data from the repo root
 SEEDS = {  # seed model -> may it go through the (slow) build-and-run driver
     "tflm/hello_world_int8.tflite": True,
     "tflm/hello_world_float.tflite": True,
