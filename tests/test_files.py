@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from toolchain import files
 from toolchain.files import staged_dir
 
 
@@ -32,28 +33,32 @@ def test_nothing_is_written_when_the_body_fails(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_sigterm_during_the_commit_waits_for_the_whole_set(tmp_path, monkeypatch):
+_SIGTERM_MID_COMMIT = """
+import os, signal, sys
+from toolchain import files
+out = sys.argv[1]
+seen, replace = [], os.replace
+def replace_then_signal(src, dst):
+    if not seen:
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives after the first file moved
+    replace(src, dst)
+    seen.append(dst)
+def on_term(signum, frame):
+    raise SystemExit(f"SIGTERM after {len(seen)} files")
+files.os.replace = replace_then_signal
+signal.signal(signal.SIGTERM, on_term)
+with files.staged_dir(out) as stage:
+    for name in "abc":
+        (stage / name).write_text(name)
+"""
+
+
+def test_sigterm_during_the_commit_waits_for_the_whole_set(tmp_path):
+    """In a process of its own: signals reach the main thread, which pytest-xdist workers are not."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("user file")
-    seen = []
-    replace = os.replace
-
-    def replace_then_signal(src, dst):
-        if not seen:
-            os.kill(os.getpid(), signal.SIGTERM)  # arrives after the first file moved
-        replace(src, dst)
-        seen.append(os.path.basename(dst))
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt(f"SIGTERM after {len(seen)} files")
-
-    monkeypatch.setattr(files.os, "replace", replace_then_signal)
-    old = signal.signal(signal.SIGTERM, on_term)
-    try:
-        with pytest.raises(KeyboardInterrupt, match="after 3 files"), staged_dir(out) as stage:
-            for name in ("a", "b", "c"):
-                (stage / name).write_text(name)
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    done = subprocess.run([sys.executable, "-c", _SIGTERM_MID_COMMIT, str(out)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}, timeout=60)
+    assert done.stderr.strip() == "SIGTERM after 3 files"
     assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c", "keep.txt"]
