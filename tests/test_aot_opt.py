@@ -169,6 +169,63 @@ def test_constant_channels_keep_the_fast_path(make_tflite):
     assert {k["kernel"] for k in plain} == {"portable", None} and "neither the DSP" in plain[0]["reason"]
 
 
+def _keras_cnn():
+    """A small Keras CNN of the usual kind: 3x3 conv, 2x2 max pool, dilated 3x3 conv, 3x3/2 SAME
+    max pool, 1x1 conv, global average pooling (a MEAN), dense."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    layers = keras.layers
+    return keras.Sequential([
+        keras.Input((28, 28, 3)),
+        layers.Conv2D(16, 3, activation="relu", padding="same"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(24, 3, dilation_rate=2, activation="relu", padding="same"),
+        layers.MaxPooling2D(3, strides=2, padding="same"),
+        layers.Conv2D(32, 1, activation="relu"),
+        layers.GlobalAveragePooling2D(),
+        layers.Dense(10),
+    ])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", BOARDS)
+def test_keras_cnn_has_no_portable_layer(convert_keras, tmp_path, board):
+    """Max pools, the MEAN of GlobalAveragePooling2D and the dilated convolution run optimized
+    kernels (generate --json says so for every layer) and agree with TFLM byte for byte."""
+    calib = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 3)).astype(np.float32)
+    path = convert_keras(_keras_cnn(), calib)
+    project = tmp_path / "p"
+    layers = generate(path, board=board, engine="aot", out_dir=project).layers
+    kernel = "mve" if board.endswith("m55") else "dsp"
+    assert [(k["name"].split()[0], k["kernel"]) for k in layers] == [
+        (op, kernel) for op in ("CONV_2D", "MAX_POOL_2D", "CONV_2D", "MAX_POOL_2D", "CONV_2D", "MEAN",
+                                "FULLY_CONNECTED")]
+    got, want, _ = _run_on_qemu(path, board, tmp_path, samples=3)
+    assert len(set(want[0])) > 3, "the outputs should not all saturate"
+    assert got == want
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", BOARDS)
+def test_vww_dead_channels_keep_the_fast_path(tmp_path, board):
+    """MLPerf Tiny's vww_96_int8 (not in ../shared/data: from the zoo's cache or a download): its
+    1x1 convolutions' dead channels are folded, so every layer but the softmax runs an optimized
+    kernel, bit-exact."""
+    from toolchain import zoo
+
+    try:
+        path = zoo.data_file("mlperf_tiny/vww_96_int8.tflite")
+    except zoo.DataError as e:
+        pytest.skip(f"needs vww_96_int8.tflite: {e}")
+    kernel = "mve" if board.endswith("m55") else "dsp"
+    got, want, _ = _run_on_qemu(path, board, tmp_path, samples=2)
+    assert got == want
+    layers = generate(path, board=board, engine="aot", out_dir=tmp_path / "json").layers
+    assert {(k["name"].split()[0], k["kernel"]) for k in layers if k["kernel"] != kernel} == {
+        ("RESHAPE", None), ("SOFTMAX", "portable")}
+
+
 # --- host checks of the arithmetic ---------------------------------------------------------
 REQUANT_CHECK = r"""
 #include <stdio.h>
