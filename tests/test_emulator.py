@@ -137,9 +137,17 @@ def test_elf_of_another_board_is_refused(qemu_elf, kws, tmp_path):
     assert not (tmp_path / "cmdline.txt").exists()  # refused before anything ran
 
 
-def test_renode_files(tmp_path):
-    elf = tmp_path / "fw.elf"
-    elf.write_bytes(b"\x7fELF")
+def _relabelled(qemu_elf, board: str, tmp_path) -> Path:
+    """The qemu-cortex-m4 ELF recorded as built for `board`: Renode never runs it here."""
+    elf = tmp_path / f"{board}.elf"
+    (tmp_path / "board").write_bytes(board.encode() + b"\0")
+    subprocess.run(["arm-none-eabi-objcopy", f"--update-section=.tinyship.board={tmp_path / 'board'}",
+                    str(qemu_elf), str(elf)], check=True)
+    return elf
+
+
+def test_renode_files(qemu_elf, tmp_path):
+    elf = _relabelled(qemu_elf, "stm32f4-discovery", tmp_path)
     files = generate_renode(elf, load_board("stm32f4-discovery"), tmp_path, port=4567)
     resc = files["tinyship.resc"].read_text()
     for part in ("machine LoadPlatformDescription @platforms/boards/stm32f4_discovery-kit.repl",
@@ -149,20 +157,23 @@ def test_renode_files(tmp_path):
     robot = files["tinyship.robot"].read_text()
     for part in ("Resource          ${RENODEKEYWORDS}", "Create Terminal Tester          ${UART}",
                  "Register Failing Uart String    e-[", "Wait For Line On Uart           m-boot-[tinyship board=stm32f4-discovery",
-                 "Write Line To Uart              name%", "m-name-dut-[tinyship-stm32f4-discovery]"):
+                 "Write Line To Uart              name%    waitForEcho=false",
+                 "m-name-dut-[tinyship-stm32f4-discovery]"):
         assert part in robot
     # the fail marker is registered before the emulation starts, so a fault fails at once
     assert robot.index("Register Failing Uart String") < robot.index("Start Emulation")
     with pytest.raises(InputError, match="no Renode platform"):
         generate_renode(elf, load_board("qemu-cortex-m4"), tmp_path)
+    with pytest.raises(InputError, match="no Renode platform"):  # Serial is USB CDC there
+        generate_renode(elf, load_board("arduino-nano-33-ble"), tmp_path)
+    with pytest.raises(InputError, match="built for board 'stm32f4-discovery', not 'stm32f746g-disco'"):
+        generate_renode(elf, load_board("stm32f746g-disco"), tmp_path / "other")
+    assert not (tmp_path / "other").exists()
 
 
 @pytest.mark.skipif(shutil.which("renode") is not None, reason="Renode is installed here: the missing-tool path cannot run")
 def test_renode_missing_says_how_to_install(qemu_elf, kws, tmp_path):
-    elf = tmp_path / "stm32f4-discovery.elf"  # the qemu ELF relabelled: Renode never runs it here
-    (tmp_path / "board").write_bytes(b"stm32f4-discovery\0")
-    subprocess.run(["arm-none-eabi-objcopy", f"--update-section=.tinyship.board={tmp_path / 'board'}",
-                    str(qemu_elf), str(elf)], check=True)
+    elf = _relabelled(qemu_elf, "stm32f4-discovery", tmp_path)
     r = subprocess.run(TINYSHIP + ["emulate", str(elf), "--board", "stm32f4-discovery", "--emulator", "renode",
                                    "--model", str(kws), "--run-dir", str(tmp_path)],
                        capture_output=True, text=True, cwd=Path(__file__).parents[1])

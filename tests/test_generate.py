@@ -125,15 +125,18 @@ def test_cli_exit_codes(tmp_path):
     assert r.returncode == 2 and not (tmp_path / "m").exists()
 
 
-def test_platformio_project_config_parses_offline(tmp_path):
-    generate(KWS, board="arduino-nano-33-ble", engine="tflm", out_dir=tmp_path)
+def test_platformio_project_config_parses_offline(tmp_path, tflm_tree):
+    generate(KWS, board="arduino-nano-33-ble", engine="tflm", out_dir=tmp_path, tflm_dir=tflm_tree)
     r = subprocess.run([PIO, "project", "config", "-d", str(tmp_path), "--json-output"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     env = dict(dict(json.loads(r.stdout))["env:arduino-nano-33-ble"])
     assert (env["platform"], env["board"], env["framework"]) == ("nordicnrf52", "nano33ble", ["arduino"])
-    assert env["lib_deps"] == ["https://github.com/tensorflow/tflite-micro-arduino-examples.git"
-                               "#baf53a30221571988ddf3bdd50d2d040b6998873"]
+    assert "lib_deps" not in env  # TFLM is the tree's copy in lib/tflm, found by PlatformIO's LDF
+    assert {"-std=gnu++17", "-DTF_LITE_STATIC_MEMORY", "-Ilib/tflm", "-Ilib/tflm/third_party/flatbuffers/include"} <= set(
+        env["build_flags"]) and "-std=gnu++14" in env["build_unflags"]
+    library = json.loads((tmp_path / "lib" / "tflm" / "library.json").read_text())
+    assert library["build"]["srcDir"] == "." and (tmp_path / "lib/tflm/tensorflow/lite/micro/micro_interpreter.h").is_file()
 
 
 def test_mlperf_name_inferred_or_given(tmp_path):

@@ -33,10 +33,9 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
 ENGINES = ("aot", "tflm")
 MANIFEST = "tinyship.json"
 ARENA_MARGIN = 0.10   # on top of the analyzer's plan, for the tflm engine
-TFLM_TREE_HELP = ("give a TFLM source tree with --tflm-dir or TFLM_DIR: in a tflite-micro checkout run "
-                  "`python3 tensorflow/lite/micro/tools/project_generation/create_tflm_tree.py /path/to/tflm-tree` "
-                  "(add --makefile_options=\"OPTIMIZED_KERNEL_DIR=cmsis_nn\" for CMSIS-NN kernels; "
-                  "docs/tflm-engine.md)")
+TFLM_TREE_HELP = ("give a TFLM source tree with --tflm-dir DIR or TFLM_DIR: `tinyship tflm-tree DIR` makes one "
+                  "(add --cmsis-nn for CMSIS-NN kernels); offline, run TFLM's create_tflm_tree.py as "
+                  "docs/tflm-engine.md says")
 
 
 @dataclass
@@ -62,9 +61,8 @@ def _model_name(model: Model) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", model.name).replace("m-ready", "m_ready")
 
 
-def _tflm_dir(tflm_dir, board: Board) -> str | None:
-    if board.platformio:
-        return None  # PlatformIO brings TFLM through lib_deps
+def _tflm_dir(tflm_dir, board: Board) -> str:
+    """The TFLM tree every tflm project builds from (PlatformIO ones copy it as lib/tflm)."""
     tflm_dir = tflm_dir or os.environ.get("TFLM_DIR")
     if not tflm_dir:
         raise InputError(f"the tflm engine on {board.id} needs a TFLM source tree", TFLM_TREE_HELP)
@@ -189,12 +187,17 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
             from toolchain.export import export
 
             exported = export(stage / f"{name}.tflite", src / "model", name=c_ident(name))
-            arena, planned, margin = _tflm_arena(model, b, (Path(tflm_path) / "third_party" / "cmsis_nn").is_dir()
-                                                 if tflm_path else False)
+            from toolchain.codegen import tflm_lib
+
+            arena, planned, margin = _tflm_arena(model, b, tflm_lib.is_cmsis_nn(tflm_path))
             resolver = _resolver(model)
             ctx.update(export_name=exported.name, arena_size=arena, arena_plan=planned, arena_margin=margin,
-                       resolver=resolver, tflm_sources=tflm_sources(tflm_path, resolver) if tflm_path else [], layer_names=_layer_names(model),
-                       num_inputs=len(model.main.inputs), num_outputs=len(model.main.outputs))
+                       resolver=resolver, tflm_sources=tflm_sources(tflm_path, resolver), layer_names=_layer_names(model),
+                       num_inputs=len(model.main.inputs), num_outputs=len(model.main.outputs),
+                       tflm_flags=tflm_lib.build_flags(tflm_path), cxx_std=tflm_lib.CXX_STD,
+                       old_cxx_stds=tflm_lib.OLD_CXX_STDS)
+            if builder == "platformio":
+                tflm_lib.write_library(tflm_path, ctx["tflm_sources"], stage)
             (src / "engine").mkdir()
             (src / "engine" / "engine_tflm.cc").write_text(env.get_template("engines/tflm/engine_tflm.cc.j2").render(ctx))
         (src / "tinyship_config.h").write_text(env.get_template("project/tinyship_config.h.j2").render(ctx))

@@ -26,14 +26,21 @@ RESC, ROBOT = "tinyship.resc", "tinyship.robot"
 def renode_config(board) -> dict:
     cfg = board.emulator.get("renode")
     if not cfg:
-        raise InputError(f"board '{board.id}' has no Renode platform",
+        raise InputError(f"board '{board.id}' has no Renode platform (Renode does not model its serial port)",
                          "pick a board whose catalog entry has emulator.renode (tinyship boards)")
     return cfg
 
 
 def generate_renode(elf: str | Path, board, out_dir: str | Path, *, port: int = 3456, timeout: int = 30) -> dict:
-    """Write tinyship.resc and tinyship.robot for `elf` on `board` into `out_dir`; return their paths."""
+    """Write tinyship.resc and tinyship.robot for `elf` on `board` into `out_dir`; return their paths.
+
+    Raises:
+        InputError: the board has no Renode platform, or `elf` was built for another board.
+    """
+    from toolchain.build import check_elf_board
+
     cfg = renode_config(board)
+    check_elf_board(elf, board)
     env = environment(jinja2.PackageLoader("toolchain.device", "templates"))
     elf, out_dir = Path(elf).resolve(), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
