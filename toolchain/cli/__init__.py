@@ -32,6 +32,7 @@ COMMANDS = {
     "deploy": ("deploy_cmd", "convert -> analyze -> generate -> build -> flash/emulate -> profile."),
     "bench": ("bench_cmd", "Benchmark engines on the emulated cores."),
     "ci": ("ci_cmd", "CI helpers (e.g. write a GitHub Actions workflow)."),
+    "tflm-tree": ("tflm_tree_cmd", "Make the TFLM source tree the tflm engine builds from (git + create_tflm_tree.py)."),
     "zoo": ("zoo_cmd", "Where the shared models and samples are; --fetch downloads them."),
 }
 

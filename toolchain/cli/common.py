@@ -63,6 +63,7 @@ EXAMPLES = {
     "ci": ["tinyship ci init models/kws.tflite --board qemu-cortex-m4"],
     "ci init": ["tinyship ci init models/kws.tflite --board qemu-cortex-m4",
                 "tinyship ci init model.tflite --install 'git+https://github.com/ORG/tinyship@COMMIT'"],
+    "tflm-tree": ["tinyship tflm-tree ~/tflm-tree-ref", "tinyship tflm-tree ~/tflm-tree-cmsis --cmsis-nn --json"],
     "zoo": ["tinyship zoo", "tinyship zoo --fetch"],
 }
 
