@@ -27,6 +27,9 @@ class ToolchainError(Exception):
     def __str__(self) -> str:
         return f"{self.message}; {self.fix}" if self.fix else self.message
 
+    def __reduce__(self):  # keep the fix when pickled (errors of toolchain.isolated children)
+        return type(self), (self.message, self.fix)
+
 
 class InputError(ToolchainError):
     """The user gave a file, option or data set the toolchain cannot use."""

@@ -3,6 +3,10 @@
 The TFLM Python interpreter (`tflite_micro`) is what device outputs and the aot
 engine are compared against, byte for byte. LiteRT differs from TFLM by +-1 on
 some int8 outputs, so it is used only for float models.
+
+`isolated` runs any of these in a child process with a deadline (`toolchain.isolated`):
+profile, emulate and deploy use it, so a model that crashes or hangs the C++
+interpreter ends in exit 2 naming the model, not in a dead tinyship.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from toolchain.errors import ModelError
+
+REFERENCE_TIMEOUT_S = 120.0  # seconds for one isolated reference run (TFLM takes ms per sample)
 
 
 def _model_bytes(model) -> bytes:
@@ -54,6 +60,32 @@ def tflm_run(model, samples) -> list[list[np.ndarray]]:
     model = _as_model(model)  # read and parsed once, not per sample
     it = tflm_interpreter(model)
     return [tflm_invoke(model, s, interpreter=it) for s in samples]
+
+
+def tflm_layer_outputs(model, sample) -> list[np.ndarray]:
+    """The first output of every operator when TFLM runs `sample` (all tensors preserved)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    model = _as_model(model)
+    it = runtime.Interpreter.from_bytes(model.raw, arena_size=max(len(model.raw) * 10, 1 << 20),
+                                        intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+    for i, x in enumerate(sample):
+        it.set_input(np.ascontiguousarray(x), i)
+    it.invoke()
+    return [np.array(it.GetTensor(op.outputs[0], 0)["tensor_data"], copy=True) for op in model.main.operators]
+
+
+def isolated(func: str, model, *args, timeout: float = REFERENCE_TIMEOUT_S, what: str = "the TFLM interpreter"):
+    """`func(model bytes, *args)` (a function of this module) in a child process.
+
+    Raises:
+        ModelError: the interpreter crashed, failed or ran past `timeout` s on the model (exit 2).
+    """
+    from toolchain import isolated as child
+
+    name = getattr(model, "name", None) or (Path(model).name if isinstance(model, (str, Path)) else "model")
+    return child.call(f"toolchain.reference:{func}", _model_bytes(model), *args, model_name=name, timeout=timeout,
+                      what=what)
 
 
 def _as_model(model):

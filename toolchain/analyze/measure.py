@@ -5,19 +5,15 @@ Like SiLabs MLTK's arena-size search: allocate and invoke with a shrinking arena
 the RecordingMicroAllocator report that `print_allocations()` writes to fd 2.
 These are 64-bit host figures.
 
-The search runs in a child process (`python -m toolchain.analyze.measure FILE`):
-TFLM is C++ and a corrupt model can crash it, which must end in a clean error here.
+The search runs in a child process (`toolchain.isolated`, as the host reference of
+profile does): TFLM is C++ and a corrupt model can crash it, which must end in a clean
+error here.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from toolchain.errors import ModelError
 from toolchain.model import Model
@@ -46,21 +42,11 @@ def measure_arena(model: Model) -> Measurement:
     """Binary-search the smallest working arena (at most MAX_STEPS interpreter runs past the bracket).
 
     Raises:
-        ModelError: TFLM refuses the model, fails on it or crashes.
+        ModelError: TFLM refuses the model, fails on it, crashes or runs past TIMEOUT_S.
     """
-    with tempfile.TemporaryDirectory(prefix="tinyship-measure-") as tmp:
-        path = Path(tmp) / "model.tflite"
-        path.write_bytes(model.raw)
-        try:
-            r = subprocess.run([sys.executable, "-m", "toolchain.analyze.measure", str(path)],
-                               capture_output=True, text=True, timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise ModelError(f"TFLM did not finish allocating this model within {TIMEOUT_S} s",
-                             "check the model; run without --measure") from None
-    if r.returncode != 0 or not r.stdout.strip():
-        how = f"signal {-r.returncode}" if r.returncode < 0 else f"exit code {r.returncode}"
-        raise ModelError(f"the TFLM interpreter crashed on this model ({how})", "the model is corrupt or not one TFLM runs")
-    result = json.loads(r.stdout)
+    from toolchain import isolated
+
+    result = isolated.call("toolchain.analyze.measure:_search", model.raw, model_name=model.name, timeout=TIMEOUT_S)
     if "error" in result:
         raise ModelError(f"TFLM cannot run this model: {result['error']}",
                          "only models TFLM runs (int8 or pure float, supported ops) can be measured")
@@ -87,11 +73,14 @@ def _try(raw: bytes, inputs, arena: int, log: list | None = None):
     return it
 
 
-def _search(model: Model) -> dict:
-    """The measurement as a dict, or {"error": TFLM's first message}."""
+def _search(raw: bytes) -> dict:
+    """The measurement as a dict, or {"error": TFLM's first message} (runs in a `toolchain.isolated` child)."""
     import numpy as np
 
+    from toolchain.model import load_model
     from toolchain.reference import capture_c_output
+
+    model = load_model(raw)
 
     inputs = [np.zeros(t.shape, dtype=t.dtype) for t in model.main.input_tensors()]
     big = max(1 << 22, 16 * model.size)
@@ -119,8 +108,3 @@ def _search(model: Model) -> dict:
     return {"min_arena": hi, "head": values.get("head", 0), "tail": values.get("tail", 0),
             "total": values.get("total", 0), "categories": cats, "steps": steps}
 
-
-if __name__ == "__main__":
-    from toolchain.model import load_model
-
-    json.dump(_search(load_model(sys.argv[1])), sys.stdout)

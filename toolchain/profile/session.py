@@ -120,10 +120,10 @@ class Session:
         self.report["error"] = {"type": kind, "message": message, "exit_code": exit_code}
 
     def _host_reference(self) -> list[list[np.ndarray]]:
-        from toolchain.reference import tflm_run
+        from toolchain.reference import isolated
 
         self.progress("reference", 0, 1)
-        return tflm_run(self.model, self.samples.arrays)
+        return isolated("tflm_run", self.model, self.samples.arrays)
 
     def _handshake(self, client) -> None:
         client.greet()
@@ -164,7 +164,9 @@ class Session:
         ops = self.model.main.operators
         if self.report["device"].get("engine") != "aot" or self.report["device"].get("layers") != len(ops):
             return None
-        for i, expected in enumerate(_tflm_layer_outputs(self.model, sample)):
+        from toolchain.reference import isolated
+
+        for i, expected in enumerate(isolated("tflm_layer_outputs", self.model, sample)):
             try:
                 got = client.dump(i)
             except DeviceRefusedError:
@@ -245,25 +247,13 @@ class Session:
             "float_host": None,
         }
         if self.float_model is not None:
-            from toolchain.reference import litert_run
+            from toolchain.reference import isolated
 
             floats = self.samples.floats or [[dequantize(x, t) for x, t in zip(s, self.model.main.input_tensors())]
                                              for s in self.samples.arrays]
-            out = litert_run(Path(self.float_model), floats[: len(samples)])
+            out = isolated("litert_run", Path(self.float_model), floats[: len(samples)], what="LiteRT")
             acc["float_host"] = float(np.mean([np.argmax(o[0]) == y for o, y in zip(out, labels)]))
         return acc
-
-
-def _tflm_layer_outputs(model, sample) -> list[np.ndarray]:
-    """The first output of every operator when TFLM runs `sample` (all tensors preserved)."""
-    from tflite_micro.python.tflite_micro import runtime
-
-    it = runtime.Interpreter.from_bytes(model.raw, arena_size=max(len(model.raw) * 10, 1 << 20),
-                                        intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
-    for i, x in enumerate(sample):
-        it.set_input(np.ascontiguousarray(x), i)
-    it.invoke()
-    return [np.array(it.GetTensor(op.outputs[0], 0)["tensor_data"], copy=True) for op in model.main.operators]
 
 
 def _layer_table(samples: list[dict]) -> list[dict]:
