@@ -20,53 +20,22 @@ import pytest
 
 from toolchain.codegen.aot_opt import dsp_depthwise3x3_filter, dsp_depthwise_pairs, dsp_requant, dsp_requant_quads
 
-from aot_rig.spec import Spec, conv_options
+from aot_rig.spec import Spec, add_layer, layer_opcodes
 from test_aot_opt import _run_on_qemu
 
 BOARD = "qemu-cortex-m4"
 
 
 def _chain(make_tflite, shape, layers, seed=5) -> bytes:
-    """Layers applied in turn to an input of `shape` (NHWC). Each layer is a dict: op ("dw" or
-    "conv"), k (window: int or (h, w)), out (conv output channels), stride, padding ("SAME"/"VALID"), act
-    ("RELU6", "NONE", "RELU"), per_tensor (one weight scale), dilation, multiplier (depthwise)."""
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
-
+    """Layers applied in turn to an input of `shape` (NHWC); each layer a dict of aot_rig.spec.add_layer
+    (op "dw" or "conv", with dilation and multiplier (depthwise) where given)."""
     rng = np.random.default_rng(seed)
-    spec = Spec()
-    tensor, tensors, buffers, ops = spec.tensor, spec.tensors, spec.buffers, []
-
-    n, h, w, c = shape
+    spec, ops = Spec(), []
+    x = first = spec.tensor(shape, 0.05, -3)
     scale = 0.05
-    x = first = tensor(shape, scale, -3)
     for layer in layers:
-        dw = layer["op"] == "dw"
-        k, stride, dil = layer.get("k", 3 if dw else 1), layer.get("stride", 1), layer.get("dilation", 1)
-        kh, kw = (k, k) if isinstance(k, int) else k
-        mult = layer.get("multiplier", 1)
-        out_c = c * mult if dw else layer["out"]
-        if layer.get("padding", "SAME") == "SAME":
-            pad, oh, ow = s.Padding.SAME, -(-h // stride), -(-w // stride)
-        else:
-            pad, oh, ow = s.Padding.VALID, (h - (kh - 1) * dil - 1) // stride + 1, (w - (kw - 1) * dil - 1) // stride + 1
-        wshape = (1, kh, kw, out_c) if dw else (out_c, kh, kw, c)
-        weights = rng.integers(-127, 128, size=wshape, dtype=np.int8)
-        nscale = 1 if layer.get("per_tensor") else out_c
-        fan_in = kh * kw * (1 if dw else c)
-        out_scale = 0.05  # outputs spread over int8; RELU6 clamps inside it (act_max = -8)
-        w_scale = out_scale / (scale * 50 * np.sqrt(fan_in)) * rng.uniform(0.5, 1.5, nscale)
-        wt = tensor(wshape, w_scale, [0] * nscale, weights, qdim=3 if dw and nscale > 1 else 0)
-        bias = rng.integers(-2000, 2000, out_c).astype(np.int32)
-        b_scale = scale * (w_scale if nscale > 1 else np.repeat(w_scale, out_c))
-        bt = tensor((out_c,), b_scale, [0] * out_c, bias, dtype="int32")
-        act = layer.get("act", "NONE")
-        zp = -128 if act != "NONE" else 5
-        y = tensor((n, oh, ow, out_c), out_scale, zp)
-        fused = getattr(s.ActivationFunctionType, act)
-        ops.append((1 if dw else 0, [x, wt, bt], [y], *conv_options(dw, pad, stride, fused, dil, mult)))
-        x, scale, h, w, c = y, out_scale, oh, ow, out_c
-    opcodes = [(s.BuiltinOperator.CONV_2D, 3, 3), (s.BuiltinOperator.DEPTHWISE_CONV_2D, 4, 3)]
-    return make_tflite(tensors, ops, [first], [x], opcodes=opcodes, buffers=buffers)
+        x, scale, shape = add_layer(spec, ops, rng, x, scale, shape, layer)
+    return make_tflite(spec.tensors, ops, [first], [x], opcodes=layer_opcodes(), buffers=spec.buffers)
 
 
 def _check(make_tflite, tmp_path, shape, layers, samples=2):

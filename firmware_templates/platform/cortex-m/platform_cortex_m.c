@@ -33,9 +33,10 @@
 
 #define STACK_PAINT 0xA5A5A5A5u
 /* The lowest bytes of the application stack no push may reach: on Armv8-M mainline PSPLIM
- * stops the push (UsageFault STKOF), on Armv7-M an MPU region without access (MemManage);
- * either way the HardFault handler reports it from its own stack. */
-#define STACK_GUARD 32u
+ * stops any lower stack pointer (UsageFault STKOF), on Armv7-M an MPU region without access
+ * catches the first store into it (MemManage; a frame over 256 bytes could step over it: the
+ * kernels' are far smaller); either way the HardFault handler reports it from its own stack. */
+#define STACK_GUARD 256u
 #if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)
 #define STACK_LIMIT_REGISTER 1
 #else
@@ -177,19 +178,23 @@ static void put_str(const char *s)
     }
 }
 
+/* CFSR: a push of the exception frame failed (MemManage MSTKERR, BusFault STKERR), or a stack
+ * pointer went below its limit (UsageFault STKOF, Armv8-M) */
+#define CFSR_STACK_ERRORS ((1u << 4) | (1u << 12) | (1u << 20))
+
 /** Called with the exception frame: r0 r1 r2 r3 r12 lr pc xpsr. Prints one line and halts.
- * A frame outside the stacks is an overflow: the push of the frame itself failed. */
+ * A stack error, or a frame outside the stacks, is an overflow: the frame is not there to read. */
 void hardfault_report(const uint32_t *frame)
 {
     const uintptr_t at = (uintptr_t)frame, end = at + 8 * sizeof *frame;
     const int on_stack = at >= (uintptr_t)stack_floor() && end <= (uintptr_t)&__stack_top;
     const int on_handler_stack = at >= (uintptr_t)&__stack_top && end <= (uintptr_t)&__handler_stack_top;
-    if (!on_stack && !on_handler_stack) {
+    if ((SCB_CFSR & CFSR_STACK_ERRORS) || (!on_stack && !on_handler_stack)) {
         put_str("e-[HARDFAULT stack overflow: sp=0x");
         put_hex32((uint32_t)(uintptr_t)frame);
-        put_str(" below the stack's ");
+        put_str(" at the guard of a stack of 0x");
         put_hex32((uint32_t)plat_stack_size());
-        put_str(" bytes (hex) cfsr=0x");
+        put_str(" bytes cfsr=0x");
         put_hex32(SCB_CFSR);
         put_str("]\r\n");
         for (;;) {
@@ -252,7 +257,7 @@ static void guard_stack(void)
     }
     MPU_RNR = 0;
     MPU_RBAR = floor - STACK_GUARD;
-    MPU_RASR = (1u << 28) | (4u << 1) | 1u; /* XN, no access, 2^(4+1) = 32 bytes, enabled */
+    MPU_RASR = (1u << 28) | (7u << 1) | 1u; /* XN, no access, 2^(7+1) = 256 bytes, enabled */
     MPU_CTRL = 5u;                          /* enabled, default map for the rest (PRIVDEFENA) */
 #endif
     __asm volatile("dsb\nisb");
