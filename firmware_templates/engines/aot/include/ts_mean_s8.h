@@ -74,4 +74,17 @@ static inline int ts_mean_next_outer(const ts_mean_params_t *p, int32_t *outer)
     return 0;
 }
 
+/** One outer index of the channels-innermost form: the means of its channels (input at `in`). */
+typedef void (*ts_mean_row_fn)(const ts_mean_params_t *p, const int8_t *in, int8_t *out);
+
+/** The optimized kernels' walk of the channels-innermost form: `row` for each outer index. */
+static inline void ts_mean_rows(const ts_mean_params_t *p, const int8_t *input, int8_t *output, ts_mean_row_fn row)
+{
+    int32_t outer[TS_MAX_DIMS] = {0};
+    do {
+        row(p, input + ts_mean_outer_offset(p, outer), output);
+        output += p->kept_dims[p->kept_ndims - 1];
+    } while (ts_mean_next_outer(p, outer));
+}
+
 #endif /* TS_MEAN_S8_H */

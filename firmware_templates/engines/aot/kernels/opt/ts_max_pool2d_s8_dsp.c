@@ -13,28 +13,27 @@
 #if TS_OPT_DSP
 #include "ts_simd.h"
 
-/** The byte-wise signed maximum of a and b (SSUB8 then SEL). */
-TS_ALWAYS_INLINE uint32_t ts_max8(uint32_t a, uint32_t b)
+/** Per byte, u where x >= y (signed), else v: SSUB8 sets the GE flags SEL reads. */
+TS_ALWAYS_INLINE uint32_t ts_sel_ge8(uint32_t x, uint32_t y, uint32_t u, uint32_t v)
 {
-    uint32_t t;
-    __asm__("ssub8 %[t], %[b], %[a]\n\t"
-            "sel %[a], %[b], %[a]"
-            : [a] "+r"(a), [t] "=&r"(t)
-            : [b] "r"(b)
+    uint32_t t, r;
+    __asm__("ssub8 %[t], %[x], %[y]\n\t"
+            "sel %[r], %[u], %[v]"
+            : [t] "=&r"(t), [r] "=r"(r)
+            : [x] "r"(x), [y] "r"(y), [u] "r"(u), [v] "r"(v)
             : "cc");
-    return a;
+    return r;
 }
 
-/** The byte-wise signed minimum of a and b. */
+/** The byte-wise signed maximum and minimum of a and b. */
+TS_ALWAYS_INLINE uint32_t ts_max8(uint32_t a, uint32_t b)
+{
+    return ts_sel_ge8(b, a, b, a);
+}
+
 TS_ALWAYS_INLINE uint32_t ts_min8(uint32_t a, uint32_t b)
 {
-    uint32_t t;
-    __asm__("ssub8 %[t], %[a], %[b]\n\t"
-            "sel %[a], %[b], %[a]"
-            : [a] "+r"(a), [t] "=&r"(t)
-            : [b] "r"(b)
-            : "cc");
-    return a;
+    return ts_sel_ge8(a, b, b, a);
 }
 
 /* The window and the clamp of one output pixel. */

@@ -63,36 +63,36 @@ TS_ALWAYS_INLINE void ts_mean_words(const int8_t *in, int32_t count, int32_t ste
     ts_mean_store(sums, 4 * words, count, p, out);
 }
 
+/* The means of all channels of one outer index (ts_mean_rows). */
+static void ts_mean_row(const ts_mean_params_t *p, const int8_t *in, int8_t *output)
+{
+    const int32_t channels = p->kept_dims[p->kept_ndims - 1];
+    const int32_t count = p->reduced_dims[0], step = p->reduced_strides[0];
+    int32_t c = 0;
+    for (; c + 16 <= channels; c += 16) {
+        ts_mean_words(in + c, count, step, 4, p, output + c);
+    }
+    for (; c + 4 <= channels; c += 4) {
+        ts_mean_words(in + c, count, step, 1, p, output + c);
+    }
+    for (; c < channels; ++c) {
+        int32_t sum = 0;
+        for (int32_t r = 0; r < count; ++r) {
+            sum += in[c + (size_t)r * step];
+        }
+        ts_mean_store(&sum, 1, count, p, output + c);
+    }
+}
+
 int32_t ts_mean_s8(const ts_mean_params_t *params, const int8_t *input, int8_t *output)
 {
     if (params == NULL || input == NULL || output == NULL) {
         return TS_ERR_ARG;
     }
-    const ts_mean_params_t *p = params;
-    if (!ts_mean_channels_inner(p)) {
+    if (!ts_mean_channels_inner(params)) {
         return ts_mean_s8_portable(params, input, output);
     }
-    const int32_t channels = p->kept_dims[p->kept_ndims - 1];
-    const int32_t count = p->reduced_dims[0], step = p->reduced_strides[0];
-    int32_t outer[TS_MAX_DIMS] = {0};
-    do {
-        const int8_t *in = input + ts_mean_outer_offset(p, outer);
-        int32_t c = 0;
-        for (; c + 16 <= channels; c += 16) {
-            ts_mean_words(in + c, count, step, 4, p, output + c);
-        }
-        for (; c + 4 <= channels; c += 4) {
-            ts_mean_words(in + c, count, step, 1, p, output + c);
-        }
-        for (; c < channels; ++c) {
-            int32_t sum = 0;
-            for (int32_t r = 0; r < count; ++r) {
-                sum += in[c + (size_t)r * step];
-            }
-            ts_mean_store(&sum, 1, count, p, output + c);
-        }
-        output += channels;
-    } while (ts_mean_next_outer(p, outer));
+    ts_mean_rows(params, input, output, ts_mean_row);
     return TS_OK;
 }
 #endif /* TS_OPT_DSP */

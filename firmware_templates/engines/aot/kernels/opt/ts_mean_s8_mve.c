@@ -28,43 +28,42 @@ static void ts_mean_preds(int32_t left, mve_pred16_t *pred)
     }
 }
 
-int32_t ts_mean_s8(const ts_mean_params_t *params, const int8_t *input, int8_t *output)
+/* The means of all channels of one outer index (ts_mean_rows). */
+static void ts_mean_row(const ts_mean_params_t *p, const int8_t *in, int8_t *output)
 {
-    if (params == NULL || input == NULL || output == NULL) {
-        return TS_ERR_ARG;
-    }
-    const ts_mean_params_t *p = params;
-    if (!ts_mean_channels_inner(p)) {
-        return ts_mean_s8_portable(params, input, output);
-    }
     const int32_t channels = p->kept_dims[p->kept_ndims - 1];
     const int32_t count = p->reduced_dims[0], step = p->reduced_strides[0];
     const int32x4_t mult = vdupq_n_s32(p->multiplier), left = vdupq_n_s32(TS_MVE_LEFT(p->shift));
     const int32x4_t right = vdupq_n_s32(TS_MVE_RIGHT(p->shift));
     const int32x4_t lo = vdupq_n_s32(INT8_MIN), hi = vdupq_n_s32(INT8_MAX);
-    const int32_t init = count * p->input_offset;
-    int32_t outer[TS_MAX_DIMS] = {0};
-    do {
-        const int8_t *in = input + ts_mean_outer_offset(p, outer);
-        for (int32_t c = 0; c < channels; c += 16) {
-            mve_pred16_t pred[4];
-            ts_mean_preds(channels - c, pred);
-            int32x4_t s0 = vdupq_n_s32(init), s1 = s0, s2 = s0, s3 = s0;
-            const int8_t *x = in + c;
-            for (int32_t r = count; r > 0; --r, x += step) {
-                s0 = vaddq_s32(s0, vldrbq_z_s32(x, pred[0]));
-                s1 = vaddq_s32(s1, vldrbq_z_s32(x + 4, pred[1]));
-                s2 = vaddq_s32(s2, vldrbq_z_s32(x + 8, pred[2]));
-                s3 = vaddq_s32(s3, vldrbq_z_s32(x + 12, pred[3]));
-            }
-            const int32x4_t sums[4] = {s0, s1, s2, s3};
-            for (int32_t j = 0; j < 4; ++j) {
-                int32x4_t y = vaddq_n_s32(ts_mve_requant_lr(sums[j], mult, left, right), p->output_offset);
-                vstrbq_p_s32(output + c + 4 * j, vminq_s32(vmaxq_s32(y, lo), hi), pred[j]);
-            }
+    for (int32_t c = 0; c < channels; c += 16) {
+        mve_pred16_t pred[4];
+        ts_mean_preds(channels - c, pred);
+        int32x4_t s0 = vdupq_n_s32(count * p->input_offset), s1 = s0, s2 = s0, s3 = s0;
+        const int8_t *x = in + c;
+        for (int32_t r = count; r > 0; --r, x += step) {
+            s0 = vaddq_s32(s0, vldrbq_z_s32(x, pred[0]));
+            s1 = vaddq_s32(s1, vldrbq_z_s32(x + 4, pred[1]));
+            s2 = vaddq_s32(s2, vldrbq_z_s32(x + 8, pred[2]));
+            s3 = vaddq_s32(s3, vldrbq_z_s32(x + 12, pred[3]));
         }
-        output += channels;
-    } while (ts_mean_next_outer(p, outer));
+        const int32x4_t sums[4] = {s0, s1, s2, s3};
+        for (int32_t j = 0; j < 4; ++j) {
+            int32x4_t y = vaddq_n_s32(ts_mve_requant_lr(sums[j], mult, left, right), p->output_offset);
+            vstrbq_p_s32(output + c + 4 * j, vminq_s32(vmaxq_s32(y, lo), hi), pred[j]);
+        }
+    }
+}
+
+int32_t ts_mean_s8(const ts_mean_params_t *params, const int8_t *input, int8_t *output)
+{
+    if (params == NULL || input == NULL || output == NULL) {
+        return TS_ERR_ARG;
+    }
+    if (!ts_mean_channels_inner(params)) {
+        return ts_mean_s8_portable(params, input, output);
+    }
+    ts_mean_rows(params, input, output, ts_mean_row);
     return TS_OK;
 }
 #endif /* TS_OPT_MVE */
