@@ -30,7 +30,7 @@ KWS_FLOAT = DATA / "mlperf_tiny" / "kws_ref_model_float32.tflite"
 HELLO = DATA / "tflm" / "hello_world_int8.tflite"
 HELLO_FLOAT = DATA / "tflm" / "hello_world_float.tflite"
 AD01 = DATA / "mlperf_tiny" / "ad01_int8.tflite"
-SHARED = sorted(DATA / name for name in zoo.catalog() if name.endswith(".tflite"))
+SHARED = sorted(DATA / name for name in zoo.shared_names() if name.endswith(".tflite"))
 RUNNABLE = [p for p in SHARED if p != KWS_FLOAT]  # TFLM refuses the hybrid float kws model (checked below)
 
 # arena_used_bytes() measured on the device: TFLM 90b983c, reference kernels, arm-none-eabi-gcc, Cortex-M4.

@@ -56,11 +56,11 @@ def main(argv=None):
         lab.table("Host TFLM: P(person)", ["image", "bytes as int8 (TFLM's test)", "pixel - 128 (a photo)"], rows)
 
     with lab.step("Analyze: MACs, weights, arena for each engine"):
-        a_tflm, a_aot = analyze(tflite, engine="tflm"), analyze(tflite, engine="aot")
+        a_tflm, a_aot = analyze(tflite, engine="tflm"), analyze(tflite, engine="aot", board=lab.args.board)
         lab.say(f"{len(a_tflm.layers)} layers, {a_tflm.macs:,} MACs, {a_tflm.params:,} parameters, "
                 f"{a_tflm.model.size:,} B flatbuffer")
         lab.say(f"arena: tflm {a_tflm.arena_32:,} B (planned head + interpreter tail), "
-                f"aot {a_aot.plan.head:,} B (activations only)")
+                f"aot {a_aot.fit.arena_bytes:,} B on {lab.args.board} (activations and kernel scratch)")
 
     with lab.step("Will it fit? Every board of the catalog, both engines"):
         fits = survey(lab, tflite, "person_detect")
@@ -76,7 +76,7 @@ def main(argv=None):
     lab.finish({
         "host": {name: {"scores": h, "p_person": _p_person(h, out)} for name, h in zip(IMAGES, host)},
         "analysis": {"macs": a_tflm.macs, "params": a_tflm.params, "arena_tflm": a_tflm.arena_32,
-                     "arena_aot": a_aot.plan.head},
+                     "arena_aot": a_aot.fit.arena_bytes},
         "fit": fits,
         "device": device,
     })

@@ -73,7 +73,9 @@ def board_fit(analysis, board_id: str) -> BoardFit:
         arena, model_bytes, engine_ram = analysis.arena_32, analysis.model.size, engine.ram_overhead
     else:
         arena, model_bytes = aot_arena_bytes(analysis, board.features), aot_model_bytes(analysis.model, board.features)
-        engine_ram = engine.ram_overhead + sum(t.nbytes for t in analysis.model.main.input_tensors())
+        from toolchain.codegen.project import reserved_ram
+
+        engine_ram = reserved_ram(board, "aot", sum(t.nbytes for t in analysis.model.main.input_tensors()))
     return BoardFit(board.id, engine.name, board.flash_bytes, board.ram_bytes,
                     model_bytes + engine.flash_overhead, arena + engine_ram, model_bytes, arena,
                     engine.flash_overhead, engine_ram, engine.name in board.engines)

@@ -258,8 +258,15 @@ def _scratch_budget(model: Model, board: Board, ctx: dict) -> int | None:
         return None
     from toolchain.codegen.aot import arena_size
 
-    reserved = ctx["stack_size"] + ctx["heap_size"] + HANDLER_STACK + APP_RAM + ctx["input_bytes"]
+    reserved = reserved_ram(board, "aot", ctx["input_bytes"])
     return max(0, board.ram_bytes - reserved - arena_size(model))
+
+
+def reserved_ram(board: Board, engine: str, input_bytes: int) -> int:
+    """RAM a firmware takes besides its tensor arena: stacks, heap, the app's static data and the
+    input buffer (board fit and the scratch budget use the same sum)."""
+    layout = _stack_heap(board, engine)
+    return layout["stack_size"] + layout["heap_size"] + HANDLER_STACK + APP_RAM + input_bytes
 
 
 def _resolver(model: Model) -> list[str]:
