@@ -160,3 +160,30 @@ def test_first_diverging_layer_is_found(built_firmware, kws, tmp_path):
     assert (v["bit_exact"], v["max_abs_diff"], v["passed"]) == (0, 1, True)
     assert v["first_divergence"] == {"sample": 0, "output_index": 0, "layer": 5, "layer_name": "DEPTHWISE_CONV_2D depthwise_conv2d_2"}
     assert "first diverging layer 5 (DEPTHWISE_CONV_2D depthwise_conv2d_2)" in (tmp_path / "out" / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_float_io_model_profiles_with_random_inputs(built_firmware, convert_keras, tmp_path):
+    """An int8 model with float input and output (QUANTIZE/DEQUANTIZE at its ends): `--random`
+    draws floats the input's QUANTIZE can represent, and the float outputs validate bit-exact."""
+    import keras
+
+    keras.utils.set_random_seed(7)
+    x = keras.Input((6, 6, 2), batch_size=1)
+    y = keras.layers.Conv2D(3, 3, activation="relu")(x)
+    model = keras.Model(x, keras.layers.Dense(4)(keras.layers.Flatten()(y)))
+    calib = np.random.default_rng(7).uniform(-2, 2, (32, 6, 6, 2)).astype(np.float32)
+    path = convert_keras(model, calib, io="float")
+    m = load_model(path)
+    assert [t.dtype for t in m.main.input_tensors() + m.main.output_tensors()] == ["float32", "float32"]
+    samples = select_samples(m, random=3, seed=1)
+    assert all(s[0].dtype == np.float32 and 0 < np.abs(s[0]).max() < 100 for s in samples.arrays)
+    port = free_port()
+    proc = subprocess.Popen([str(built_firmware(path, "host")[1].elf), "--serial", f"tcp:{port}"])
+    try:
+        report = profile(f"socket://127.0.0.1:{port}", path, random=3, seed=1, n=1, warmup=0, out_dir=tmp_path)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert report["status"] == "complete" and report["validation"]["passed"]
+    assert report["validation"]["compared"] == 3

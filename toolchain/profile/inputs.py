@@ -51,14 +51,27 @@ def random_samples(model, count: int, seed: int = 0) -> Samples:
     if count < 1:
         raise InputError(f"--random needs a positive count, got {count}", "e.g. --random 20")
     rng = np.random.default_rng(seed)
-    arrays = []
-    for _ in range(count):
-        sample = []
-        for t in model.main.input_tensors():
-            info = np.iinfo(np.dtype(t.dtype))
-            sample.append(rng.integers(info.min, info.max, size=t.shape, endpoint=True).astype(t.dtype))
-        arrays.append(sample)
+    arrays = [[_random_input(rng, model.main, t) for t in model.main.input_tensors()] for _ in range(count)]
     return Samples(arrays, [f"random{i}" for i in range(count)], f"random {count} (seed {seed})")
+
+
+def _random_input(rng, sg, tensor) -> np.ndarray:
+    """Uniform over an integer input's range; a float input (an int8 model with float I/O) uniform
+    over what the QUANTIZE op that reads it can represent, else over [-1, 1]."""
+    dtype = np.dtype(tensor.dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=tensor.shape, endpoint=True).astype(dtype)
+    lo, hi = -1.0, 1.0
+    for op in sg.operators:
+        if op.op == "QUANTIZE" and op.inputs[:1] == (tensor.index,):
+            out = sg.tensors[op.outputs[0]]
+            q, odt = out.quantization, np.dtype(out.dtype)
+            if q is not None and q.scale and np.issubdtype(odt, np.integer) and np.isfinite(q.scale[0]):
+                info = np.iinfo(odt)
+                lo, hi = sorted(((info.min - q.zero_point[0]) * q.scale[0], (info.max - q.zero_point[0]) * q.scale[0]))
+            break
+    return rng.uniform(lo, hi, size=tensor.shape).astype(dtype)
 
 
 def load_samples(path: str | Path, model, labels: str | Path | None = None) -> Samples:
