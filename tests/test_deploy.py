@@ -89,7 +89,7 @@ def test_ci_init_writes_a_workflow(tmp_path):
     from toolchain.ci import init_workflow
 
     runs = _runs(init_workflow("models/kws.tflite", board="stm32f746g-disco", path=tmp_path / "wf.yml", install="."))
-    assert "renode" in runs and 'pip install "."' in runs
+    assert "renode" in runs and 'pip install .' in runs
     assert "tinyship emulate build/tinyship-fw --board stm32f746g-disco --emulator renode" in runs
     assert "--junit build/tinyship-junit.xml" in runs
     qemu = _runs(init_workflow("m.tflite", path=tmp_path / "q.yml", install="."))
@@ -112,9 +112,9 @@ def test_ci_installs_tinyship_from_its_source(tmp_path, monkeypatch):
     commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
                             check=True).stdout.strip()
     monkeypatch.setattr(ci, "CHECKOUT", checkout)
-    assert 'pip install "."' in _runs(ci.init_workflow("m.tflite", path=checkout / ".github" / "workflows" / "t.yml"))
+    assert 'pip install .' in _runs(ci.init_workflow("m.tflite", path=checkout / ".github" / "workflows" / "t.yml"))
     runs = _runs(ci.init_workflow("m.tflite", path=tmp_path / "user" / "wf.yml"))
-    assert f'pip install "git+ssh://git@github.com/org/tinyship.git@{commit}"' in runs
+    assert f'pip install git+ssh://git@github.com/org/tinyship.git@{commit}' in runs
     subprocess.run(["git", "-C", str(checkout), "remote", "remove", "origin"], check=True, timeout=30)
     with pytest.raises(InputError, match="--install"):
         ci.init_workflow("m.tflite", path=tmp_path / "user" / "other.yml")
