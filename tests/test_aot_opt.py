@@ -13,13 +13,11 @@ import subprocess
 import numpy as np
 import pytest
 
-from toolchain import build, generate
-from toolchain.boards import load_board
+from toolchain import generate
 from toolchain.codegen.aot_opt import dsp_filter, dsp_requant
-from toolchain.device.emulator import QemuRunner
 from toolchain.model import load_model
-from toolchain.reference import tflm_run
 
+from aot_rig.qemu import expected, random_inputs, run_project
 from aot_rig.spec import Spec, conv_options
 
 ENGINE = __import__("toolchain.codegen.aot", fromlist=["ENGINE_DIR"]).ENGINE_DIR
@@ -31,19 +29,9 @@ def _run_on_qemu(model_path, board, tmp_path, kernels="speed", samples=4, seed=1
     outputs, TFLM outputs, project)."""
     project = tmp_path / f"{board}-{kernels}"
     generate(model_path, board=board, engine="aot", out_dir=project, aot_kernels=kernels)
-    built = build(project)
-    if inputs is None:
-        rng = np.random.default_rng(seed)
-        inputs = [[rng.integers(-128, 128, size=tuple(t.shape), dtype=np.int8)
-                   for t in load_model(model_path).main.input_tensors()] for _ in range(samples)]
-    got = []
-    with QemuRunner(built.elf, load_board(board), run_dir=project / "run", boot_timeout=60, timeout=60) as runner:
-        client = runner.start()
-        for sample in inputs:
-            client.load_input(b"".join(x.tobytes() for x in sample))
-            client.infer(1, 0, timeout=300)
-            got.append(client.outputs())
-    want = [b"".join(np.ascontiguousarray(y).tobytes() for y in out) for out in tflm_run(model_path, inputs)]
+    inputs = random_inputs(model_path, samples, seed) if inputs is None else inputs
+    got, _ = run_project(project, board, inputs, timeout=60)
+    want = expected(model_path, inputs)
     return got, want, project
 
 

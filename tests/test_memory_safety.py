@@ -26,8 +26,8 @@ from toolchain.codegen.aot_opt import specializer
 from toolchain.device.emulator import QemuRunner
 from toolchain.errors import DeviceError, DoesNotFitError
 from toolchain.profile.session import check_stack
-from toolchain.reference import tflm_run
 
+from aot_rig.qemu import expected, random_inputs, run_project
 from aot_rig.spec import Spec, add_layer, layer_opcodes
 
 STACK_BOUND = 1024  # README "Stack use": the high-water mark of a run (app shell + any aot kernel), bytes
@@ -59,32 +59,6 @@ def _branches(make_tflite) -> bytes:
     return make_tflite(spec.tensors, ops, inputs, outputs, opcodes=layer_opcodes(), buffers=spec.buffers)
 
 
-def _run(project, board: str, inputs) -> tuple[list[bytes], dict]:
-    """Build `project`, run `inputs` in QEMU: (outputs per sample, the `mem` reply)."""
-    built = build(project)
-    got = []
-    with QemuRunner(built.elf, load_board(board), run_dir=project / "run", boot_timeout=60, timeout=120) as runner:
-        client = runner.start()
-        for sample in inputs:
-            client.load_input(b"".join(x.tobytes() for x in sample))
-            client.infer(1, 0, timeout=300)
-            got.append(client.outputs())
-        mem = client.mem()
-    return got, mem
-
-
-def _random_inputs(model_path, n: int, seed: int = 1):
-    from toolchain.model import load_model
-
-    rng = np.random.default_rng(seed)
-    return [[rng.integers(-128, 128, size=tuple(t.shape), dtype=np.int8)
-             for t in load_model(model_path).main.input_tensors()] for _ in range(n)]
-
-
-def _expected(model_path, inputs) -> list[bytes]:
-    return [b"".join(np.ascontiguousarray(y).tobytes() for y in out) for out in tflm_run(model_path, inputs)]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("board", ["qemu-cortex-m4", "qemu-cortex-m55"])
 def test_deep_layers_bit_exact_with_a_small_stack(make_tflite, tmp_path, board):
@@ -95,9 +69,9 @@ def test_deep_layers_bit_exact_with_a_small_stack(make_tflite, tmp_path, board):
     model_c = (project / "src" / "model" / "model.c").read_text()
     scratch = [int(n) for n in re.findall(r"_scratch_size\(&l\d+_params\) > (\d+)", model_c)]
     assert len(scratch) >= 4 and max(scratch) >= 18432  # M4: FC's int16 column 24,000; M55: 3x3/1,024's 2 x 9,216
-    inputs = _random_inputs(path, 1)
-    got, mem = _run(project, board, inputs)
-    want = _expected(path, inputs)
+    inputs = random_inputs(path, 1)
+    got, mem = run_project(project, board, inputs)
+    want = expected(path, inputs)
     assert len(set(want[0])) > 16, "the outputs should not all saturate"
     assert got == want
     print(f"{board}: scratch {max(scratch):,} B, stack {mem['stack_used']} / {mem['stack_size']} B, "
@@ -159,9 +133,9 @@ def test_memory_of_every_real_board(shared_data, tmp_path, memory_of):
     path = shared_data / ("mlperf_tiny/kws_ref_model.tflite" if ram >= 128 * 1024 else "tflm/hello_world_int8.tflite")
     project = tmp_path / "fw"
     generate(path, board="qemu-cortex-m4", engine="aot", out_dir=project, memory_of=memory_of)
-    inputs = _random_inputs(path, 1)
-    got, mem = _run(project, "qemu-cortex-m4", inputs)
-    assert got == _expected(path, inputs)
+    inputs = random_inputs(path, 1)
+    got, mem = run_project(project, "qemu-cortex-m4", inputs)
+    assert got == expected(path, inputs)
     check_stack(mem)
 
 

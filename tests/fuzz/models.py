@@ -196,12 +196,17 @@ def shapes(rng, m):
     t.shape = shape
 
 
+def _quantization(rng, m):
+    """The quantization parameters of a random quantized tensor of the main graph, or None."""
+    quantized = [t for t in _sg(m).tensors if t.quantization is not None and t.quantization.scale is not None]
+    return rng.choice(quantized).quantization if quantized else None
+
+
 @_schema_edit
 def scales(rng, m):
-    quantized = [t for t in _sg(m).tensors if t.quantization is not None and t.quantization.scale is not None]
-    if not quantized:
+    q = _quantization(rng, m)
+    if q is None:
         return
-    q = rng.choice(quantized).quantization
     values = [float(s) for s in q.scale]
     kind = rng.random()
     if kind < 0.7:
@@ -217,10 +222,9 @@ def scales(rng, m):
 
 @_schema_edit
 def zero_points(rng, m):
-    quantized = [t for t in _sg(m).tensors if t.quantization is not None and t.quantization.scale is not None]
-    if not quantized:
+    q = _quantization(rng, m)
+    if q is None:
         return
-    q = rng.choice(quantized).quantization
     zps = [int(z) for z in (q.zeroPoint if q.zeroPoint is not None else [0])] or [0]
     if rng.random() < 0.8:
         zps[rng.randrange(len(zps))] = rng.choice([-129, 128, 255, -32769, 1 << 40, -(1 << 40), (1 << 63) - 1])

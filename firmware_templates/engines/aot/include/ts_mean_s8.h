@@ -77,14 +77,28 @@ static inline int ts_mean_next_outer(const ts_mean_params_t *p, int32_t *outer)
 /** One outer index of the channels-innermost form: the means of its channels (input at `in`). */
 typedef void (*ts_mean_row_fn)(const ts_mean_params_t *p, const int8_t *in, int8_t *out);
 
-/** The optimized kernels' walk of the channels-innermost form: `row` for each outer index. */
-static inline void ts_mean_rows(const ts_mean_params_t *p, const int8_t *input, int8_t *output, ts_mean_row_fn row)
+/** The portable kernel (kernels/ts_mean_s8.c, renamed by ts_opt.h's selection), the optimized ones' fallback. */
+int32_t ts_mean_s8_portable(const ts_mean_params_t *params, const int8_t *input, int8_t *output);
+
+/**
+ * The optimized kernels' ts_mean_s8: `row` for each outer index of the channels-innermost
+ * form (ts_mean_channels_inner), the portable kernel for any other.
+ */
+static inline int32_t ts_mean_s8_by_rows(const ts_mean_params_t *params, const int8_t *input, int8_t *output,
+                                         ts_mean_row_fn row)
 {
+    if (params == NULL || input == NULL || output == NULL) {
+        return TS_ERR_ARG;
+    }
+    if (!ts_mean_channels_inner(params)) {
+        return ts_mean_s8_portable(params, input, output);
+    }
     int32_t outer[TS_MAX_DIMS] = {0};
     do {
-        row(p, input + ts_mean_outer_offset(p, outer), output);
-        output += p->kept_dims[p->kept_ndims - 1];
-    } while (ts_mean_next_outer(p, outer));
+        row(params, input + ts_mean_outer_offset(params, outer), output);
+        output += params->kept_dims[params->kept_ndims - 1];
+    } while (ts_mean_next_outer(params, outer));
+    return TS_OK;
 }
 
 #endif /* TS_MEAN_S8_H */

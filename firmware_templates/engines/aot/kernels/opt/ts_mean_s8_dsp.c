@@ -18,8 +18,6 @@
 /* Most pixels summed in halfwords: 256 * -128 = -32768. */
 #define TS_MEAN_DSP_RUN 256
 
-/* the portable kernel, renamed by ts_opt.h's selection */
-int32_t ts_mean_s8_portable(const ts_mean_params_t *params, const int8_t *input, int8_t *output);
 
 /* The requantized means of `n` channel sums of `count` pixels. */
 static void ts_mean_store(const int32_t *sums, int32_t n, int32_t count, const ts_mean_params_t *p, int8_t *out)
@@ -63,7 +61,7 @@ TS_ALWAYS_INLINE void ts_mean_words(const int8_t *in, int32_t count, int32_t ste
     ts_mean_store(sums, 4 * words, count, p, out);
 }
 
-/* The means of all channels of one outer index (ts_mean_rows). */
+/* The means of all channels of one outer index (ts_mean_s8_by_rows). */
 static void ts_mean_row(const ts_mean_params_t *p, const int8_t *in, int8_t *output)
 {
     const int32_t channels = p->kept_dims[p->kept_ndims - 1];
@@ -86,13 +84,6 @@ static void ts_mean_row(const ts_mean_params_t *p, const int8_t *in, int8_t *out
 
 int32_t ts_mean_s8(const ts_mean_params_t *params, const int8_t *input, int8_t *output)
 {
-    if (params == NULL || input == NULL || output == NULL) {
-        return TS_ERR_ARG;
-    }
-    if (!ts_mean_channels_inner(params)) {
-        return ts_mean_s8_portable(params, input, output);
-    }
-    ts_mean_rows(params, input, output, ts_mean_row);
-    return TS_OK;
+    return ts_mean_s8_by_rows(params, input, output, ts_mean_row);
 }
 #endif /* TS_OPT_DSP */

@@ -17,8 +17,6 @@
 #if TS_OPT_MVE
 #include "ts_mve.h"
 
-/* the portable kernel, renamed by ts_opt.h's selection */
-int32_t ts_mean_s8_portable(const ts_mean_params_t *params, const int8_t *input, int8_t *output);
 
 /* The lanes of sixteen channels from c on that exist: four predicates of four lanes. */
 static void ts_mean_preds(int32_t left, mve_pred16_t *pred)
@@ -28,7 +26,7 @@ static void ts_mean_preds(int32_t left, mve_pred16_t *pred)
     }
 }
 
-/* The means of all channels of one outer index (ts_mean_rows). */
+/* The means of all channels of one outer index (ts_mean_s8_by_rows). */
 static void ts_mean_row(const ts_mean_params_t *p, const int8_t *in, int8_t *output)
 {
     const int32_t channels = p->kept_dims[p->kept_ndims - 1];
@@ -57,13 +55,6 @@ static void ts_mean_row(const ts_mean_params_t *p, const int8_t *in, int8_t *out
 
 int32_t ts_mean_s8(const ts_mean_params_t *params, const int8_t *input, int8_t *output)
 {
-    if (params == NULL || input == NULL || output == NULL) {
-        return TS_ERR_ARG;
-    }
-    if (!ts_mean_channels_inner(params)) {
-        return ts_mean_s8_portable(params, input, output);
-    }
-    ts_mean_rows(params, input, output, ts_mean_row);
-    return TS_OK;
+    return ts_mean_s8_by_rows(params, input, output, ts_mean_row);
 }
 #endif /* TS_OPT_MVE */
