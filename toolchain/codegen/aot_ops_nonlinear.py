@@ -56,7 +56,7 @@ def _logistic(ctx: LowerContext) -> Lowering:
     if ctx.qparams(y)[1] != -128:
         ctx.refuse(f"output zero point {ctx.qparams(y)[1]} is not -128")
     params = {"size": x.size, "input_offset": -xz, **_input_to_q4(ctx, xs)}
-    return Lowering("ts_logistic_s8", "ts_logistic_params_t", params, [x, y], inplace=True)
+    return Lowering("ts_logistic_s8", "ts_fx_act_params_t", params, [x, y], inplace=True, header="ts_fx_act_s8.h")
 
 
 @lowering("TANH")
@@ -66,7 +66,7 @@ def _tanh(ctx: LowerContext) -> Lowering:
     ctx.int8(x, y)
     xs, xz = ctx.qparams(x)
     params = {"size": x.size, "input_offset": -xz, **_input_to_q4(ctx, xs)}
-    return Lowering("ts_tanh_s8", "ts_tanh_params_t", params, [x, y], inplace=True)
+    return Lowering("ts_tanh_s8", "ts_fx_act_params_t", params, [x, y], inplace=True, header="ts_fx_act_s8.h")
 
 
 def _q15_multiplier(ctx: LowerContext, real: float, what: str) -> tuple[int, int]:
