@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +169,55 @@ def test_model_paths_that_are_not_files_fail_fast(tmp_path):
             load_model(path)
     done = cli("analyze", fifo, "--json", cwd=tmp_path)  # would block forever reading the pipe
     assert done.returncode == 2 and "not a regular file" in done.stderr
+
+
+def _hello_world_edited(shared_data, edit) -> bytes:
+    """hello_world_int8 with `edit(model)` applied through the TFLite object API."""
+    m = schema.ModelT.InitFromPackedBuf(bytearray((shared_data / "tflm" / "hello_world_int8.tflite").read_bytes()), 0)
+    edit(m)
+    b = flatbuffers.Builder(4096)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def _bias_scale(m):  # the second FULLY_CONNECTED's bias (tensor 3): scale 1e30, not input x weight scale
+    m.subgraphs[0].tensors[3].quantization.scale = [1e30]
+
+
+def _weights_format(m):  # the second FULLY_CONNECTED: a weights format TFLM does not know
+    m.subgraphs[0].operators[1].builtinOptions.weightsFormat = -1
+
+
+def _signature_defs_offset(shared_data) -> bytes:
+    """hello_world_int8 whose root table's signature_defs offset points into other data (as fuzz
+    case flip-words #2759898661 made it): TFLM's Python reader fails on it with struct.error."""
+    raw = bytearray((shared_data / "tflm" / "hello_world_int8.tflite").read_bytes())
+    tab = schema.Model.GetRootAs(raw, 0)._tab
+    field = tab.Pos + tab.Offset(18)  # vtable slot 18: signature_defs (the only field nothing else reads)
+    raw[field:field + 4] = (255).to_bytes(4, "little")
+    return bytes(raw)
+
+
+TFLM_REFUSES = {  # fuzz seed 12, cases #887, #2334, #1176: generate said OK, then the TFLM reference failed
+    "bias scale": (lambda d: _hello_world_edited(d, _bias_scale), r"TFLM cannot allocate the model \(.*scale_diff / output_scale"),
+    "weights format": (lambda d: _hello_world_edited(d, _weights_format),
+                       r"TFLM cannot allocate the model \(Unhandled fully-connected weights format\)"),
+    "signature defs": (_signature_defs_offset, "an offset points outside the file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TFLM_REFUSES))
+def test_generate_refuses_what_the_tflm_reference_cannot_run(case, shared_data, tmp_path):
+    from tflite_micro.python.tflite_micro import runtime
+
+    make, message = TFLM_REFUSES[case]
+    model = tmp_path / "m.tflite"
+    model.write_bytes(make(shared_data))
+    load_model(shared_data / "tflm" / "hello_world_int8.tflite")  # the seed itself is fine
+    with pytest.raises(Exception):  # the premise: the oracle cannot read or allocate the mutant
+        runtime.Interpreter.from_bytes(model.read_bytes(), arena_size=1 << 20)
+    done = cli("generate", model, "--board", "host", "-o", "proj", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("tinyship: error: "), done.stderr
+    assert re.search(message, done.stderr), done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["m.tflite"]

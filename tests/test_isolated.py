@@ -34,3 +34,15 @@ def test_isolated_reference_equals_in_process(shared_data):
     samples = [[np.array([[v]], dtype=np.int8)] for v in (-128, 0, 42)]
     got, want = reference("tflm_run", model, samples), tflm_run(model, samples)
     assert [o[0].tobytes() for o in got] == [o[0].tobytes() for o in want]
+
+
+def test_leaving_a_started_block_early_stops_the_child():
+    """generate checks the model with TFLM while it writes; when writing fails first, the child
+    is killed and waited for (the block would last 60 s otherwise)."""
+    import time
+
+    t0 = time.monotonic()
+    with pytest.raises(KeyError):
+        with isolated.started("time:sleep", 60, model_name="m", timeout=120):
+            raise KeyError("writing failed")
+    assert time.monotonic() - t0 < 10

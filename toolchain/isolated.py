@@ -7,16 +7,20 @@ segfault, abort or hang. In a child that only ends the child; here it becomes a
 `call("toolchain.reference:tflm_run", raw, samples, model_name=..., timeout=...)` runs
 `python -m toolchain.isolated IN OUT`: arguments and result travel as pickles in a
 private temp folder (written and read only by this process and its own child).
+`started(...)` runs the child while the caller does other work (generate checks the
+model with TFLM while it writes the project).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pickle
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from toolchain.errors import ModelError, ToolchainError
@@ -29,27 +33,57 @@ def call(func: str, *args, model_name: str, timeout: float, what: str = "the TFL
         ModelError: the child crashed (signal), failed, or ran past `timeout` seconds.
         ToolchainError: what `func` raised, re-raised here.
     """
+    with started(func, *args, model_name=model_name, timeout=timeout, what=what) as result:
+        return result()
+
+
+@contextlib.contextmanager
+def started(func: str, *args, model_name: str, timeout: float, what: str = "the TFLM interpreter"):
+    """`func(*args)` started in a child process; yields a function that waits for it (at most
+    `timeout` s from the start) and returns or raises as `call` does. Leaving the block kills
+    a child still running."""
     with tempfile.TemporaryDirectory(prefix="tinyship-isolated-") as tmp:
-        inp, out = Path(tmp) / "in.pickle", Path(tmp) / "out.pickle"
-        inp.write_bytes(pickle.dumps((func, args)))
+        child = _Child(Path(tmp), func, args, what, model_name, timeout)
         try:
-            r = subprocess.run([sys.executable, "-m", "toolchain.isolated", str(inp), str(out)],
-                               stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+            yield child.result
+        finally:
+            child.stop()
+
+
+class _Child:
+    def __init__(self, tmp: Path, func: str, args: tuple, what: str, model_name: str, timeout: float):
+        self.out, self.err, self.timeout = tmp / "out.pickle", tmp / "stderr", timeout
+        self.what = lambda verb: f"{what} {verb} on model '{model_name}'"
+        (tmp / "in.pickle").write_bytes(pickle.dumps((func, args)))
+        with open(self.err, "wb") as err:  # a file, not a pipe: nobody reads while the caller works
+            self.proc = subprocess.Popen([sys.executable, "-m", "toolchain.isolated", str(tmp / "in.pickle"),
+                                          str(self.out)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=err)
+        self.deadline = time.monotonic() + timeout
+
+    def result(self):
+        fix = "the model is corrupt or not one TFLM runs: check it with tinyship analyze"
+        try:
+            code = self.proc.wait(max(0.0, self.deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            raise ModelError(f"{what} did not finish within {timeout:g} s on model '{model_name}'",
+            raise ModelError(self.what(f"did not finish within {self.timeout:g} s"),
                              "the model may make it loop: check the model (tinyship analyze)") from None
-        if r.returncode < 0:
-            name = signal.Signals(-r.returncode).name if -r.returncode in signal.valid_signals() else -r.returncode
-            raise ModelError(f"{what} crashed on model '{model_name}' ({name})",
-                             "the model is corrupt or not one TFLM runs: check it with tinyship analyze")
-        if r.returncode != 0 or not out.is_file():
-            last = (r.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"])[-1][:200]
-            raise ModelError(f"{what} failed on model '{model_name}' (exit code {r.returncode}: {last})",
-                             "the model is corrupt or not one TFLM runs: check it with tinyship analyze")
-        ok, value = pickle.loads(out.read_bytes())
-    if not ok:
-        raise value
-    return value
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else -code
+            raise ModelError(self.what("crashed") + f" ({name})", fix)
+        if code != 0 or not self.out.is_file():
+            stderr = self.err.read_bytes()[-4096:].decode("utf-8", "replace")
+            last = (stderr.strip().splitlines() or ["no message"])[-1][:200]
+            raise ModelError(self.what("failed") + f" (exit code {code}: {last})", fix)
+        ok, value = pickle.loads(self.out.read_bytes())
+        if not ok:
+            raise value
+        return value
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
 
 
 def _main(inp: str, out: str) -> None:

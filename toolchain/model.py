@@ -327,6 +327,10 @@ class _Reader:
         for i in range(self._check_vec(m, 16, 4)):
             md = m.Metadata(i)
             metadata[self._str(md.Name())] = buffers.data(md.Buffer())
+        try:  # the TFLM reference unpacks every table, also those read nowhere else (signature defs)
+            schema.ModelT.InitFromObj(m)
+        except (struct.error, ValueError, IndexError):
+            raise ModelError("an offset points outside the file (in a part the TFLM reference reads)") from None
         return Model(bytes(self.buf), m.Version(), self._str(m.Description()), subgraphs, opcodes, metadata)
 
     def subgraph(self, sg, index, opcodes, buffers) -> Subgraph:

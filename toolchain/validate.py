@@ -4,11 +4,16 @@
 that its main graph is something firmware can run: inputs and outputs, operators in
 an order that computes every tensor before it is read (no cycle, no op writing a
 graph input, a constant or another op's output), weights present, sane quantization,
-at most 6 dimensions, no empty tensor, nothing over 2 GiB.
+at most 6 dimensions, no empty tensor, nothing over 2 GiB. `tflm_allocates` proves,
+in a child process while generate writes the project, that the TFLM reference every
+project is validated against reads and allocates the model: the kernels' Prepare
+functions refuse more than these checks know of (a bias scale that is not input scale
+x weight scale, an unknown weights format, ...).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 from toolchain.errors import DoesNotFitError, ModelError, NotSupportedError
@@ -18,6 +23,7 @@ MAX_RANK = 6  # model_tensor_t.dims and the kernels' broadcast shapes
 MAX_TENSOR_BYTES = (1 << 31) - 1  # an int32 byte count; far beyond any board
 _ZERO_POINT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "int4": (-8, 7)}
 _FIX = "the model is malformed: re-convert it (tinyship convert) or re-download it"
+TFLM_CHECK_TIMEOUT_S = 30.0  # seconds; TFLM allocates in milliseconds, its child process starts in ~0.2 s
 
 
 def check_model(model: Model) -> Model:
@@ -116,3 +122,30 @@ def _check_order(sg) -> None:
             t = sg.tensors[o]
             raise ModelError(f"graph output tensor {o} ('{t.name[:60]}') is not computed by any operator"
                              + (" (it is a constant)" if t.is_constant else ""), _FIX)
+
+
+@contextlib.contextmanager
+def tflm_allocates(model: Model):
+    """Run TFLM's AllocateTensors on `model` in a child process while the block runs; on leaving
+    the block, raise ModelError (exit 2) with TFLM's reason if it refused the model."""
+    from toolchain import isolated
+
+    with isolated.started("toolchain.validate:_tflm_allocate", model.raw, model_name=model.name,
+                          timeout=TFLM_CHECK_TIMEOUT_S) as result:
+        yield
+        result()
+
+
+def _tflm_allocate(raw: bytes) -> None:
+    """(In the child) read and allocate `raw` as the reference does; TFLM's log is the reason."""
+    from toolchain.reference import capture_c_output, tflm_interpreter
+
+    refused = False
+    with capture_c_output(2) as log:
+        try:
+            tflm_interpreter(raw)
+        except ModelError:
+            refused = True
+    if refused:
+        reason = "; ".join(line.strip().rstrip(".") for line in log[0].splitlines() if line.strip())[:300]
+        raise ModelError(f"TFLM cannot allocate the model ({reason or 'it gives no reason'})", _FIX)

@@ -27,7 +27,7 @@ from toolchain.errors import InputError, NotSupportedError
 from toolchain.escape import c_ident, environment
 from toolchain.files import staged_dir
 from toolchain.model import Model, load_model
-from toolchain.validate import check_model
+from toolchain.validate import check_model, tflm_allocates
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
 ENGINES = ("aot", "tflm")
@@ -166,7 +166,7 @@ def generate(model, *, board: str, engine: str = "aot", out_dir, memory_of: str 
     if b.platform == "cortex-m":
         ctx.update(bare_metal(b), **_stack_heap(b, engine))
     env = _env()
-    with staged_dir(out_dir) as stage:
+    with staged_dir(out_dir) as stage, tflm_allocates(model):  # the reference must run what we generate
         src = stage / "src"
         (stage / f"{name}.tflite").write_bytes(model.raw)  # what the firmware runs, for profile/validate
         _copy(TEMPLATES / "app", src / "app")
