@@ -354,31 +354,35 @@ static void ts_conv2d_mve_fields(const ts_conv2d_params_t *p, const int8_t *inpu
 
 /** Two pixels of a wide convolution (the asm reads the fields by the offsets asserted below). */
 typedef struct {
-    const int8_t *xa, *xb; /**< 0, 4: the pixels' receptive fields, k bytes each */
+    const int8_t *xa, *xb; /**< 0, 4: the pixels' first window rows (in the image or a column) */
     const int8_t *w;       /**< 8: filter_mve, per quad of rows and 16-byte chunk: four rows' chunks */
     const int32_t *rq;     /**< 12: requant_mve, advanced by the asm */
     int8_t *outa, *outb;   /**< 16, 20: the pixels' outputs, advanced by the asm */
-    int32_t chunks1;       /**< 24: loop passes after the peeled chunks (>= 1) */
+    int32_t rows;          /**< 24: window rows read (1 for a column) */
     int32_t quads;         /**< 28: output_c / 4 */
     int32_t zp;            /**< 32: output offset */
-    int32_t pad;
+    int32_t passes;        /**< 36: loop passes per row (chunks per row / chunks per pass) */
     int32_t lo[4], hi[4];  /**< 40, 56: the activation clamp */
+    int32_t skip;          /**< 72: bytes from a row's end to the next row's start */
+    int32_t left;          /**< 76: quads left (the asm's counter) */
 } ts_conv_wide_t;
 
 _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) == 12 &&
-                   offsetof(ts_conv_wide_t, outa) == 16 && offsetof(ts_conv_wide_t, chunks1) == 24 &&
+                   offsetof(ts_conv_wide_t, outa) == 16 && offsetof(ts_conv_wide_t, rows) == 24 &&
                    offsetof(ts_conv_wide_t, quads) == 28 && offsetof(ts_conv_wide_t, zp) == 32 &&
-                   offsetof(ts_conv_wide_t, lo) == 40 && offsetof(ts_conv_wide_t, hi) == 56,
+                   offsetof(ts_conv_wide_t, passes) == 36 && offsetof(ts_conv_wide_t, lo) == 40 &&
+                   offsetof(ts_conv_wide_t, hi) == 56 && offsetof(ts_conv_wide_t, skip) == 72 &&
+                   offsetof(ts_conv_wide_t, left) == 76,
                "ts_conv_wide's offsets");
 
-/* one 16-byte chunk of both pixels against four rows (op: vmladav starts the sums, vmladava adds) */
-#define TS_WIDE_CHUNK(op)                                                                    \
+/* one 16-byte chunk of both pixels against four rows, added to the accumulators */
+#define TS_WIDE_CHUNK                                                                        \
     "vldrb.8 q0, [r1], #16\n\t"                                                             \
     "vldrb.8 q1, [r3], #16\n\t"                                                             \
-    "vldrb.8 q2, [r5], #16\n\t" op " r0, q0, q2\n\t" op " r8, q1, q2\n\t"                   \
-    "vldrb.8 q3, [r5], #16\n\t" op " r2, q0, q3\n\t" op " r10, q1, q3\n\t"                  \
-    "vldrb.8 q2, [r5], #16\n\t" op " r4, q0, q2\n\t" op " r12, q1, q2\n\t"                  \
-    "vldrb.8 q3, [r5], #16\n\t" op " r6, q0, q3\n\t" op " lr, q1, q3\n\t"
+    "vldrb.8 q2, [r5], #16\n\tvmladava.s8 r0, q0, q2\n\tvmladava.s8 r8, q1, q2\n\t"         \
+    "vldrb.8 q3, [r5], #16\n\tvmladava.s8 r2, q0, q3\n\tvmladava.s8 r10, q1, q3\n\t"        \
+    "vldrb.8 q2, [r5], #16\n\tvmladava.s8 r4, q0, q2\n\tvmladava.s8 r12, q1, q2\n\t"        \
+    "vldrb.8 q3, [r5], #16\n\tvmladava.s8 r6, q0, q3\n\tvmladava.s8 lr, q1, q3\n\t"
 #define TS_WIDE_CLAMP_FULL                                                                   \
     "vqshl.s32 q0, q0, #24\n\tvshr.s32 q0, q0, #24\n\t"                                     \
     "vqshl.s32 q1, q1, #24\n\tvshr.s32 q1, q1, #24\n\t"
@@ -387,44 +391,56 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
     "vldrw.32 q2, [r11, #56]\n\tvmin.s32 q0, q0, q2\n\tvmin.s32 q1, q1, q2\n\t"
 
 /*
- * All quads of rows for two pixels: per 16-byte chunk two x loads, four weight loads and eight
- * VMLADAV(A) (accumulators: pixel a r0, r2, r4, r6, pixel b r8, r10, r12, lr - VMLADAV takes
- * even registers), the first chunk(s) peeled (VMLADAV starts the sums; FIRST), the rest LOOP
- * (one or two chunks) chunks1 times; then both pixels' sums requantized with one load of each
- * parameter vector; quads counted in r7. Every core register is in use: a naked function
- * saving its own (q4-q7, callee-saved, are not touched).
+ * All quads of rows for two pixels: the accumulators (pixel a r0, r2, r4, r6, pixel b r8, r10,
+ * r12, lr - VMLADAVA takes even registers) start at the quad's init; per window row `passes`
+ * times PASS (one or three chunks: per chunk two x loads, four weight loads, eight VMLADAVA),
+ * then both x pointers skip to the next row; then both pixels' sums requantized with one load
+ * of each parameter vector. Every core register is in use (quads counted in the struct): a
+ * naked function saving its own (q4-q7, callee-saved, are not touched).
  */
-#define TS_CONV_WIDE(name, FIRST, LOOP, CLAMP)                                               \
+#define TS_CONV_WIDE(name, PASS, CLAMP)                                                      \
     __attribute__((naked, noinline)) static void name(ts_conv_wide_t *j)                    \
     {                                                                                        \
         (void)j;                                                                             \
         __asm__ volatile("push {r4-r11, lr}\n\t"                                             \
                          "mov r11, r0\n\t"                                                   \
                          "ldr r5, [r11, #8]\n\t"                                             \
-                         "ldr r7, [r11, #28]\n"                                              \
+                         "ldr r7, [r11, #28]\n\t"                                            \
+                         "str r7, [r11, #76]\n"                                              \
                          "1:\n\t"                                                            \
+                         "ldr r9, [r11, #12]\n\t"                                            \
+                         "ldrd r0, r2, [r9]\n\t" /* init */                                  \
+                         "ldrd r4, r6, [r9, #8]\n\t"                                         \
+                         "ldrd r8, r10, [r9]\n\t"                                            \
+                         "ldrd r12, lr, [r9, #8]\n\t"                                        \
                          "ldrd r1, r3, [r11]\n\t"                                            \
-                         "ldr r9, [r11, #24]\n\t" FIRST "2:\n\t" LOOP                        \
+                         "ldr r7, [r11, #24]\n"                                              \
+                         "2:\n\t"                                                            \
+                         "ldr r9, [r11, #36]\n"                                              \
+                         "3:\n\t" PASS                                                       \
                          "subs r9, r9, #1\n\t"                                               \
+                         "bne 3b\n\t"                                                        \
+                         "ldr r9, [r11, #72]\n\t"                                            \
+                         "add r1, r1, r9\n\t"                                                \
+                         "add r3, r3, r9\n\t"                                                \
+                         "subs r7, r7, #1\n\t"                                               \
                          "bne 2b\n\t"                                                        \
                          "vmov q0[2], q0[0], r0, r4\n\t"                                     \
                          "vmov q0[3], q0[1], r2, r6\n\t"                                     \
                          "vmov q1[2], q1[0], r8, r12\n\t"                                    \
                          "vmov q1[3], q1[1], r10, lr\n\t"                                    \
                          "ldr r0, [r11, #12]\n\t"                                            \
-                         "vldrw.32 q2, [r0], #16\n\t" /* init */                             \
-                         "vadd.i32 q0, q0, q2\n\t"                                           \
-                         "vadd.i32 q1, q1, q2\n\t"                                           \
-                         "vldrw.32 q2, [r0], #16\n\t" /* multiplier */                       \
+                         "vldrw.32 q2, [r0, #16]\n\t" /* multiplier */                       \
                          "vshr.s32 q3, q0, #31\n\t"                                          \
                          "vqrdmulh.s32 q0, q0, q2\n\t"                                       \
                          "vadd.i32 q0, q0, q3\n\t"                                           \
                          "vshr.s32 q3, q1, #31\n\t"                                          \
                          "vqrdmulh.s32 q1, q1, q2\n\t"                                       \
                          "vadd.i32 q1, q1, q3\n\t"                                           \
-                         "vldrw.32 q2, [r0], #16\n\t" /* shift, negative */                  \
+                         "vldrw.32 q2, [r0, #32]\n\t" /* shift, negative */                  \
                          "vrshl.s32 q0, q0, q2\n\t"                                          \
                          "vrshl.s32 q1, q1, q2\n\t"                                          \
+                         "add r0, r0, #48\n\t"                                               \
                          "str r0, [r11, #12]\n\t"                                            \
                          "ldr r0, [r11, #32]\n\t"                                            \
                          "vadd.i32 q0, q0, r0\n\t"                                           \
@@ -432,49 +448,86 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
                          "vstrb.32 q0, [r0], #4\n\t"                                         \
                          "vstrb.32 q1, [r2], #4\n\t"                                         \
                          "strd r0, r2, [r11, #16]\n\t"                                       \
+                         "ldr r7, [r11, #76]\n\t"                                            \
                          "subs r7, r7, #1\n\t"                                               \
+                         "str r7, [r11, #76]\n\t"                                            \
                          "bne 1b\n\t"                                                        \
                          "pop {r4-r11, pc}\n\t");                                            \
     }
 
-#define TS_WIDE_ONE TS_WIDE_CHUNK("vmladava.s8")
-#define TS_WIDE_TWO TS_WIDE_CHUNK("vmladava.s8") TS_WIDE_CHUNK("vmladava.s8")
-#define TS_WIDE_START TS_WIDE_CHUNK("vmladav.s8")
-#define TS_WIDE_START2 TS_WIDE_CHUNK("vmladav.s8") TS_WIDE_CHUNK("vmladava.s8")
-TS_CONV_WIDE(ts_conv_wide, TS_WIDE_START, TS_WIDE_ONE, TS_WIDE_CLAMP_FULL)
-TS_CONV_WIDE(ts_conv_wide_range, TS_WIDE_START, TS_WIDE_ONE, TS_WIDE_CLAMP_RANGE)
-TS_CONV_WIDE(ts_conv_wide2, TS_WIDE_START2, TS_WIDE_TWO, TS_WIDE_CLAMP_FULL)
-TS_CONV_WIDE(ts_conv_wide2_range, TS_WIDE_START2, TS_WIDE_TWO, TS_WIDE_CLAMP_RANGE)
+#define TS_WIDE_THREE TS_WIDE_CHUNK TS_WIDE_CHUNK TS_WIDE_CHUNK
+TS_CONV_WIDE(ts_conv_wide, TS_WIDE_CHUNK, TS_WIDE_CLAMP_FULL)
+TS_CONV_WIDE(ts_conv_wide_range, TS_WIDE_CHUNK, TS_WIDE_CLAMP_RANGE)
+TS_CONV_WIDE(ts_conv_wide3, TS_WIDE_THREE, TS_WIDE_CLAMP_FULL)
+TS_CONV_WIDE(ts_conv_wide3_range, TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
 
-/** Receptive fields wider than 64 bytes (chunks_mve > 4): two pixels per ts_conv_wide. */
+typedef void (*ts_conv_wide_fn)(ts_conv_wide_t *);
+
+/** The variant for `chunks` per row (three per pass when they divide) and the passes it makes. */
+static ts_conv_wide_fn ts_conv_wide_pick(int32_t chunks, int32_t range, int32_t *passes)
+{
+    static const ts_conv_wide_fn wides[2][2] = {{ts_conv_wide, ts_conv_wide_range},
+                                                {ts_conv_wide3, ts_conv_wide3_range}};
+    const int32_t three = chunks % 3 == 0;
+    *passes = three ? chunks / 3 : chunks;
+    return wides[three][range];
+}
+
+/**
+ * Receptive fields wider than 64 bytes (chunks_mve > 4): two pixels per ts_conv_wide. Where both
+ * windows are inside the image and a window row is whole chunks (dilation_w 1), the kernel reads
+ * them in place row by row; else from ts_im2col_s8's columns (one row of chunks_mve chunks).
+ */
 static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
-    const int32_t oc = p->output_c, k = p->chunks_mve * 16, pixels = p->output_h * p->output_w;
-    /* an even number of chunks: two peeled, then two per loop pass; else one and one */
-    static void (*const wides[2][2])(ts_conv_wide_t *) = {{ts_conv_wide, ts_conv_wide_range},
-                                                         {ts_conv_wide2, ts_conv_wide2_range}};
-    const int32_t even = p->chunks_mve % 2 == 0;
-    void (*const wide)(ts_conv_wide_t *) = wides[even][!(p->act_min == -128 && p->act_max == 127)];
+    const int32_t ic = p->input_c, oc = p->output_c, ow = p->output_w, k = p->chunks_mve * 16;
+    const int32_t pixels = p->output_h * ow, row = p->filter_w * ic;
+    const int32_t range = !(p->act_min == -128 && p->act_max == 127);
+    const int32_t span_h = (p->filter_h - 1) * p->dilation_h + 1, span_w = (p->filter_w - 1) * p->dilation_w + 1;
+    const int32_t rows_fit = p->dilation_w == 1 && row % 16 == 0;
+    int32_t col_passes, row_passes;
+    const ts_conv_wide_fn by_col = ts_conv_wide_pick(p->chunks_mve, range, &col_passes);
+    const ts_conv_wide_fn by_row = ts_conv_wide_pick(row / 16, range, &row_passes);
+    const int32_t row_skip = p->dilation_h * p->input_w * ic - row;
     ts_conv_wide_t j;
     j.w = p->filter_mve;
-    j.chunks1 = even ? (p->chunks_mve - 2) / 2 : p->chunks_mve - 1;
     j.zp = p->output_offset;
-    j.pad = 0;
+    j.quads = oc / 4;
     for (int32_t i = 0; i < 4; ++i) {
         j.lo[i] = p->act_min;
         j.hi[i] = p->act_max;
     }
     int8_t *cola = scratch, *colb = scratch + k, *last = scratch + 2 * k;
     for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *image = input + (size_t)b * p->input_h * p->input_w * p->input_c;
+        const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ic;
         int8_t *out = output + (size_t)b * pixels * oc;
+        const int8_t *at[2];
+        int32_t inside[2];
         for (int32_t px = 0; px < pixels; px += 2, out += 2 * oc) {
-            j.xa = ts_im2col_s8(p, image, px, cola);
-            j.xb = px + 1 < pixels ? ts_im2col_s8(p, image, px + 1, colb) : j.xa;
+            for (int32_t i = 0; i < 2; ++i) { /* pixel px + i (the last one twice when pixels is odd) */
+                const int32_t q = px + i < pixels ? px + i : px;
+                const int32_t y0 = q / ow * p->stride_h - p->pad_h, x0 = q % ow * p->stride_w - p->pad_w;
+                inside[i] = rows_fit && y0 >= 0 && y0 + span_h <= p->input_h && x0 >= 0 &&
+                            x0 + span_w <= p->input_w;
+                at[i] = inside[i] ? image + ((size_t)y0 * p->input_w + x0) * ic : NULL;
+            }
+            ts_conv_wide_fn wide = by_row;
+            j.rows = p->filter_h;
+            j.passes = row_passes;
+            j.skip = row_skip;
+            j.xa = at[0];
+            j.xb = at[1];
+            if (!(inside[0] && inside[1])) {
+                wide = by_col;
+                j.rows = 1;
+                j.passes = col_passes;
+                j.skip = 0;
+                j.xa = ts_im2col_s8(p, image, px, cola);
+                j.xb = px + 1 < pixels ? ts_im2col_s8(p, image, px + 1, colb) : j.xa;
+            }
             j.outa = out;
             j.outb = px + 1 < pixels ? out + oc : last;
             j.rq = p->requant_mve;
-            j.quads = oc / 4;
             wide(&j);
         }
     }
