@@ -69,7 +69,7 @@ def _run_one(index: int, keep: str | None) -> tuple[int, str, str, float]:
 
 
 def run(cases: list, jobs: int = 2, keep: str | None = None, progress=None) -> list[dict]:
-    """Run `cases`; one dict per case: index, category, outcome, detail, seconds."""
+    """Run `cases`; one dict per case: index, category, driver, outcome, detail, seconds."""
     global _CASES
     _CASES = cases
     results = []
@@ -77,8 +77,8 @@ def run(cases: list, jobs: int = 2, keep: str | None = None, progress=None) -> l
     with ctx.Pool(jobs, initializer=_preload, maxtasksperchild=200) as pool:
         for index, outcome, detail, seconds in pool.imap_unordered(
                 _run_one_star, [(i, keep) for i in range(len(cases))]):
-            results.append({"index": index, "category": cases[index].name, "outcome": outcome,
-                            "detail": detail, "seconds": round(seconds, 3)})
+            results.append({"index": index, "category": cases[index].name, "driver": cases[index].driver,
+                            "outcome": outcome, "detail": detail, "seconds": round(seconds, 3)})
             if progress:
                 progress(len(results), len(cases), results[-1])
     return sorted(results, key=lambda r: r["index"])
@@ -89,18 +89,23 @@ def _run_one_star(args):
 
 
 def summary(results: list[dict]) -> dict:
-    table: dict[str, Counter] = defaultdict(Counter)
-    for r in results:
-        table[r["category"]][r["outcome"]] += 1
     totals = Counter(r["outcome"] for r in results)
     return {"cases": len(results), "outcomes": {o: totals[o] for o in OUTCOMES},
             "failures": sum(totals[o] for o in FAILURES),
-            "by_category": {c: {o: table[c][o] for o in OUTCOMES} for c in sorted(table)}}
+            "by_category": _counts(results, "category"), "by_driver": _counts(results, "driver")}
 
 
-def format_table(s: dict) -> str:
-    header = ["category", *OUTCOMES, "total"]
-    rows = [[c, *(str(counts[o]) for o in OUTCOMES), str(sum(counts.values()))] for c, counts in s["by_category"].items()]
+def _counts(results: list[dict], key: str) -> dict:
+    table: dict[str, Counter] = defaultdict(Counter)
+    for r in results:
+        table[r[key]][r["outcome"]] += 1
+    return {c: {o: table[c][o] for o in OUTCOMES} for c in sorted(table)}
+
+
+def format_table(s: dict, key: str = "category") -> str:
+    """The outcome counts per category (mutator or device fault) or per driver, as a Markdown table."""
+    header = [key, *OUTCOMES, "total"]
+    rows = [[c, *(str(counts[o]) for o in OUTCOMES), str(sum(counts.values()))] for c, counts in s[f"by_{key}"].items()]
     rows.append(["TOTAL", *(str(s["outcomes"][o]) for o in OUTCOMES), str(s["cases"])])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     line = lambda r: "| " + " | ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths))) + " |"
@@ -133,6 +138,8 @@ def main(argv=None) -> int:
         print(json.dumps({**s, "failed": failed}, indent=2))
     else:
         print(format_table(s))
+        print()
+        print(format_table(s, "driver"))
         print(f"{s['cases']} cases, seed {args.seed}, {s['seconds']} s, {s['failures']} failures")
         for r in failed:
             print(f"  FAIL #{r['index']} {r['category']} {r['outcome']}: {r['detail']}")
