@@ -363,16 +363,17 @@ typedef struct {
     int32_t zp;            /**< 32: output offset */
     int32_t passes;        /**< 36: loop passes per row (chunks per row / chunks per pass) */
     int32_t lo[4], hi[4];  /**< 40, 56: the activation clamp */
-    int32_t skip;          /**< 72: bytes from a row's end to the next row's start */
-    int32_t left;          /**< 76: quads left (the asm's counter) */
+    int32_t skip_a;        /**< 72: pixel a's bytes from a row's end to the next row's start */
+    int32_t skip_b;        /**< 76: pixel b's */
+    int32_t left;          /**< 80: quads left (the asm's counter) */
 } ts_conv_wide_t;
 
 _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) == 12 &&
                    offsetof(ts_conv_wide_t, outa) == 16 && offsetof(ts_conv_wide_t, rows) == 24 &&
                    offsetof(ts_conv_wide_t, quads) == 28 && offsetof(ts_conv_wide_t, zp) == 32 &&
                    offsetof(ts_conv_wide_t, passes) == 36 && offsetof(ts_conv_wide_t, lo) == 40 &&
-                   offsetof(ts_conv_wide_t, hi) == 56 && offsetof(ts_conv_wide_t, skip) == 72 &&
-                   offsetof(ts_conv_wide_t, left) == 76,
+                   offsetof(ts_conv_wide_t, hi) == 56 && offsetof(ts_conv_wide_t, skip_a) == 72 &&
+                   offsetof(ts_conv_wide_t, skip_b) == 76 && offsetof(ts_conv_wide_t, left) == 80,
                "ts_conv_wide's offsets");
 
 /* one 16-byte chunk of both pixels against four rows, added to the accumulators */
@@ -392,13 +393,13 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
 
 /*
  * All quads of rows for two pixels: the accumulators (pixel a r0, r2, r4, r6, pixel b r8, r10,
- * r12, lr - VMLADAVA takes even registers) start at the quad's init; per window row `passes`
- * times PASS (one or three chunks: per chunk two x loads, four weight loads, eight VMLADAVA),
+ * r12, lr - VMLADAVA takes even registers) start at the quad's init; per window row ROW (per
+ * chunk two x loads, four weight loads, eight VMLADAVA: a loop of `passes` passes, or unrolled),
  * then both x pointers skip to the next row; then both pixels' sums requantized with one load
  * of each parameter vector. Every core register is in use (quads counted in the struct): a
  * naked function saving its own (q4-q7, callee-saved, are not touched).
  */
-#define TS_CONV_WIDE(name, PASS, CLAMP)                                                      \
+#define TS_CONV_WIDE(name, ROW, CLAMP)                                                      \
     __attribute__((naked, noinline)) static void name(ts_conv_wide_t *j)                    \
     {                                                                                        \
         (void)j;                                                                             \
@@ -406,7 +407,7 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
                          "mov r11, r0\n\t"                                                   \
                          "ldr r5, [r11, #8]\n\t"                                             \
                          "ldr r7, [r11, #28]\n\t"                                            \
-                         "str r7, [r11, #76]\n"                                              \
+                         "str r7, [r11, #80]\n"                                              \
                          "1:\n\t"                                                            \
                          "ldr r9, [r11, #12]\n\t"                                            \
                          "ldrd r0, r2, [r9]\n\t" /* init */                                  \
@@ -415,13 +416,10 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
                          "ldrd r12, lr, [r9, #8]\n\t"                                        \
                          "ldrd r1, r3, [r11]\n\t"                                            \
                          "ldr r7, [r11, #24]\n"                                              \
-                         "2:\n\t"                                                            \
-                         "ldr r9, [r11, #36]\n"                                              \
-                         "3:\n\t" PASS                                                       \
-                         "subs r9, r9, #1\n\t"                                               \
-                         "bne 3b\n\t"                                                        \
+                         "2:\n\t" ROW                                                        \
                          "ldr r9, [r11, #72]\n\t"                                            \
                          "add r1, r1, r9\n\t"                                                \
+                         "ldr r9, [r11, #76]\n\t"                                            \
                          "add r3, r3, r9\n\t"                                                \
                          "subs r7, r7, #1\n\t"                                               \
                          "bne 2b\n\t"                                                        \
@@ -448,48 +446,86 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
                          "vstrb.32 q0, [r0], #4\n\t"                                         \
                          "vstrb.32 q1, [r2], #4\n\t"                                         \
                          "strd r0, r2, [r11, #16]\n\t"                                       \
-                         "ldr r7, [r11, #76]\n\t"                                            \
+                         "ldr r7, [r11, #80]\n\t"                                            \
                          "subs r7, r7, #1\n\t"                                               \
-                         "str r7, [r11, #76]\n\t"                                            \
+                         "str r7, [r11, #80]\n\t"                                            \
                          "bne 1b\n\t"                                                        \
                          "pop {r4-r11, pc}\n\t");                                            \
     }
 
 #define TS_WIDE_THREE TS_WIDE_CHUNK TS_WIDE_CHUNK TS_WIDE_CHUNK
-TS_CONV_WIDE(ts_conv_wide, TS_WIDE_CHUNK, TS_WIDE_CLAMP_FULL)
-TS_CONV_WIDE(ts_conv_wide_range, TS_WIDE_CHUNK, TS_WIDE_CLAMP_RANGE)
-TS_CONV_WIDE(ts_conv_wide3, TS_WIDE_THREE, TS_WIDE_CLAMP_FULL)
-TS_CONV_WIDE(ts_conv_wide3_range, TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
+#define TS_WIDE_SIX TS_WIDE_THREE TS_WIDE_THREE
+#define TS_WIDE_LOOP(PASS) "ldr r9, [r11, #36]\n3:\n\t" PASS "subs r9, r9, #1\n\tbne 3b\n\t"
+TS_CONV_WIDE(ts_conv_wide, TS_WIDE_LOOP(TS_WIDE_CHUNK), TS_WIDE_CLAMP_FULL)
+TS_CONV_WIDE(ts_conv_wide_range, TS_WIDE_LOOP(TS_WIDE_CHUNK), TS_WIDE_CLAMP_RANGE)
+TS_CONV_WIDE(ts_conv_wide3, TS_WIDE_LOOP(TS_WIDE_THREE), TS_WIDE_CLAMP_FULL)
+TS_CONV_WIDE(ts_conv_wide3_range, TS_WIDE_LOOP(TS_WIDE_THREE), TS_WIDE_CLAMP_RANGE)
+TS_CONV_WIDE(ts_conv_row3, TS_WIDE_THREE, TS_WIDE_CLAMP_FULL)
+TS_CONV_WIDE(ts_conv_row3_range, TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
+TS_CONV_WIDE(ts_conv_row6, TS_WIDE_SIX, TS_WIDE_CLAMP_FULL)
+TS_CONV_WIDE(ts_conv_row6_range, TS_WIDE_SIX, TS_WIDE_CLAMP_RANGE)
 
 typedef void (*ts_conv_wide_fn)(ts_conv_wide_t *);
 
-/** The variant for `chunks` per row (three per pass when they divide) and the passes it makes. */
+/** The variant for `chunks` per row (unrolled for 3 and 6, three per pass when they divide) and the
+ * passes it makes. */
 static ts_conv_wide_fn ts_conv_wide_pick(int32_t chunks, int32_t range, int32_t *passes)
 {
-    static const ts_conv_wide_fn wides[2][2] = {{ts_conv_wide, ts_conv_wide_range},
-                                                {ts_conv_wide3, ts_conv_wide3_range}};
+    static const ts_conv_wide_fn wides[4][2] = {{ts_conv_wide, ts_conv_wide_range},
+                                                {ts_conv_wide3, ts_conv_wide3_range},
+                                                {ts_conv_row3, ts_conv_row3_range},
+                                                {ts_conv_row6, ts_conv_row6_range}};
     const int32_t three = chunks % 3 == 0;
     *passes = three ? chunks / 3 : chunks;
-    return wides[three][range];
+    return wides[chunks == 3 ? 2 : chunks == 6 ? 3 : three][range];
+}
+
+/** What the wide driver knows of a layer: the window rows read in place, the inside columns. */
+typedef struct {
+    int32_t rows_fit;      /**< a window row is whole chunks (dilation_w 1): row by row */
+    int32_t ox_lo, ox_hi;  /**< output columns whose window is inside the image horizontally */
+    int32_t skip;          /**< in place: bytes from a window row's end to the next row's start */
+} ts_conv_wide_layer_t;
+
+/** Where the wide kernel reads the window of output pixel (oy, ox) (row_in: its rows are inside the
+ * image): in place when inside and rows_fit, else a column in col (the zero point outside). */
+TS_ALWAYS_INLINE const int8_t *ts_conv_wide_at(const ts_conv2d_params_t *p, const ts_conv_wide_layer_t *l,
+                                               const int8_t *image, int32_t oy, int32_t ox, int32_t row_in,
+                                               int8_t *col, int32_t *skip)
+{
+    const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+    if (row_in && ox >= l->ox_lo && ox < l->ox_hi) {
+        *skip = l->skip;
+        return image + ((size_t)y0 * p->input_w + x0) * p->input_c;
+    }
+    *skip = 0;
+    if (!l->rows_fit) {
+        return ts_im2col_s8(p, image, oy * p->output_w + ox, col);
+    }
+    ts_im2col_zp_s8(p, image, y0, x0, col, p->chunks_mve * 16);
+    return col;
 }
 
 /**
- * Receptive fields wider than 64 bytes (chunks_mve > 4): two pixels per ts_conv_wide. Where both
- * windows are inside the image and a window row is whole chunks (dilation_w 1), the kernel reads
- * them in place row by row; else from ts_im2col_s8's columns (one row of chunks_mve chunks).
+ * Receptive fields wider than 64 bytes (chunks_mve > 4): two pixels per ts_conv_wide. When a window
+ * row is whole chunks (dilation_w 1), the kernel goes row by row: windows inside the image in
+ * place, the others from a zero-point column (its rows follow each other); else from columns.
  */
 static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
     const int32_t ic = p->input_c, oc = p->output_c, ow = p->output_w, k = p->chunks_mve * 16;
     const int32_t pixels = p->output_h * ow, row = p->filter_w * ic;
     const int32_t range = !(p->act_min == -128 && p->act_max == 127);
-    const int32_t span_h = (p->filter_h - 1) * p->dilation_h + 1, span_w = (p->filter_w - 1) * p->dilation_w + 1;
-    const int32_t rows_fit = p->dilation_w == 1 && row % 16 == 0;
-    int32_t col_passes, row_passes;
-    const ts_conv_wide_fn by_col = ts_conv_wide_pick(p->chunks_mve, range, &col_passes);
-    const ts_conv_wide_fn by_row = ts_conv_wide_pick(row / 16, range, &row_passes);
-    const int32_t row_skip = p->dilation_h * p->input_w * ic - row;
+    const int32_t span_h = (p->filter_h - 1) * p->dilation_h + 1;
+    ts_conv_wide_layer_t l;
+    l.rows_fit = p->dilation_w == 1 && row % 16 == 0;
+    l.skip = (p->dilation_h * p->input_w - p->filter_w) * ic;
+    l.ox_lo = (p->pad_w + p->stride_w - 1) / p->stride_w;
+    l.ox_hi = p->input_w - p->filter_w + p->pad_w >= 0 ? (p->input_w - p->filter_w + p->pad_w) / p->stride_w + 1 : 0;
+    l.ox_hi = l.rows_fit && l.ox_hi < ow ? l.ox_hi : (l.rows_fit ? ow : 0);
     ts_conv_wide_t j;
+    const ts_conv_wide_fn wide = ts_conv_wide_pick(l.rows_fit ? row / 16 : p->chunks_mve, range, &j.passes);
+    j.rows = l.rows_fit ? p->filter_h : 1;
     j.w = p->filter_mve;
     j.zp = p->output_offset;
     j.quads = oc / 4;
@@ -501,32 +537,27 @@ static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input,
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ic;
         int8_t *out = output + (size_t)b * pixels * oc;
-        const int8_t *at[2];
-        int32_t inside[2];
+        int32_t oy = 0, ox = 0;
         for (int32_t px = 0; px < pixels; px += 2, out += 2 * oc) {
-            for (int32_t i = 0; i < 2; ++i) { /* pixel px + i (the last one twice when pixels is odd) */
-                const int32_t q = px + i < pixels ? px + i : px;
-                const int32_t y0 = q / ow * p->stride_h - p->pad_h, x0 = q % ow * p->stride_w - p->pad_w;
-                inside[i] = rows_fit && y0 >= 0 && y0 + span_h <= p->input_h && x0 >= 0 &&
-                            x0 + span_w <= p->input_w;
-                at[i] = inside[i] ? image + ((size_t)y0 * p->input_w + x0) * ic : NULL;
+            int32_t y0 = oy * p->stride_h - p->pad_h;
+            j.xa = ts_conv_wide_at(p, &l, image, oy, ox, y0 >= 0 && y0 + span_h <= p->input_h, cola, &j.skip_a);
+            j.xb = j.xa;
+            j.skip_b = j.skip_a;
+            j.outb = last; /* the last pixel of an odd count: b repeats a into scratch */
+            if (++ox == ow) {
+                ox = 0;
+                ++oy;
             }
-            ts_conv_wide_fn wide = by_row;
-            j.rows = p->filter_h;
-            j.passes = row_passes;
-            j.skip = row_skip;
-            j.xa = at[0];
-            j.xb = at[1];
-            if (!(inside[0] && inside[1])) {
-                wide = by_col;
-                j.rows = 1;
-                j.passes = col_passes;
-                j.skip = 0;
-                j.xa = ts_im2col_s8(p, image, px, cola);
-                j.xb = px + 1 < pixels ? ts_im2col_s8(p, image, px + 1, colb) : j.xa;
+            if (px + 1 < pixels) {
+                y0 = oy * p->stride_h - p->pad_h;
+                j.xb = ts_conv_wide_at(p, &l, image, oy, ox, y0 >= 0 && y0 + span_h <= p->input_h, colb, &j.skip_b);
+                j.outb = out + oc;
+                if (++ox == ow) {
+                    ox = 0;
+                    ++oy;
+                }
             }
             j.outa = out;
-            j.outb = px + 1 < pixels ? out + oc : last;
             j.rq = p->requant_mve;
             wide(&j);
         }
