@@ -399,30 +399,20 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
  * of each parameter vector. Every core register is in use (quads counted in the struct): a
  * naked function saving its own (q4-q7, callee-saved, are not touched).
  */
-#define TS_CONV_WIDE(name, ROW, CLAMP)                                                      \
+#define TS_CONV_WIDE(name, ROWS, QUADS, NEXT_QUAD, CLAMP)                                                      \
     __attribute__((naked, noinline)) static void name(ts_conv_wide_t *j)                    \
     {                                                                                        \
         (void)j;                                                                             \
         __asm__ volatile("push {r4-r11, lr}\n\t"                                             \
                          "mov r11, r0\n\t"                                                   \
                          "ldr r5, [r11, #8]\n\t"                                             \
-                         "ldr r7, [r11, #28]\n\t"                                            \
-                         "str r7, [r11, #80]\n"                                              \
-                         "1:\n\t"                                                            \
+                         QUADS "1:\n\t"                                                      \
                          "ldr r9, [r11, #12]\n\t"                                            \
                          "ldrd r0, r2, [r9]\n\t" /* init */                                  \
                          "ldrd r4, r6, [r9, #8]\n\t"                                         \
                          "ldrd r8, r10, [r9]\n\t"                                            \
                          "ldrd r12, lr, [r9, #8]\n\t"                                        \
-                         "ldrd r1, r3, [r11]\n\t"                                            \
-                         "ldr r7, [r11, #24]\n"                                              \
-                         "2:\n\t" ROW                                                        \
-                         "ldr r9, [r11, #72]\n\t"                                            \
-                         "add r1, r1, r9\n\t"                                                \
-                         "ldr r9, [r11, #76]\n\t"                                            \
-                         "add r3, r3, r9\n\t"                                                \
-                         "subs r7, r7, #1\n\t"                                               \
-                         "bne 2b\n\t"                                                        \
+                         "ldrd r1, r3, [r11]\n\t" ROWS                                      \
                          "vmov q0[2], q0[0], r0, r4\n\t"                                     \
                          "vmov q0[3], q0[1], r2, r6\n\t"                                     \
                          "vmov q1[2], q1[0], r8, r12\n\t"                                    \
@@ -445,39 +435,49 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
                          "vadd.i32 q1, q1, r0\n\t" CLAMP "ldrd r0, r2, [r11, #16]\n\t"       \
                          "vstrb.32 q0, [r0], #4\n\t"                                         \
                          "vstrb.32 q1, [r2], #4\n\t"                                         \
-                         "strd r0, r2, [r11, #16]\n\t"                                       \
-                         "ldr r7, [r11, #80]\n\t"                                            \
-                         "subs r7, r7, #1\n\t"                                               \
-                         "str r7, [r11, #80]\n\t"                                            \
-                         "bne 1b\n\t"                                                        \
+                         "strd r0, r2, [r11, #16]\n\t" NEXT_QUAD                            \
                          "pop {r4-r11, pc}\n\t");                                            \
     }
 
 #define TS_WIDE_THREE TS_WIDE_CHUNK TS_WIDE_CHUNK TS_WIDE_CHUNK
 #define TS_WIDE_SIX TS_WIDE_THREE TS_WIDE_THREE
-#define TS_WIDE_LOOP(PASS) "ldr r9, [r11, #36]\n3:\n\t" PASS "subs r9, r9, #1\n\tbne 3b\n\t"
-TS_CONV_WIDE(ts_conv_wide, TS_WIDE_LOOP(TS_WIDE_CHUNK), TS_WIDE_CLAMP_FULL)
-TS_CONV_WIDE(ts_conv_wide_range, TS_WIDE_LOOP(TS_WIDE_CHUNK), TS_WIDE_CLAMP_RANGE)
-TS_CONV_WIDE(ts_conv_wide3, TS_WIDE_LOOP(TS_WIDE_THREE), TS_WIDE_CLAMP_FULL)
-TS_CONV_WIDE(ts_conv_wide3_range, TS_WIDE_LOOP(TS_WIDE_THREE), TS_WIDE_CLAMP_RANGE)
-TS_CONV_WIDE(ts_conv_row3, TS_WIDE_THREE, TS_WIDE_CLAMP_FULL)
-TS_CONV_WIDE(ts_conv_row3_range, TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
-TS_CONV_WIDE(ts_conv_row6, TS_WIDE_SIX, TS_WIDE_CLAMP_FULL)
-TS_CONV_WIDE(ts_conv_row6_range, TS_WIDE_SIX, TS_WIDE_CLAMP_RANGE)
+/* both x pointers to the next window row */
+#define TS_WIDE_SKIP "ldr r9, [r11, #72]\n\tadd r1, r1, r9\n\tldr r9, [r11, #76]\n\tadd r3, r3, r9\n\t"
+/* any rows (r7) of `passes` passes (r9): quads counted in the struct */
+#define TS_WIDE_ROWS(PASS)                                                                   \
+    "ldr r7, [r11, #24]\n2:\n\tldr r9, [r11, #36]\n3:\n\t" PASS "subs r9, r9, #1\n\tbne 3b\n\t" \
+        TS_WIDE_SKIP "subs r7, r7, #1\n\tbne 2b\n\t"
+#define TS_WIDE_QUADS_MEM "ldr r7, [r11, #28]\n\tstr r7, [r11, #80]\n"
+#define TS_WIDE_NEXT_MEM "ldr r7, [r11, #80]\n\tsubs r7, r7, #1\n\tstr r7, [r11, #80]\n\tbne 1b\n\t"
+/* three rows of ROW unrolled: quads counted in r7 */
+#define TS_WIDE_ROWS3(ROW) ROW TS_WIDE_SKIP ROW TS_WIDE_SKIP ROW
+#define TS_WIDE_QUADS_REG "ldr r7, [r11, #28]\n"
+#define TS_WIDE_NEXT_REG "subs r7, r7, #1\n\tbne 1b\n\t"
+#define TS_WIDE_ANY(name, PASS, CLAMP) TS_CONV_WIDE(name, TS_WIDE_ROWS(PASS), TS_WIDE_QUADS_MEM, TS_WIDE_NEXT_MEM, CLAMP)
+#define TS_WIDE_3ROWS(name, ROW, CLAMP) TS_CONV_WIDE(name, TS_WIDE_ROWS3(ROW), TS_WIDE_QUADS_REG, TS_WIDE_NEXT_REG, CLAMP)
+TS_WIDE_ANY(ts_conv_wide, TS_WIDE_CHUNK, TS_WIDE_CLAMP_FULL)
+TS_WIDE_ANY(ts_conv_wide_range, TS_WIDE_CHUNK, TS_WIDE_CLAMP_RANGE)
+TS_WIDE_ANY(ts_conv_wide3, TS_WIDE_THREE, TS_WIDE_CLAMP_FULL)
+TS_WIDE_ANY(ts_conv_wide3_range, TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
+TS_WIDE_3ROWS(ts_conv_rows3x3, TS_WIDE_THREE, TS_WIDE_CLAMP_FULL)
+TS_WIDE_3ROWS(ts_conv_rows3x3_range, TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
+TS_WIDE_3ROWS(ts_conv_rows3x6, TS_WIDE_SIX, TS_WIDE_CLAMP_FULL)
+TS_WIDE_3ROWS(ts_conv_rows3x6_range, TS_WIDE_SIX, TS_WIDE_CLAMP_RANGE)
 
 typedef void (*ts_conv_wide_fn)(ts_conv_wide_t *);
 
-/** The variant for `chunks` per row (unrolled for 3 and 6, three per pass when they divide) and the
- * passes it makes. */
-static ts_conv_wide_fn ts_conv_wide_pick(int32_t chunks, int32_t range, int32_t *passes)
+/** The variant for `rows` of `chunks` (three rows of 3 or 6 unrolled, else three chunks per pass
+ * when they divide) and the passes it makes per row. */
+static ts_conv_wide_fn ts_conv_wide_pick(int32_t rows, int32_t chunks, int32_t range, int32_t *passes)
 {
     static const ts_conv_wide_fn wides[4][2] = {{ts_conv_wide, ts_conv_wide_range},
                                                 {ts_conv_wide3, ts_conv_wide3_range},
-                                                {ts_conv_row3, ts_conv_row3_range},
-                                                {ts_conv_row6, ts_conv_row6_range}};
+                                                {ts_conv_rows3x3, ts_conv_rows3x3_range},
+                                                {ts_conv_rows3x6, ts_conv_rows3x6_range}};
     const int32_t three = chunks % 3 == 0;
     *passes = three ? chunks / 3 : chunks;
-    return wides[chunks == 3 ? 2 : chunks == 6 ? 3 : three][range];
+    const int32_t unrolled = rows == 3 && (chunks == 3 || chunks == 6);
+    return wides[unrolled ? 1 + chunks / 3 : three][range];
 }
 
 /** What the wide driver knows of a layer: the window rows read in place, the inside columns. */
@@ -524,8 +524,8 @@ static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input,
     l.ox_hi = p->input_w - p->filter_w + p->pad_w >= 0 ? (p->input_w - p->filter_w + p->pad_w) / p->stride_w + 1 : 0;
     l.ox_hi = l.rows_fit && l.ox_hi < ow ? l.ox_hi : (l.rows_fit ? ow : 0);
     ts_conv_wide_t j;
-    const ts_conv_wide_fn wide = ts_conv_wide_pick(l.rows_fit ? row / 16 : p->chunks_mve, range, &j.passes);
     j.rows = l.rows_fit ? p->filter_h : 1;
+    const ts_conv_wide_fn wide = ts_conv_wide_pick(j.rows, l.rows_fit ? row / 16 : p->chunks_mve, range, &j.passes);
     j.w = p->filter_mve;
     j.zp = p->output_offset;
     j.quads = oc / 4;
