@@ -10,8 +10,9 @@ split into several bands (the last one overlapping), planes filled by table and 
 with 1, 2, 4, 8 and 16 channels interleaved (the generator's plane_k), left and right
 requantization shifts, per-channel and per-tensor scales, RELU, RELU6 and no clamp; and the
 pixel path (5x5 windows, fewer than four output pixels; 6 and 30 channels: tail-predicated
-groups of eight; depth multipliers 2 and 5: every channel gathered). The generated tables are checked on
-the host.
+groups of eight; depth multipliers 2 and 5: every channel gathered; a 15-tap window reducing a
+column to one pixel); and 1-D windows over a column of 40 channels, dilated or not. The generated
+tables are checked on the host.
 """
 
 from __future__ import annotations
@@ -115,6 +116,12 @@ CHAINS = {
     "odd": ((1, 9, 10, 6), [{"k": 5, "act": "NONE"}, {"k": 3, "multiplier": 5, "act": "RELU6"},
                             {"k": 5, "act": "NONE"}, {"k": 3, "multiplier": 2, "stride": 2, "padding": "VALID"}],
             False),
+    # a keyword spotter's 1-D depthwise layers (str_ww): 40 channels (sixteen, sixteen, eight), 3 taps,
+    # dilated 5 taps, 6 taps, then 15 taps reducing 15 rows to one pixel (the pixel path, generated tables)
+    "seq": ((1, 30, 1, 40), [{"k": (3, 1), "padding": "VALID", "act": "NONE"},
+                             {"k": (5, 1), "dilation": 2, "padding": "VALID", "act": "NONE"},
+                             {"k": (6, 1), "padding": "VALID", "act": "RELU6"},
+                             {"k": (15, 1), "padding": "VALID", "act": "NONE"}], False),
 }
 
 
@@ -157,3 +164,19 @@ def test_tables():
     assert table[4] == (1 << 31) - 1 - 7 * 8 and list(table[5:]) == [200, 2, 9]
     wrapped = depthwise_mve_tables(w, [0, (1 << 31) - 1], 7, [1], [0], 0)[1]
     assert wrapped[4] == (1 << 31) - 1 + 7 * 8 - (1 << 32)
+
+
+def test_pixel_tables():
+    """filter_px: sixteen channels a tap, then eight; requant_px: per eight channels even ones first."""
+    from toolchain.codegen.aot_opt_mve_dw import depthwise_pixel_tables
+
+    w = np.arange(2 * 20, dtype=np.int8).reshape(2, 20)  # [taps, channels]: 16 + a group of 8 (4 used)
+    shifts = [-(c % 3) + 1 for c in range(20)]
+    filt, table = depthwise_pixel_tables(w, list(range(20)), 3, list(range(100, 120)), shifts, 1)
+    assert list(filt[:16]) == list(range(16)) and list(filt[16:32]) == list(range(20, 36))
+    assert list(filt[32:40]) == [16, 17, 18, 19, 0, 0, 0, 0] and list(filt[40:48]) == [36, 37, 38, 39, 0, 0, 0, 0]
+    assert list(table[:8]) == [c + 3 * (2 * c + 20) for c in (0, 2, 4, 6, 1, 3, 5, 7)]
+    assert list(table[8:16]) == [100 + c for c in (0, 2, 4, 6, 1, 3, 5, 7)]
+    assert list(table[16:24]) == [max(shifts[c], 0) for c in (0, 2, 4, 6, 1, 3, 5, 7)]
+    assert list(table[24:32]) == [min(shifts[c], 0) for c in (0, 2, 4, 6, 1, 3, 5, 7)]
+    assert len(table) == 4 * 24 and list(table[72:80]) == [116, 118, 0, 0, 117, 119, 0, 0]  # channels 20-23 pad

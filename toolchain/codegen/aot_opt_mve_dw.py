@@ -39,7 +39,6 @@ def depthwise_mve_tables(w: np.ndarray, bias, input_offset: int, multipliers, sh
 
 
 GROUPS, PLANE = 48, 512  # the kernel's TS_MVE_DW_GROUPS and TS_MVE_DW_PLANE (defaults)
-MAX_WEIGHTS = 4096  # the kernel's TS_MVE_DW_MAX_WEIGHTS
 
 
 def plane_rows(p: dict, k: int) -> tuple[int, int]:
@@ -90,30 +89,55 @@ def plane_k(p: dict) -> int:
     return best
 
 
+def depthwise_pixel_tables(w: np.ndarray, bias, input_offset: int, multipliers, shifts, depth_multiplier: int):
+    """(filter_px, requant_px) of a [taps, channels] int8 filter for the kernel's pixel path:
+    the filter in groups of sixteen channels (eight past the last sixteen, or all with a depth
+    multiplier), per group per tap its channels' weights, the last group zero-padded; per group
+    of eight channels {init 8, multiplier 8, left shift 8, right shift 8}, even channels first,
+    init = bias + input_offset * sum(w) wrapped to int32."""
+    taps, channels = w.shape
+    ch8 = -(-channels // 8) * 8
+    ch16 = channels // 16 * 16 if depth_multiplier == 1 else 0
+    filt = np.zeros(taps * ch8, np.int8)
+    table = np.zeros(4 * ch8, np.int64)
+    init = (np.asarray(bias, np.int64) if bias is not None else np.zeros(channels, np.int64)) \
+        + input_offset * w.astype(np.int64).sum(axis=0)
+    init = ((init + (1 << 31)) % (1 << 32)) - (1 << 31)
+    for c in range(channels):
+        first, width, lane = (c - c % 16, 16, c % 8) if c < ch16 else (c - c % 8, 8, c % 8)
+        filt[first * taps + np.arange(taps) * width + c - first] = w[:, c]
+        shift = int(shifts[c % len(shifts)])
+        slot = c // 8 * 32 + lane % 2 * 4 + lane // 2
+        table[[slot, slot + 8, slot + 16, slot + 24]] = [init[c], int(multipliers[c % len(multipliers)]),
+                                                          max(shift, 0), min(shift, 0)]
+    return filt, table
+
+
 def specialize_depthwise_mve(ctx, low: Lowering, consts: list) -> Lowering:
-    """Add filter_mve / requant_mve to a DEPTHWISE_CONV_2D with depth multiplier 1 and at most
-    16 taps; other lowerings are returned unchanged but for the reason the kernel will leave
-    them to the portable one, when it will (its pixel path takes at most MAX_WEIGHTS weights,
-    channels padded to eights)."""
+    """Add the tables of the Helium kernel's path to a DEPTHWISE_CONV_2D: filter_mve /
+    requant_mve / plane_k for the plane path (depth multiplier 1, at most 16 taps, a geometry
+    plane_rows() takes), else filter_px / requant_px for the pixel path; a filter computed at
+    run time is left to the portable kernel, with the reason."""
     if low.kernel != "ts_depthwise_conv2d_s8":
         return low
     p = low.params
     taps, channels = p["filter_h"] * p["filter_w"], p["output_c"]
-    pixels = taps * -(-channels // 8) * 8 <= MAX_WEIGHTS
     values = {c.name: c.values for c in consts}
-    if p.get("depth_multiplier") != 1 or taps > LANES or low.args[1] not in values:
-        return low if pixels else replace(low, fallback=_pixels_refusal(p, taps))
+    if low.args[1] not in values:
+        return replace(low, fallback="a filter computed at run time (the Helium kernel lays it out when generating)")
     w = np.array(values[low.args[1]], np.int8).reshape(taps, channels)
     bias = bias_values(low, consts)
-    filt, table = depthwise_mve_tables(w, bias, p["input_offset"], values[p["multiplier"]], values[p["shift"]],
-                                       p["output_offset"])
-    params = dict(p, filter_mve=ctx.const_array("filter_mve", "int8_t", filt, "taps per channel in 16 lanes"),
-                  requant_mve=ctx.const_array("requant_mve", "int32_t", table,
-                                              "{bias + input_offset * sum(w), multiplier, shift, output_offset}"),
-                  plane_k=plane_k(p))
-    fallback = "" if pixels or params["plane_k"] else _pixels_refusal(p, taps) + " and no channel planes for it"
-    return replace(low, params=params, fallback=fallback)
-
-
-def _pixels_refusal(p: dict, taps: int) -> str:
-    return f"{taps * p['output_c']} weights (the Helium pixel path holds at most {MAX_WEIGHTS})"
+    mult, shift = values[p["multiplier"]], values[p["shift"]]
+    k = plane_k(p) if p.get("depth_multiplier") == 1 and taps <= LANES else 0
+    if k:
+        filt, table = depthwise_mve_tables(w, bias, p["input_offset"], mult, shift, p["output_offset"])
+        return replace(low, params=dict(
+            p, filter_mve=ctx.const_array("filter_mve", "int8_t", filt, "taps per channel in 16 lanes"),
+            requant_mve=ctx.const_array("requant_mve", "int32_t", table,
+                                        "{bias + input_offset * sum(w), multiplier, shift, output_offset}"),
+            plane_k=k))
+    filt, table = depthwise_pixel_tables(w, bias, p["input_offset"], mult, shift, p["depth_multiplier"])
+    return replace(low, params=dict(
+        p, filter_px=ctx.const_array("filter_px", "int8_t", filt, "per channel group, per tap, its weights"),
+        requant_px=ctx.const_array("requant_px", "int32_t", table,
+                                   "per 8 channels {init, multiplier, left, right shift} x 8, even channels first")))

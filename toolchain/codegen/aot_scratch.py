@@ -16,7 +16,6 @@ from functools import lru_cache
 DW_PLANES_BYTES = 2048  # TS_DW_PLANES_BYTES, ts_depthwise_conv2d_s8_dsp.c
 DW_LINES_BYTES = 4 * (DW_PLANES_BYTES // 48)  # TS_DW_LINES_BYTES
 MVE_DW_PLANE, MVE_DW_GROUPS = 512, 48  # TS_MVE_DW_PLANE, TS_MVE_DW_GROUPS, ts_depthwise_conv2d_s8_mve.c
-MVE_DW_MAX_WEIGHTS = 4096  # TS_MVE_DW_MAX_WEIGHTS
 MVE_DW_PLANES_SCRATCH = MVE_DW_PLANE + 2 * (MVE_DW_PLANE + 8) + 4 * 5 * MVE_DW_GROUPS
 POINTER = 4  # bytes of a pointer on Cortex-M
 
@@ -72,7 +71,6 @@ def mve(kernel: str, p: dict) -> int:
     if kernel == "ts_depthwise_conv2d_s8":
         if p.get("filter_mve") and p.get("plane_k", 0) != 0:
             return MVE_DW_PLANES_SCRATCH
-        taps, ch8 = p["filter_h"] * p["filter_w"], -(-p["output_c"] // 8) * 8
-        if taps * ch8 <= MVE_DW_MAX_WEIGHTS:
-            return 16 * ch8 + 8 * taps + ch8 + taps * ch8 + 2 * ch8
+        if p.get("filter_px"):
+            return 8 * p["filter_h"] * p["filter_w"] + 3 * (-(-p["output_c"] // 8) * 8)
     return 0

@@ -27,7 +27,9 @@ typedef struct {
                                                   read the int8 filter and the bias, multiplier and shift arrays */
     const int8_t *filter_mve;                /**< NULL, or [output_c][16] taps per channel for the Helium kernel */
     const int32_t *requant_mve;              /**< with filter_mve: [output_c][4] {bias + input_offset * sum(w), multiplier, shift, output_offset} */
-    int32_t plane_k;                         /**< Helium plane fill: K channels a plane by rows, -1 by table, 0 chosen at run time */
+    int32_t plane_k;                         /**< Helium plane fill: K channels a plane by rows, -1 by table */
+    const int8_t *filter_px;                 /**< NULL, or the filter in channel groups for the Helium pixel path */
+    const int32_t *requant_px;               /**< with filter_px: per 8 channels {init, multiplier, left, right shift} */
 } ts_depthwise_conv2d_params_t;
 
 /**

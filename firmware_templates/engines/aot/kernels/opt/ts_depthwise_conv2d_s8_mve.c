@@ -23,8 +23,9 @@
  * image (windows inside the image share one table from their corner), the input offset folded
  * into the accumulators' start; the last channels eight at a time, tail-predicated and
  * gathered (VLDRB.S16 [base, offsets]: with a depth multiplier above 1 every channel this way,
- * output channel o reading input channel o / multiplier). Filters over TS_MVE_DW_MAX_WEIGHTS
- * use the portable kernel.
+ * output channel o reading input channel o / multiplier), on the generated filter_px and
+ * requant_px (weights per channel group and tap; per eight channels the accumulators' start,
+ * multipliers and shifts).
  */
 /* -O2 whatever the project level: the Helium asm has impossible register constraints at -O0 */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -36,9 +37,6 @@
 #include <stddef.h>
 #include <string.h>
 #include "ts_mve.h"
-
-/* Largest filter (taps x channels) the sixteen-channel path re-lays into its scratch per call. */
-#define TS_MVE_DW_MAX_WEIGHTS 4096
 
 /* the portable kernel, renamed by ts_opt.h's selection */
 int32_t ts_depthwise_conv2d_s8_portable(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
@@ -155,7 +153,7 @@ static void taps16(const int32_t *tap, int32_t taps, const int8_t *base, const i
 /*
  * All channels of one output pixel (taps at base + tap[t]), sixteen per pass (then eight). `w` is
  * [channels / 16][taps][16] (a last group of eight: [taps][8]) and `rq`
- * [channels / 8][init 8, multiplier 8, left shift 8, right shift 8], even channels first (prepare()).
+ * [channels / 8][init 8, multiplier 8, left shift 8, right shift 8], even channels first (filter_px, requant_px).
  */
 static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *base, const int32_t *tap, int32_t taps,
                   const int8_t *w, const int32_t *rq, const uint16_t *source, int8_t *out)
@@ -182,35 +180,6 @@ static void pixel(const ts_depthwise_conv2d_params_t *p, const int8_t *base, con
 static int32_t pixel_channels(int32_t ch)
 {
     return (ch + 7) / 8 * 8;
-}
-
-/* Channel-group layouts for pixel(): weights, and accumulator starts (bias + offset * sum(w)),
- * multipliers and left and right shifts; groups of sixteen output channels (of eight with a
- * depth multiplier), then of eight, the last one padded with zeros (pixel_channels(ch) of
- * each); and each output channel's input channel. */
-static void prepare(const ts_depthwise_conv2d_params_t *p, const int8_t *filter, const int32_t *bias, int32_t taps,
-                    int8_t *w, int32_t *rq, uint16_t *source)
-{
-    const int32_t ch = p->output_c, ch16 = p->depth_multiplier == 1 ? ch / 16 * 16 : 0;
-    memset(w, 0, (size_t)(taps * pixel_channels(ch)));
-    memset(rq, 0, (size_t)pixel_channels(ch) * 4 * sizeof *rq);
-    for (int32_t c = 0; c < pixel_channels(ch); ++c) {
-        source[c] = (uint16_t)(c < ch ? c / p->depth_multiplier : 0);
-    }
-    for (int32_t c = 0; c < ch; ++c) {
-        const int32_t lane = c % 8, first = c < ch16 ? c - c % 16 : c - c % 8, width = c < ch16 ? 16 : 8;
-        int32_t *slot = rq + c / 8 * 32 + (lane % 2) * 4 + lane / 2; /* even channels first */
-        int32_t sum = 0;
-        for (int32_t t = 0; t < taps; ++t) {
-            const int8_t v = filter[(size_t)t * ch + c];
-            w[(size_t)first * taps + t * width + c - first] = v;
-            sum += v;
-        }
-        slot[0] = (bias != NULL ? bias[c] : 0) + p->input_offset * sum;
-        slot[8] = p->multiplier[c];
-        slot[16] = p->shift[c] > 0 ? p->shift[c] : 0;
-        slot[24] = p->shift[c] < 0 ? p->shift[c] : 0;
-    }
 }
 
 /* Tap offsets from `image` of the window at (y0, x0) partly outside the image: outside taps
@@ -680,36 +649,31 @@ static int by_planes(const ts_depthwise_conv2d_params_t *p, const int8_t *input,
     return 1;
 }
 
-/* Whether the sixteen-channel path runs the layer (else the portable kernel). */
-static int pixels_apply(const ts_depthwise_conv2d_params_t *p)
-{
-    return p->filter_h * p->filter_w * pixel_channels(p->output_c) <= TS_MVE_DW_MAX_WEIGHTS;
-}
-
-/* The sixteen-channel path (any window, any channel count). */
+/* The sixteen-channel path (any window, any channel count), on the generated filter_px and
+ * requant_px (toolchain/codegen/aot_opt_mve_dw.py's depthwise_pixel_tables). */
 static int32_t by_pixels(const ts_depthwise_conv2d_params_t *params, const int8_t *input, const int8_t *filter,
                          const int32_t *bias, int8_t *output, void *scratch)
 {
     const ts_depthwise_conv2d_params_t *p = params;
     const int32_t ch = p->input_c;
     const int32_t taps = p->filter_h * p->filter_w;
-    if (!pixels_apply(p) || scratch == NULL) {
+    if (p->filter_px == NULL || p->requant_px == NULL || scratch == NULL) {
         return ts_depthwise_conv2d_s8_portable(params, input, filter, bias, output, NULL);
     }
     const int32_t oc = p->output_c, ch8 = pixel_channels(oc); /* ch8 >= ch: the pad row's input channels */
-    int32_t *rq = (int32_t *)scratch;  /* [4 * ch8] */
-    int32_t *offset = rq + 4 * ch8;    /* [taps] tap offsets from the window's corner */
-    int32_t *border = offset + taps;   /* [taps] tap offsets from the image of a window partly outside it */
+    int32_t *offset = (int32_t *)scratch; /* [taps] tap offsets from the window's corner */
+    int32_t *border = offset + taps;      /* [taps] tap offsets from the image of a window partly outside it */
     int8_t *pad = (int8_t *)(border + taps); /* [ch8] input zero points: w * (zp + offset) = 0 */
-    int8_t *w = pad + ch8;             /* [taps * ch8] */
-    uint16_t *source = (uint16_t *)(void *)(w + taps * ch8); /* [ch8] each output channel's input channel */
+    uint16_t *source = (uint16_t *)(void *)(pad + ch8); /* [ch8] each output channel's input channel */
     for (int32_t fy = 0, t = 0; fy < p->filter_h; ++fy) {
         for (int32_t fx = 0; fx < p->filter_w; ++fx, ++t) {
             offset[t] = (fy * p->dilation_h * p->input_w + fx * p->dilation_w) * ch;
         }
     }
     memset(pad, -p->input_offset, (size_t)ch);
-    prepare(p, filter, bias, taps, w, rq, source);
+    for (int32_t c = p->depth_multiplier == 1 ? oc / 16 * 16 : 0; c < ch8; ++c) { /* the gathered channels */
+        source[c] = (uint16_t)(c < oc ? c / p->depth_multiplier : 0);
+    }
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ch;
         int8_t *out = output + (size_t)b * p->output_h * p->output_w * oc;
@@ -720,10 +684,11 @@ static int32_t by_pixels(const ts_depthwise_conv2d_params_t *params, const int8_
                 const int inside = y0 >= 0 && y0 + (p->filter_h - 1) * p->dilation_h < p->input_h && x0 >= 0 &&
                                    x0 + (p->filter_w - 1) * p->dilation_w < p->input_w;
                 if (inside) { /* the whole window: the offsets prepared once */
-                    pixel(p, image + ((size_t)y0 * p->input_w + x0) * ch, offset, taps, w, rq, source, out);
+                    pixel(p, image + ((size_t)y0 * p->input_w + x0) * ch, offset, taps, p->filter_px,
+                          p->requant_px, source, out);
                 } else {
                     window(p, image, y0, x0, pad, border);
-                    pixel(p, image, border, taps, w, rq, source, out);
+                    pixel(p, image, border, taps, p->filter_px, p->requant_px, source, out);
                 }
             }
         }
@@ -731,7 +696,7 @@ static int32_t by_pixels(const ts_depthwise_conv2d_params_t *params, const int8_
     return TS_OK;
 }
 /* Scratch: the plane path's plane, offset table and corner table, or the sixteen-channel path's
- * requantization table, tap offsets, zero points and re-laid weights. */
+ * tap offsets, zero points and channel sources. */
 int32_t ts_depthwise_conv2d_s8_scratch_size(const ts_depthwise_conv2d_params_t *params)
 {
     const ts_depthwise_conv2d_params_t *p = params;
@@ -739,8 +704,8 @@ int32_t ts_depthwise_conv2d_s8_scratch_size(const ts_depthwise_conv2d_params_t *
     if (fill_mode(p, &rows, &wp) >= 0) {
         return TS_MVE_DW_PLANE + 2 * (TS_MVE_DW_PLANE + 8) + 4 * 5 * TS_MVE_DW_GROUPS;
     }
-    const int32_t taps = p->filter_h * p->filter_w, ch8 = pixel_channels(p->output_c);
-    return pixels_apply(p) ? 16 * ch8 + 8 * taps + ch8 + taps * ch8 + 2 * ch8 : 0;
+    const int32_t ch8 = pixel_channels(p->output_c);
+    return p->filter_px != NULL ? 8 * p->filter_h * p->filter_w + 3 * ch8 : 0;
 }
 
 int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const int8_t *input,
