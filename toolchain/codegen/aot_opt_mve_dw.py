@@ -6,8 +6,9 @@ The kernel's fast path sums a channel's window with one VMLADAV.S8 of sixteen in
   requant_mve [channels][4] int32: {bias + input_offset * sum(w), multiplier, shift, output_offset},
 the first entry wrapped to int32 as TFLM's int32 accumulation wraps.
 and plane_k, how the kernel fills its planes (an estimate made here once instead of at every
-call; plane_rows() mirrors the kernel's geometry). Layers with a depth multiplier other than 1 or more than 16 taps
-are left alone (the kernel's other paths read the int8 filter as lowered).
+call; plane_rows() mirrors the kernel's geometry). Layers the plane path does not take (a depth
+multiplier other than 1, more than 16 taps, too few output pixels, ...) get the pixel path's
+tables instead (depthwise_pixel_tables: sixteen channels per vector).
 """
 
 from __future__ import annotations
