@@ -17,7 +17,7 @@ from toolchain.codegen.aot_ops import Lowering
 from toolchain.codegen.aot_opt import bias_values
 
 MAX_FIELD = 64  # receptive fields kept in q0..q3 by ts_conv2d_s8_mve.c
-PADDED_BYTES = 2048  # the largest zero-point-padded image copy ts_conv2d_s8_mve.c puts on the stack
+PADDED_BYTES = 4096  # the largest zero-point-padded image copy ts_conv2d_s8_mve.c puts in its scratch
 
 
 def specialize_mve(ctx, low: Lowering, consts: list) -> Lowering:

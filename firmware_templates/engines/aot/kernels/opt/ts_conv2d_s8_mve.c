@@ -376,14 +376,16 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
                    offsetof(ts_conv_wide_t, skip_b) == 76 && offsetof(ts_conv_wide_t, left) == 80,
                "ts_conv_wide's offsets");
 
-/* one 16-byte chunk of both pixels against four rows, added to the accumulators */
-#define TS_WIDE_CHUNK                                                                        \
+/* one 16-byte chunk of both pixels against four rows (op: vmladav starts the sums, vmladava adds) */
+#define TS_WIDE_OP(op)                                                                       \
     "vldrb.8 q0, [r1], #16\n\t"                                                             \
     "vldrb.8 q1, [r3], #16\n\t"                                                             \
-    "vldrb.8 q2, [r5], #16\n\tvmladava.s8 r0, q0, q2\n\tvmladava.s8 r8, q1, q2\n\t"         \
-    "vldrb.8 q3, [r5], #16\n\tvmladava.s8 r2, q0, q3\n\tvmladava.s8 r10, q1, q3\n\t"        \
-    "vldrb.8 q2, [r5], #16\n\tvmladava.s8 r4, q0, q2\n\tvmladava.s8 r12, q1, q2\n\t"        \
-    "vldrb.8 q3, [r5], #16\n\tvmladava.s8 r6, q0, q3\n\tvmladava.s8 lr, q1, q3\n\t"
+    "vldrb.8 q2, [r5], #16\n\t" op " r0, q0, q2\n\t" op " r8, q1, q2\n\t"                   \
+    "vldrb.8 q3, [r5], #16\n\t" op " r2, q0, q3\n\t" op " r10, q1, q3\n\t"                  \
+    "vldrb.8 q2, [r5], #16\n\t" op " r4, q0, q2\n\t" op " r12, q1, q2\n\t"                  \
+    "vldrb.8 q3, [r5], #16\n\t" op " r6, q0, q3\n\t" op " lr, q1, q3\n\t"
+#define TS_WIDE_CHUNK TS_WIDE_OP("vmladava.s8")
+#define TS_WIDE_FIRST TS_WIDE_OP("vmladav.s8")
 #define TS_WIDE_CLAMP_FULL                                                                   \
     "vqshl.s32 q0, q0, #24\n\tvshr.s32 q0, q0, #24\n\t"                                     \
     "vqshl.s32 q1, q1, #24\n\tvshr.s32 q1, q1, #24\n\t"
@@ -399,25 +401,20 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
  * of each parameter vector. Every core register is in use (quads counted in the struct): a
  * naked function saving its own (q4-q7, callee-saved, are not touched).
  */
-#define TS_CONV_WIDE(name, ROWS, QUADS, NEXT_QUAD, CLAMP)                                                      \
+#define TS_CONV_WIDE(name, START, ROWS, ADD_INIT, QUADS, NEXT_QUAD, CLAMP)                                                      \
     __attribute__((naked, noinline)) static void name(ts_conv_wide_t *j)                    \
     {                                                                                        \
         (void)j;                                                                             \
         __asm__ volatile("push {r4-r11, lr}\n\t"                                             \
                          "mov r11, r0\n\t"                                                   \
                          "ldr r5, [r11, #8]\n\t"                                             \
-                         QUADS "1:\n\t"                                                      \
-                         "ldr r9, [r11, #12]\n\t"                                            \
-                         "ldrd r0, r2, [r9]\n\t" /* init */                                  \
-                         "ldrd r4, r6, [r9, #8]\n\t"                                         \
-                         "ldrd r8, r10, [r9]\n\t"                                            \
-                         "ldrd r12, lr, [r9, #8]\n\t"                                        \
+                         QUADS "1:\n\t" START                                               \
                          "ldrd r1, r3, [r11]\n\t" ROWS                                      \
                          "vmov q0[2], q0[0], r0, r4\n\t"                                     \
                          "vmov q0[3], q0[1], r2, r6\n\t"                                     \
                          "vmov q1[2], q1[0], r8, r12\n\t"                                    \
                          "vmov q1[3], q1[1], r10, lr\n\t"                                    \
-                         "ldr r0, [r11, #12]\n\t"                                            \
+                         "ldr r0, [r11, #12]\n\t" ADD_INIT                                  \
                          "vldrw.32 q2, [r0, #16]\n\t" /* multiplier */                       \
                          "vshr.s32 q3, q0, #31\n\t"                                          \
                          "vqrdmulh.s32 q0, q0, q2\n\t"                                       \
@@ -441,69 +438,111 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
 
 #define TS_WIDE_THREE TS_WIDE_CHUNK TS_WIDE_CHUNK TS_WIDE_CHUNK
 #define TS_WIDE_SIX TS_WIDE_THREE TS_WIDE_THREE
+/* the accumulators start at the quad's init (START), or the first chunk starts them and the
+ * requantization adds the init (ADD_INIT) */
+#define TS_WIDE_LOAD_INIT                                                                    \
+    "ldr r9, [r11, #12]\n\tldrd r0, r2, [r9]\n\tldrd r4, r6, [r9, #8]\n\t"                  \
+    "ldrd r8, r10, [r9]\n\tldrd r12, lr, [r9, #8]\n\t"
+#define TS_WIDE_ADD_INIT "vldrw.32 q2, [r0]\n\tvadd.i32 q0, q0, q2\n\tvadd.i32 q1, q1, q2\n\t"
 /* both x pointers to the next window row */
 #define TS_WIDE_SKIP "ldr r9, [r11, #72]\n\tadd r1, r1, r9\n\tldr r9, [r11, #76]\n\tadd r3, r3, r9\n\t"
-/* any rows (r7) of `passes` passes (r9): quads counted in the struct */
-#define TS_WIDE_ROWS(PASS)                                                                   \
-    "ldr r7, [r11, #24]\n2:\n\tldr r9, [r11, #36]\n3:\n\t" PASS "subs r9, r9, #1\n\tbne 3b\n\t" \
-        TS_WIDE_SKIP "subs r7, r7, #1\n\tbne 2b\n\t"
+#define TS_WIDE_LOOP(PASS) "3:\n\t" PASS "subs r9, r9, #1\n\tbne 3b\n\t"
 #define TS_WIDE_QUADS_MEM "ldr r7, [r11, #28]\n\tstr r7, [r11, #80]\n"
 #define TS_WIDE_NEXT_MEM "ldr r7, [r11, #80]\n\tsubs r7, r7, #1\n\tstr r7, [r11, #80]\n\tbne 1b\n\t"
-/* three rows of ROW unrolled: quads counted in r7 */
-#define TS_WIDE_ROWS3(ROW) ROW TS_WIDE_SKIP ROW TS_WIDE_SKIP ROW
 #define TS_WIDE_QUADS_REG "ldr r7, [r11, #28]\n"
 #define TS_WIDE_NEXT_REG "subs r7, r7, #1\n\tbne 1b\n\t"
-#define TS_WIDE_ANY(name, PASS, CLAMP) TS_CONV_WIDE(name, TS_WIDE_ROWS(PASS), TS_WIDE_QUADS_MEM, TS_WIDE_NEXT_MEM, CLAMP)
-#define TS_WIDE_3ROWS(name, ROW, CLAMP) TS_CONV_WIDE(name, TS_WIDE_ROWS3(ROW), TS_WIDE_QUADS_REG, TS_WIDE_NEXT_REG, CLAMP)
-TS_WIDE_ANY(ts_conv_wide, TS_WIDE_CHUNK, TS_WIDE_CLAMP_FULL)
-TS_WIDE_ANY(ts_conv_wide_range, TS_WIDE_CHUNK, TS_WIDE_CLAMP_RANGE)
-TS_WIDE_ANY(ts_conv_wide3, TS_WIDE_THREE, TS_WIDE_CLAMP_FULL)
-TS_WIDE_ANY(ts_conv_wide3_range, TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
-TS_WIDE_3ROWS(ts_conv_rows3x3, TS_WIDE_THREE, TS_WIDE_CLAMP_FULL)
-TS_WIDE_3ROWS(ts_conv_rows3x3_range, TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
-TS_WIDE_3ROWS(ts_conv_rows3x6, TS_WIDE_SIX, TS_WIDE_CLAMP_FULL)
-TS_WIDE_3ROWS(ts_conv_rows3x6_range, TS_WIDE_SIX, TS_WIDE_CLAMP_RANGE)
+/* any rows (r7) of `passes` passes (r9) of PASS: quads counted in the struct */
+#define TS_WIDE_ANY(name, PASS, CLAMP)                                                                     \
+    TS_CONV_WIDE(name, TS_WIDE_LOAD_INIT,                                                                  \
+                 "ldr r7, [r11, #24]\n2:\n\tldr r9, [r11, #36]\n\t" TS_WIDE_LOOP(PASS) TS_WIDE_SKIP         \
+                 "subs r7, r7, #1\n\tbne 2b\n\t",                                                          \
+                 "", TS_WIDE_QUADS_MEM, TS_WIDE_NEXT_MEM, CLAMP)
+/* one row: FIRST, then `passes` passes of PASS (>= 1) */
+#define TS_WIDE_ONE_ROW(name, FIRST, PASS, CLAMP)                                                          \
+    TS_CONV_WIDE(name, "", FIRST "ldr r9, [r11, #36]\n\t" TS_WIDE_LOOP(PASS), TS_WIDE_ADD_INIT,              \
+                 TS_WIDE_QUADS_REG, TS_WIDE_NEXT_REG, CLAMP)
+/* three rows of ROW unrolled, the first chunk FIRST */
+#define TS_WIDE_3ROWS(name, REST, CLAMP)                                                                   \
+    TS_CONV_WIDE(name, "", TS_WIDE_FIRST REST TS_WIDE_SKIP TS_WIDE_CHUNK REST TS_WIDE_SKIP TS_WIDE_CHUNK REST, \
+                 TS_WIDE_ADD_INIT, TS_WIDE_QUADS_REG, TS_WIDE_NEXT_REG, CLAMP)
+#define TS_WIDE_VARIANTS(V, name, ...)                                                                      \
+    V(name, __VA_ARGS__, TS_WIDE_CLAMP_FULL)                                                                 \
+    V(name##_range, __VA_ARGS__, TS_WIDE_CLAMP_RANGE)
+/* the clamp from lo/hi serves [-128, 127] too: the saturating one only for the 3x3 variants (flash) */
+TS_WIDE_ANY(ts_conv_wide, TS_WIDE_CHUNK, TS_WIDE_CLAMP_RANGE)
+TS_WIDE_ANY(ts_conv_wide3, TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
+TS_WIDE_ONE_ROW(ts_conv_row1, TS_WIDE_FIRST, TS_WIDE_CHUNK, TS_WIDE_CLAMP_RANGE)
+TS_WIDE_ONE_ROW(ts_conv_row2, TS_WIDE_FIRST TS_WIDE_CHUNK, TS_WIDE_CHUNK TS_WIDE_CHUNK, TS_WIDE_CLAMP_RANGE)
+TS_WIDE_ONE_ROW(ts_conv_row3, TS_WIDE_FIRST TS_WIDE_CHUNK TS_WIDE_CHUNK, TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
+TS_WIDE_VARIANTS(TS_WIDE_3ROWS, ts_conv_rows3x3, TS_WIDE_CHUNK TS_WIDE_CHUNK)
+TS_WIDE_VARIANTS(TS_WIDE_3ROWS, ts_conv_rows3x6, TS_WIDE_CHUNK TS_WIDE_CHUNK TS_WIDE_CHUNK TS_WIDE_CHUNK TS_WIDE_CHUNK)
 
 typedef void (*ts_conv_wide_fn)(ts_conv_wide_t *);
 
-/** The variant for `rows` of `chunks` (three rows of 3 or 6 unrolled, else three chunks per pass
- * when they divide) and the passes it makes per row. */
+/** The variant for `rows` of `chunks` (three rows of 3 or 6 unrolled; one row peeled and looped
+ * by 3, 2 or 1 chunks; else looped by 3 or 1) and the loop passes it makes per row. */
 static ts_conv_wide_fn ts_conv_wide_pick(int32_t rows, int32_t chunks, int32_t range, int32_t *passes)
 {
-    static const ts_conv_wide_fn wides[4][2] = {{ts_conv_wide, ts_conv_wide_range},
-                                                {ts_conv_wide3, ts_conv_wide3_range},
-                                                {ts_conv_rows3x3, ts_conv_rows3x3_range},
-                                                {ts_conv_rows3x6, ts_conv_rows3x6_range}};
-    const int32_t three = chunks % 3 == 0;
-    *passes = three ? chunks / 3 : chunks;
-    const int32_t unrolled = rows == 3 && (chunks == 3 || chunks == 6);
-    return wides[unrolled ? 1 + chunks / 3 : three][range];
+    static const ts_conv_wide_fn wides[7][2] = {
+        {ts_conv_wide, ts_conv_wide},     {ts_conv_wide3, ts_conv_wide3},
+        {ts_conv_row1, ts_conv_row1},     {ts_conv_row2, ts_conv_row2},
+        {ts_conv_row3, ts_conv_row3},     {ts_conv_rows3x3, ts_conv_rows3x3_range},
+        {ts_conv_rows3x6, ts_conv_rows3x6_range},
+    };
+    if (rows == 3 && (chunks == 3 || chunks == 6)) {
+        *passes = 0;
+        return wides[4 + chunks / 3][range];
+    }
+    const int32_t by = chunks % 3 == 0 ? 3 : rows == 1 && chunks % 2 == 0 ? 2 : 1;
+    if (rows == 1) { /* chunks > 4: at least one pass after the peeled one */
+        *passes = chunks / by - 1;
+        return wides[1 + by][range];
+    }
+    *passes = chunks / by;
+    return wides[by / 3][range];
 }
 
-/** What the wide driver knows of a layer: the window rows read in place, the inside columns. */
+/** The wide driver's walk over the output pixels, and what it knows of the layer. */
 typedef struct {
-    int32_t rows_fit;      /**< a window row is whole chunks (dilation_w 1): row by row */
-    int32_t ox_lo, ox_hi;  /**< output columns whose window is inside the image horizontally */
-    int32_t skip;          /**< in place: bytes from a window row's end to the next row's start */
-} ts_conv_wide_layer_t;
+    int32_t rows_fit;     /**< a window row is whole chunks (dilation_w 1): row by row */
+    int32_t ox_lo, ox_hi; /**< output columns whose window is inside the image horizontally */
+    int32_t skip;         /**< in place: bytes from a window row's end to the next row's start */
+    int32_t oy, ox;       /**< the next pixel */
+    int32_t row_in;       /**< its window rows are inside the image */
+    ptrdiff_t at;         /**< its window's first tap from the image's start (in place only) */
+} ts_conv_walk_t;
 
-/** Where the wide kernel reads the window of output pixel (oy, ox) (row_in: its rows are inside the
- * image): in place when inside and rows_fit, else a column in col (the zero point outside). */
-TS_ALWAYS_INLINE const int8_t *ts_conv_wide_at(const ts_conv2d_params_t *p, const ts_conv_wide_layer_t *l,
-                                               const int8_t *image, int32_t oy, int32_t ox, int32_t row_in,
-                                               int8_t *col, int32_t *skip)
+/** The walk to (oy, 0). */
+static void ts_conv_walk_row(const ts_conv2d_params_t *p, ts_conv_walk_t *w, int32_t oy)
 {
-    const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
-    if (row_in && ox >= l->ox_lo && ox < l->ox_hi) {
-        *skip = l->skip;
-        return image + ((size_t)y0 * p->input_w + x0) * p->input_c;
-    }
+    const int32_t y0 = oy * p->stride_h - p->pad_h;
+    w->oy = oy;
+    w->ox = 0;
+    w->row_in = y0 >= 0 && y0 + (p->filter_h - 1) * p->dilation_h < p->input_h;
+    w->at = ((ptrdiff_t)y0 * p->input_w - p->pad_w) * p->input_c;
+}
+
+/** Where the wide kernel reads the walk's pixel, then the walk to the next: in place when its window
+ * is inside the image and rows_fit, else a column in col (the zero point outside). */
+TS_ALWAYS_INLINE const int8_t *ts_conv_walk_next(const ts_conv2d_params_t *p, ts_conv_walk_t *w,
+                                                 const int8_t *image, int8_t *col, int32_t *skip)
+{
+    const int8_t *x = col;
     *skip = 0;
-    if (!l->rows_fit) {
-        return ts_im2col_s8(p, image, oy * p->output_w + ox, col);
+    if (w->row_in && w->ox >= w->ox_lo && w->ox < w->ox_hi) {
+        *skip = w->skip;
+        x = image + w->at;
+    } else if (!w->rows_fit) {
+        x = ts_im2col_s8(p, image, w->oy * p->output_w + w->ox, col);
+    } else {
+        ts_im2col_zp_s8(p, image, w->oy * p->stride_h - p->pad_h, w->ox * p->stride_w - p->pad_w, col,
+                        p->chunks_mve * 16);
     }
-    ts_im2col_zp_s8(p, image, y0, x0, col, p->chunks_mve * 16);
-    return col;
+    w->at += p->stride_w * p->input_c;
+    if (++w->ox == p->output_w) {
+        ts_conv_walk_row(p, w, w->oy + 1);
+    }
+    return x;
 }
 
 /**
@@ -513,19 +552,18 @@ TS_ALWAYS_INLINE const int8_t *ts_conv_wide_at(const ts_conv2d_params_t *p, cons
  */
 static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
-    const int32_t ic = p->input_c, oc = p->output_c, ow = p->output_w, k = p->chunks_mve * 16;
-    const int32_t pixels = p->output_h * ow, row = p->filter_w * ic;
+    const int32_t ic = p->input_c, oc = p->output_c, k = p->chunks_mve * 16;
+    const int32_t pixels = p->output_h * p->output_w, row = p->filter_w * ic;
     const int32_t range = !(p->act_min == -128 && p->act_max == 127);
-    const int32_t span_h = (p->filter_h - 1) * p->dilation_h + 1;
-    ts_conv_wide_layer_t l;
-    l.rows_fit = p->dilation_w == 1 && row % 16 == 0;
-    l.skip = (p->dilation_h * p->input_w - p->filter_w) * ic;
-    l.ox_lo = (p->pad_w + p->stride_w - 1) / p->stride_w;
-    l.ox_hi = p->input_w - p->filter_w + p->pad_w >= 0 ? (p->input_w - p->filter_w + p->pad_w) / p->stride_w + 1 : 0;
-    l.ox_hi = l.rows_fit && l.ox_hi < ow ? l.ox_hi : (l.rows_fit ? ow : 0);
+    ts_conv_walk_t w;
+    w.rows_fit = p->dilation_w == 1 && row % 16 == 0;
+    w.skip = (p->dilation_h * p->input_w - p->filter_w) * ic;
+    w.ox_lo = (p->pad_w + p->stride_w - 1) / p->stride_w;
+    w.ox_hi = p->input_w - p->filter_w + p->pad_w >= 0 ? (p->input_w - p->filter_w + p->pad_w) / p->stride_w + 1 : 0;
+    w.ox_hi = !w.rows_fit ? 0 : w.ox_hi < p->output_w ? w.ox_hi : p->output_w;
     ts_conv_wide_t j;
-    j.rows = l.rows_fit ? p->filter_h : 1;
-    const ts_conv_wide_fn wide = ts_conv_wide_pick(j.rows, l.rows_fit ? row / 16 : p->chunks_mve, range, &j.passes);
+    j.rows = w.rows_fit ? p->filter_h : 1;
+    const ts_conv_wide_fn wide = ts_conv_wide_pick(j.rows, w.rows_fit ? row / 16 : p->chunks_mve, range, &j.passes);
     j.w = p->filter_mve;
     j.zp = p->output_offset;
     j.quads = oc / 4;
@@ -537,25 +575,15 @@ static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input,
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ic;
         int8_t *out = output + (size_t)b * pixels * oc;
-        int32_t oy = 0, ox = 0;
+        ts_conv_walk_row(p, &w, 0);
         for (int32_t px = 0; px < pixels; px += 2, out += 2 * oc) {
-            int32_t y0 = oy * p->stride_h - p->pad_h;
-            j.xa = ts_conv_wide_at(p, &l, image, oy, ox, y0 >= 0 && y0 + span_h <= p->input_h, cola, &j.skip_a);
+            j.xa = ts_conv_walk_next(p, &w, image, cola, &j.skip_a);
             j.xb = j.xa;
             j.skip_b = j.skip_a;
             j.outb = last; /* the last pixel of an odd count: b repeats a into scratch */
-            if (++ox == ow) {
-                ox = 0;
-                ++oy;
-            }
             if (px + 1 < pixels) {
-                y0 = oy * p->stride_h - p->pad_h;
-                j.xb = ts_conv_wide_at(p, &l, image, oy, ox, y0 >= 0 && y0 + span_h <= p->input_h, colb, &j.skip_b);
+                j.xb = ts_conv_walk_next(p, &w, image, colb, &j.skip_b);
                 j.outb = out + oc;
-                if (++ox == ow) {
-                    ox = 0;
-                    ++oy;
-                }
             }
             j.outa = out;
             j.rq = p->requant_mve;
