@@ -11,7 +11,7 @@ with 1, 2, 4, 8 and 16 channels interleaved (the generator's plane_k), left and 
 requantization shifts, per-channel and per-tensor scales, RELU, RELU6 and no clamp; and the
 pixel path (5x5 windows, fewer than four output pixels; 6 and 30 channels: tail-predicated
 groups of eight; depth multipliers 2 and 5: every channel gathered; a 15-tap window reducing a
-column to one pixel); and 1-D windows over a column of 40 channels, dilated or not. The generated
+column to one pixel); and 1-D windows over a column of 40 channels, dilated or not, strided, in pairs. The generated
 tables are checked on the host.
 """
 
@@ -117,11 +117,15 @@ CHAINS = {
                             {"k": 5, "act": "NONE"}, {"k": 3, "multiplier": 2, "stride": 2, "padding": "VALID"}],
             False),
     # a keyword spotter's 1-D depthwise layers (str_ww): 40 channels (sixteen, sixteen, eight), 3 taps,
-    # dilated 5 taps, 6 taps, then 15 taps reducing 15 rows to one pixel (the pixel path, generated tables)
+    # dilated 5 taps, 6 taps (vertically adjacent windows in pairs), then 15 taps reducing 15 rows to
+    # one pixel (the pixel path, generated tables)
     "seq": ((1, 30, 1, 40), [{"k": (3, 1), "padding": "VALID", "act": "NONE"},
                              {"k": (5, 1), "dilation": 2, "padding": "VALID", "act": "NONE"},
                              {"k": (6, 1), "padding": "VALID", "act": "RELU6"},
                              {"k": (15, 1), "padding": "VALID", "act": "NONE"}], False),
+    # columns in vertical pairs with strides 2 (padded) and 3
+    "column": ((1, 41, 1, 24), [{"k": (4, 1), "stride": 2, "act": "NONE"},
+                                {"k": (7, 1), "stride": 3, "padding": "VALID", "act": "NONE"}], True),
 }
 
 

@@ -15,7 +15,8 @@
  * requantization with the channel's multiplier and shift as scalars, clamp and a scatter
  * store. A table gives each group of four pixels' corners and output address (one LDM).
  * Where two horizontally adjacent windows fit in sixteen lanes (3x3, strides 1 and 2) and the
- * output width is even, one gather serves a pair of pixels, summed against each window's
+ * output width is even, or two vertically adjacent ones of a one-pixel-wide output (1-D
+ * windows of up to 15 taps), one gather serves a pair of pixels, summed against each window's
  * weights placed in the union's lanes. The channel loop of a band is one asm block.
  *
  * Otherwise, sixteen channels per pass over each pixel (by_pixels): a table of byte offsets
@@ -480,26 +481,13 @@ static void corners(const ts_depthwise_conv2d_params_t *p, int32_t rows, int32_t
                     int8_t *out, int pairs, uint32_t *tab)
 {
     const int32_t ow = p->output_w, n = rows * ow, ch = p->input_c, every = pairs ? 2 : 1, words = 4 / every + 1;
-    uint32_t row = plane, corner = plane;
-    for (int32_t g = 0, x = 0; g < n / 4; ++g, tab += words) { /* the full groups */
-        for (int32_t l = 0; l < 4; l += every) { /* pairs stay in a row (even width) */
-            tab[l / every] = corner;
-            corner += (uint32_t)(every * p->stride_w * k);
-            x += every;
-            if (x == ow) {
-                x = 0;
-                row += (uint32_t)(p->stride_h * wp * k);
-                corner = row;
-            }
-        }
-        tab[words - 1] = (uint32_t)(uintptr_t)(out + (size_t)g * 4 * ch);
-    }
-    if (n % 4 != 0) { /* a last group of the last four pixels */
+    for (int32_t g = 0; g < (n + 3) / 4; ++g, tab += words) {
+        const int32_t first = g < n / 4 ? g * 4 : n - 4; /* a last partial group: the last four pixels */
         for (int32_t l = 0; l < 4; l += every) {
-            const int32_t i = n - 4 + l;
+            const int32_t i = first + l;
             tab[l / every] = plane + (uint32_t)(((i / ow) * p->stride_h * wp + (i % ow) * p->stride_w) * k);
         }
-        tab[words - 1] = (uint32_t)(uintptr_t)(out + (size_t)(n - 4) * ch);
+        tab[words - 1] = (uint32_t)(uintptr_t)(out + (size_t)first * ch);
     }
 }
 
@@ -527,18 +515,30 @@ static int32_t band(const ts_depthwise_conv2d_params_t *p, int32_t oy0, int32_t 
 
 /*
  * The window's lanes: tap offsets in the plane and the filter_mve lanes giving their weights.
- * Pairs of horizontally adjacent pixels when both windows fit in sixteen lanes (no dilation,
- * an even output width: pairs stay in a row): lane fy * (fw + stride) + ux reads column ux of
+ * Pairs of adjacent pixels when both windows fit in sixteen lanes (no dilation): horizontally
+ * (an even output width: pairs stay in a row), lane fy * (fw + stride) + ux reads column ux of
  * row fy, the first window's weight at ux, the second's at ux - stride (lane `taps`, a zero,
- * where the window has none).
+ * where the window has none); or vertically in a column (output width 1, one-column windows),
+ * lane u reads row u, the first window's weight at u, the second's at u - stride.
  */
 static void layout(const ts_depthwise_conv2d_params_t *p, int32_t wp, int32_t k, ts_dw_band_t *v)
 {
     const int32_t fh = p->filter_h, fw = p->filter_w, sw = p->stride_w, taps = fh * fw, span = fw + sw;
-    v->pairs = p->dilation_h == 1 && p->dilation_w == 1 && p->output_w % 2 == 0 && sw <= fw && fh * span <= 16 &&
-               ((fh - 1) * wp + span) * k - 1 <= 255;
+    const int plain = p->dilation_h == 1 && p->dilation_w == 1;
+    const int column = plain && p->output_w == 1 && fw == 1 && fh + p->stride_h <= 16 &&
+                       (fh + p->stride_h - 1) * wp * k <= 255;
+    v->pairs = column || (plain && p->output_w % 2 == 0 && sw <= fw && fh * span <= 16 &&
+                          ((fh - 1) * wp + span) * k - 1 <= 255);
     for (int32_t t = 0; t < 16; ++t) {
         v->perm_a[t] = v->perm_b[t] = (uint8_t)(v->pairs ? taps : t);
+    }
+    if (column) {
+        for (int32_t u = 0; u < fh + p->stride_h; ++u) {
+            v->tap[u] = (uint8_t)(u * wp * k);
+            v->perm_a[u] = (uint8_t)(u < fh ? u : taps);
+            v->perm_b[u] = (uint8_t)(u >= p->stride_h ? u - p->stride_h : taps);
+        }
+        return;
     }
     if (!v->pairs) {
         for (int32_t fy = 0, t = 0; fy < fh; ++fy) {
