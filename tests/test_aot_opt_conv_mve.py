@@ -14,10 +14,12 @@ for byte with TFLM; their layers hit every path of the kernel and its edges:
   (k = 36: the zero-point-padded copy), and a 3x3 over 8 channels (k = 72: im2col and
   ts_mve_gemv_rq with the generated table).
 - `_wide`: fields wider than 64 bytes, two pixels per pass, odd and even chunk counts with
-  both clamps: a 3x3/SAME over 16 channels (k = 144, rows of three chunks: in place inside, the zero-point column on the border; RELU6 clamping below 127), 1x1s
-  over 96 and 80 channels (in place; 25 pixels: the last pass has one), a 3x3/s2/SAME over 32
+  both clamps: a 3x3/SAME over 16 channels on 5x9 (k = 144, rows of three chunks: in place
+  inside, runs of up to three pairs, the zero-point column on the border; RELU6 clamping below
+  127), 1x1s
+  over 96 and 80 channels (in place; 45 pixels: the last pass has one), a 3x3/s2/SAME over 32
   (k = 288: window rows of six chunks, in place inside the image, from the zero-point column
-  on the border; 9 pixels), a 1x1 over 96 (per-tensor, RELU6: no filter_mve
+  on the border; 15 pixels), a 1x1 over 96 (per-tensor, RELU6: no filter_mve
   here, the gemv with the generated table); then fields of two chunks by pairs of pixels: a 1x1 over 24 channels (clamp
   range, a single last pixel) and a 2x2/VALID over 8 (k = 32, [-128, 127]).
 - `_fallbacks`: per-tensor weights, a dilated 3x3 over a wide image (window offsets beyond 8 bits:
@@ -122,13 +124,13 @@ def _fallbacks(make_tflite) -> bytes:
 
 
 def _wide(make_tflite) -> bytes:
-    net = _Net((1, 5, 5, 16), 0.05, -1, seed=13)
-    net.conv(96, 3, 1, True, act="relu6", out_scale=0.04)  # k = 144 (9 chunks): im2col'd, border and inside
-    net.conv(80, 1, 1, False)  # k = 96 (6 chunks: a row of six, unrolled) in place, 25 pixels
+    net = _Net((1, 5, 9, 16), 0.05, -1, seed=13)
+    net.conv(96, 3, 1, True, act="relu6", out_scale=0.04)  # k = 144 (9 chunks): rows in place or a border column
+    net.conv(80, 1, 1, False)  # k = 96 (6 chunks: one row, three per pass) in place, 45 pixels
     net.conv(32, 1, 1, False)  # k = 80 (5 chunks)
-    net.conv(96, 3, 2, True)  # k = 288, rows of 6 chunks read in place (the centre) or from the column, 9 pixels
+    net.conv(96, 3, 2, True)  # k = 288, rows of 6 chunks read in place (the centre) or from the column, 15 pixels
     net.conv(24, 1, 1, False, act="relu6", per_tensor=True, out_scale=0.04)  # k = 96: the gemv
-    net.conv(8, 1, 1, False, act="relu6", out_scale=0.04)  # k = 24: pairs of two-chunk fields, 25 pixels
+    net.conv(8, 1, 1, False, act="relu6", out_scale=0.04)  # k = 24: pairs of two-chunk fields, 15 pixels
     net.conv(8, 2, 1, False)  # k = 32: pairs of two-chunk fields gathered, runs of 4
     net.dense(10)  # FULLY_CONNECTED 128 -> 10 with the generated table (a partial quad)
     return net.tflite(make_tflite)

@@ -366,6 +366,10 @@ typedef struct {
     int32_t skip_a;        /**< 72: pixel a's bytes from a row's end to the next row's start */
     int32_t skip_b;        /**< 76: pixel b's */
     int32_t left;          /**< 80: quads left (the asm's counter) */
+    int32_t pairs;         /**< 84: pairs of pixels (>= 1): the next pair's x 2 * x_step on, outputs 2 * oc */
+    int32_t x_step2;       /**< 88: twice the bytes from a pixel's window to the next one's */
+    int32_t oc;            /**< 92: output channels */
+    const int32_t *rq0;    /**< 96: requant_mve */
 } ts_conv_wide_t;
 
 _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) == 12 &&
@@ -373,7 +377,9 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
                    offsetof(ts_conv_wide_t, quads) == 28 && offsetof(ts_conv_wide_t, zp) == 32 &&
                    offsetof(ts_conv_wide_t, passes) == 36 && offsetof(ts_conv_wide_t, lo) == 40 &&
                    offsetof(ts_conv_wide_t, hi) == 56 && offsetof(ts_conv_wide_t, skip_a) == 72 &&
-                   offsetof(ts_conv_wide_t, skip_b) == 76 && offsetof(ts_conv_wide_t, left) == 80,
+                   offsetof(ts_conv_wide_t, skip_b) == 76 && offsetof(ts_conv_wide_t, left) == 80 &&
+                   offsetof(ts_conv_wide_t, pairs) == 84 && offsetof(ts_conv_wide_t, x_step2) == 88 &&
+                   offsetof(ts_conv_wide_t, oc) == 92 && offsetof(ts_conv_wide_t, rq0) == 96,
                "ts_conv_wide's offsets");
 
 /* one 16-byte chunk of both pixels against four rows (op: vmladav starts the sums, vmladava adds) */
@@ -406,26 +412,27 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
     {                                                                                        \
         (void)j;                                                                             \
         __asm__ volatile("push {r4-r11, lr}\n\t"                                             \
-                         "mov r11, r0\n\t"                                                   \
+                         "mov r11, r0\n"                                                     \
+                         "0:\n\t"                                                            \
                          "ldr r5, [r11, #8]\n\t"                                             \
-                         QUADS "1:\n\t" START                                               \
+                         "ldr r9, [r11, #96]\n\t"                                            \
+                         "str r9, [r11, #12]\n\t" QUADS "1:\n\t" START                     \
                          "ldrd r1, r3, [r11]\n\t" ROWS                                      \
                          "vmov q0[2], q0[0], r0, r4\n\t"                                     \
                          "vmov q0[3], q0[1], r2, r6\n\t"                                     \
                          "vmov q1[2], q1[0], r8, r12\n\t"                                    \
                          "vmov q1[3], q1[1], r10, lr\n\t"                                    \
                          "ldr r0, [r11, #12]\n\t" ADD_INIT                                  \
-                         "vldrw.32 q2, [r0, #16]\n\t" /* multiplier */                       \
+                         "vldrw.32 q2, [r0], #16\n\t" /* multiplier */                       \
                          "vshr.s32 q3, q0, #31\n\t"                                          \
                          "vqrdmulh.s32 q0, q0, q2\n\t"                                       \
                          "vadd.i32 q0, q0, q3\n\t"                                           \
                          "vshr.s32 q3, q1, #31\n\t"                                          \
                          "vqrdmulh.s32 q1, q1, q2\n\t"                                       \
                          "vadd.i32 q1, q1, q3\n\t"                                           \
-                         "vldrw.32 q2, [r0, #32]\n\t" /* shift, negative */                  \
+                         "vldrw.32 q2, [r0], #16\n\t" /* shift, negative */                  \
                          "vrshl.s32 q0, q0, q2\n\t"                                          \
                          "vrshl.s32 q1, q1, q2\n\t"                                          \
-                         "add r0, r0, #48\n\t"                                               \
                          "str r0, [r11, #12]\n\t"                                            \
                          "ldr r0, [r11, #32]\n\t"                                            \
                          "vadd.i32 q0, q0, r0\n\t"                                           \
@@ -433,6 +440,20 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
                          "vstrb.32 q0, [r0], #4\n\t"                                         \
                          "vstrb.32 q1, [r2], #4\n\t"                                         \
                          "strd r0, r2, [r11, #16]\n\t" NEXT_QUAD                            \
+                         "ldrd r0, r2, [r11]\n\t" /* the next pair */                        \
+                         "ldr r9, [r11, #88]\n\t"                                            \
+                         "add r0, r0, r9\n\t"                                                \
+                         "add r2, r2, r9\n\t"                                                \
+                         "strd r0, r2, [r11]\n\t"                                            \
+                         "ldrd r0, r2, [r11, #16]\n\t"                                       \
+                         "ldr r9, [r11, #92]\n\t"                                            \
+                         "add r0, r0, r9\n\t"                                                \
+                         "add r2, r2, r9\n\t"                                                \
+                         "strd r0, r2, [r11, #16]\n\t"                                       \
+                         "ldr r9, [r11, #84]\n\t"                                            \
+                         "subs r9, r9, #1\n\t"                                               \
+                         "str r9, [r11, #84]\n\t"                                            \
+                         "bne 0b\n\t"                                                        \
                          "pop {r4-r11, pc}\n\t");                                            \
     }
 
@@ -443,7 +464,7 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
 #define TS_WIDE_LOAD_INIT                                                                    \
     "ldr r9, [r11, #12]\n\tldrd r0, r2, [r9]\n\tldrd r4, r6, [r9, #8]\n\t"                  \
     "ldrd r8, r10, [r9]\n\tldrd r12, lr, [r9, #8]\n\t"
-#define TS_WIDE_ADD_INIT "vldrw.32 q2, [r0]\n\tvadd.i32 q0, q0, q2\n\tvadd.i32 q1, q1, q2\n\t"
+#define TS_WIDE_ADD_INIT "vldrw.32 q2, [r0], #16\n\tvadd.i32 q0, q0, q2\n\tvadd.i32 q1, q1, q2\n\t"
 /* both x pointers to the next window row */
 #define TS_WIDE_SKIP "ldr r9, [r11, #72]\n\tadd r1, r1, r9\n\tldr r9, [r11, #76]\n\tadd r3, r3, r9\n\t"
 #define TS_WIDE_LOOP(PASS) "3:\n\t" PASS "subs r9, r9, #1\n\tbne 3b\n\t"
@@ -456,7 +477,7 @@ _Static_assert(offsetof(ts_conv_wide_t, w) == 8 && offsetof(ts_conv_wide_t, rq) 
     TS_CONV_WIDE(name, TS_WIDE_LOAD_INIT,                                                                  \
                  "ldr r7, [r11, #24]\n2:\n\tldr r9, [r11, #36]\n\t" TS_WIDE_LOOP(PASS) TS_WIDE_SKIP         \
                  "subs r7, r7, #1\n\tbne 2b\n\t",                                                          \
-                 "", TS_WIDE_QUADS_MEM, TS_WIDE_NEXT_MEM, CLAMP)
+                 "add r0, r0, #16\n\t", TS_WIDE_QUADS_MEM, TS_WIDE_NEXT_MEM, CLAMP)
 /* one row: FIRST, then `passes` passes of PASS (>= 1) */
 #define TS_WIDE_ONE_ROW(name, FIRST, PASS, CLAMP)                                                          \
     TS_CONV_WIDE(name, "", FIRST "ldr r9, [r11, #36]\n\t" TS_WIDE_LOOP(PASS), TS_WIDE_ADD_INIT,              \
@@ -553,7 +574,7 @@ TS_ALWAYS_INLINE const int8_t *ts_conv_walk_next(const ts_conv2d_params_t *p, ts
 static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
     const int32_t ic = p->input_c, oc = p->output_c, k = p->chunks_mve * 16;
-    const int32_t pixels = p->output_h * p->output_w, row = p->filter_w * ic;
+    const int32_t pixels = p->output_h * p->output_w, row = p->filter_w * ic, step = p->stride_w * ic;
     const int32_t range = !(p->act_min == -128 && p->act_max == 127);
     ts_conv_walk_t w;
     w.rows_fit = p->dilation_w == 1 && row % 16 == 0;
@@ -567,6 +588,9 @@ static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input,
     j.w = p->filter_mve;
     j.zp = p->output_offset;
     j.quads = oc / 4;
+    j.rq0 = p->requant_mve;
+    j.oc = oc;
+    j.x_step2 = 2 * step;
     for (int32_t i = 0; i < 4; ++i) {
         j.lo[i] = p->act_min;
         j.hi[i] = p->act_max;
@@ -576,7 +600,25 @@ static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input,
         const int8_t *image = input + (size_t)b * p->input_h * p->input_w * ic;
         int8_t *out = output + (size_t)b * pixels * oc;
         ts_conv_walk_row(p, &w, 0);
-        for (int32_t px = 0; px < pixels; px += 2, out += 2 * oc) {
+        for (int32_t px = 0, n = 1; px < pixels; px += 2 * n, out += 2 * n * oc) {
+            j.outa = out;
+            n = 1;
+            if (w.row_in && w.ox >= w.ox_lo && w.ox + 1 < w.ox_hi) { /* pairs in place up to ox_hi */
+                n = (w.ox_hi - w.ox) / 2;
+                j.pairs = n;
+                j.xa = image + w.at;
+                j.xb = j.xa + step;
+                j.skip_a = j.skip_b = w.skip;
+                j.outb = out + oc;
+                w.ox += 2 * n;
+                w.at += 2 * n * step;
+                if (w.ox == p->output_w) {
+                    ts_conv_walk_row(p, &w, w.oy + 1);
+                }
+                wide(&j);
+                continue;
+            }
+            j.pairs = 1;
             j.xa = ts_conv_walk_next(p, &w, image, cola, &j.skip_a);
             j.xb = j.xa;
             j.skip_b = j.skip_a;
@@ -585,8 +627,6 @@ static void ts_conv2d_mve_wide(const ts_conv2d_params_t *p, const int8_t *input,
                 j.xb = ts_conv_walk_next(p, &w, image, colb, &j.skip_b);
                 j.outb = out + oc;
             }
-            j.outa = out;
-            j.rq = p->requant_mve;
             wide(&j);
         }
     }
