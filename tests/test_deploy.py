@@ -151,9 +151,10 @@ def test_sigterm_stops_deploy_cleanly(shared_data, tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err
-    assert err.strip().splitlines()[-1] == "tinyship: terminated (SIGTERM); emulators stopped, partial results kept"
+    assert err.strip().splitlines()[-1] == ("tinyship: terminated (SIGTERM) during profile; tools stopped, partial "
+                                            f"report in {tmp_path / 'report' / 'report.json'}")
     assert "Traceback" not in err
     report = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert report["status"] == "partial" and report["error"]["exit_code"] == 143
+    assert report["status"] == "partial" and report["error"]["exit_code"] == 143 and report["error"]["stage"] == "profile"
     assert len(report["samples"]) >= 2
     assert _processes_running(str(tmp_path)) == []

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolchain import api_module
+from toolchain import api_module, process_group
 from toolchain.codegen.project import load_manifest
 from toolchain.errors import BuildError, DoesNotFitError, InputError, ToolMissingError
 from toolchain.files import atomic_write
@@ -50,9 +50,11 @@ class BuildResult:
 
 def _run(cmd: list[str], cwd: Path, log: Path) -> str:
     """Run the builder; returns its output. Cortex-M links use --noinhibit-exec, so an
-    overflowing link still writes an ELF (for the size split) and reports the overflow here."""
+    overflowing link still writes an ELF (for the size split) and reports the overflow here.
+    A deadline, Ctrl-C or SIGTERM ends the builder's whole process group (make and its compilers)."""
     try:
-        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+        r = process_group.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=BUILD_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise BuildError(f"{' '.join(cmd)} took more than {BUILD_TIMEOUT} s", f"see {log}") from None
     atomic_write(log, f"$ {' '.join(cmd)}\n{r.stdout}{r.stderr}")

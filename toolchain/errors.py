@@ -10,7 +10,7 @@ Exit codes (also in docs/exit-codes.md):
   4  a device, emulator or external tool failed or is missing (timeout, HardFault, no PlatformIO)
   5  stale firmware: the device runs another model than the one given
   6  a build failed (compiler or linker error)
-  130 interrupted (Ctrl-C), 143 terminated (SIGTERM): emulators stopped, partial report written
+  130 interrupted (Ctrl-C), 143 terminated (SIGTERM): tools and emulators stopped, partial report written
 """
 
 
@@ -86,6 +86,6 @@ class BuildError(ToolchainError):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived: unwinds like Ctrl-C (emulators stopped, partial report written), exit 143."""
+    """SIGTERM arrived: unwinds like Ctrl-C (tools and emulators stopped, partial report written), exit 143."""
 
     exit_code = 143

@@ -10,6 +10,8 @@ import signal
 import tempfile
 from pathlib import Path
 
+from toolchain import stops
+
 
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write `data` to `path` through a temporary file in the same folder, then rename.
@@ -43,6 +45,7 @@ def staged_dir(out_dir: str | os.PathLike):
     stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.stage.", dir=out_dir.parent))
     try:
         yield stage
+        stops.check()  # a Ctrl-C or SIGTERM that was lost on the way: commit nothing
         _commit(stage, out_dir)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import signal
 import sys
 
 import click
 
 from toolchain.cli.common import with_examples
-from toolchain.errors import Terminated, ToolchainError
+from toolchain import stops
+from toolchain.errors import ToolchainError
 from toolchain.escape import terminal
 
 # verb -> (module, one-line help shown by `tinyship --help`)
@@ -72,22 +72,22 @@ def cli():
 with_examples(cli)
 
 
-def _terminate(signum, frame):
-    raise Terminated()
-
-
 def _interrupted(e: BaseException) -> None:
-    if isinstance(e, Terminated) or isinstance(e.__cause__, Terminated):
-        click.echo("tinyship: terminated (SIGTERM); emulators stopped, partial results kept", err=True)
-        sys.exit(Terminated.exit_code)
-    click.echo("tinyship: interrupted", err=True)
-    sys.exit(130)
-
+    """One line for a Ctrl-C or SIGTERM: what stopped, in which stage, where the partial report is."""
+    stop = e if isinstance(e, KeyboardInterrupt) else e.__cause__
+    code = getattr(stop, "exit_code", 130)
+    report = getattr(stop, "report", None) or {}
+    stage = (report.get("error") or {}).get("stage")
+    where = (report.get("files") or {}).get("json")
+    click.echo(f"tinyship: {'terminated (SIGTERM)' if code == 143 else 'interrupted'}"
+               + (f" during {stage}" if stage else "") + "; tools stopped"
+               + (f", partial report in {terminal(where)}" if where else ""), err=True)
+    sys.exit(code)
 
 
 def main(argv=None):
     with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
-        signal.signal(signal.SIGTERM, _terminate)  # SIGTERM unwinds like Ctrl-C: cleanup and reports run
+        stops.install()  # SIGTERM unwinds like Ctrl-C: cleanup and reports run
     try:
         cli.main(args=argv, prog_name="tinyship", standalone_mode=False)
     except ToolchainError as e:

@@ -53,7 +53,7 @@ EXAMPLES = {
     "generate": ["tinyship generate out/sine.tflite --board qemu-cortex-m4 -o fw/",
                  "tinyship generate model.tflite --board stm32f4-discovery --builder platformio -o fw/"],
     "build": ["tinyship build fw/", "tinyship build fw/ --json"],
-    "flash": ["tinyship flash fw/ --port /dev/ttyACM0"],
+    "flash": ["tinyship flash fw/ --port /dev/ttyACM0", "tinyship flash fw/ --tool openocd --upload-timeout 120"],
     "emulate": ["tinyship emulate fw/ --random 20", "tinyship emulate fw/ --inputs samples.npy --junit junit.xml"],
     "profile": ["tinyship profile --port /dev/ttyACM0 --model out/sine.tflite --random 20",
                 "tinyship profile --port socket://127.0.0.1:4321 --model model.tflite --inputs x.npy --labels y.npy"],

@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from toolchain import stops  # noqa: E402
 from toolchain.convert.data import InputSpec  # noqa: E402
 from toolchain.errors import ConvertError, ModelError  # noqa: E402
 from toolchain.reference import capture_c_output  # noqa: E402
@@ -183,9 +184,12 @@ def to_tflite(saved_model: Path, *, calib=None, io: str = "int8", on_sample=None
             conv.inference_output_type = tf.int8
     try:
         with capture_c_output(2) as log:
-            return bytes(conv.convert())
+            result = bytes(conv.convert())
     except Exception as e:  # noqa: BLE001 - the converter raises many unrelated types
+        stops.check()  # it may have turned a Ctrl-C or SIGTERM into an error of its own
         lines = [ln for ln in (str(e) + "\n" + log[0]).splitlines() if "error" in ln.lower()]
         detail = (lines[0] if lines else str(e).splitlines()[0] if str(e) else type(e).__name__).strip()[:300]
         raise ConvertError(f"the TFLite converter failed: {detail}",
                            "replace the layer it names with TFLite builtin ops") from None
+    stops.check()  # or lost it (raised in a destructor its gc.collect() ran) and went on
+    return result

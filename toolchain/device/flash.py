@@ -12,9 +12,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolchain import process_group
 from toolchain.errors import DeviceError, InputError, ToolMissingError
 
 TOOLS = ("openocd", "pyocd")
+UPLOAD_TIMEOUT = 600  # seconds for one upload (PlatformIO, OpenOCD or pyOCD), --upload-timeout
 
 
 @dataclass
@@ -67,26 +69,35 @@ def _probe_tool(tool: str | None) -> str:
 
 
 def _run(cmd: list[str], log: Path, timeout: float, what: str) -> None:
+    """Run the upload tool with its output in `log`; past `timeout` s its process group is ended."""
     with open(log, "wb") as out:
         try:
-            done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+            done = process_group.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                     timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise DeviceError(f"{what} did not finish within {timeout:g} s", f"see {log}") from None
+            raise DeviceError(f"{what} did not finish within {timeout:g} s (stopped)",
+                              f"check the board is connected and powered, or allow more with --upload-timeout; "
+                              f"log: {log}") from None
     if done.returncode != 0:
         tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
         raise DeviceError(f"{what} failed: {tail}", f"check the board and its probe are connected; full log: {log}")
 
 
 def flash(project_dir, *, port: str | None = None, board: str | None = None, tool: str | None = None,
-          timeout: float = 600) -> FlashResult:
+          timeout: float = UPLOAD_TIMEOUT) -> FlashResult:
     """Write `project_dir`'s firmware to its board; `port` (PlatformIO upload port, a device path,
     URL or 'auto') is also what `profile` will use. `tool`: openocd or pyocd for make projects
-    (default: whichever is installed).
+    (default: whichever is installed). The upload tool gets `timeout` seconds, then its process
+    group is ended (DeviceError).
 
     Raises:
         InputError: not a tinyship project, an emulated/host board, an ELF built for another board.
-        ToolMissingError, DeviceError: the tool is missing, or the upload failed (board absent...).
+        ToolMissingError, DeviceError: the tool is missing, or the upload failed or ran past
+            `timeout` (board absent...).
     """
+    if not timeout > 0:
+        raise InputError(f"--upload-timeout must be a positive number of seconds, got {timeout}",
+                         f"e.g. --upload-timeout {UPLOAD_TIMEOUT}")
     from toolchain.boards import load_board
     from toolchain.build import check_elf_board
     from toolchain.codegen.project import load_manifest

@@ -13,14 +13,13 @@ import atexit
 import contextlib
 import os
 import shlex
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from toolchain import process_group
 from toolchain.device.client import DeviceClient
 from toolchain.device.transport import PortGoneError, Transport
 from toolchain.errors import DeviceError
@@ -32,15 +31,6 @@ _LIVE: set["ProcessRunner"] = set()
 def _stop_all() -> None:
     for runner in list(_LIVE):
         runner.stop()
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: on Linux, have the kernel SIGKILL it when the
-    parent dies, so even a SIGKILLed harness leaves no orphan QEMU behind."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -94,9 +84,7 @@ class ProcessRunner:
         env = {**os.environ, **self.env} if self.env else None
         try:
             with open(self.stderr_path, "wb") as err:
-                self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                             env=env, start_new_session=True,
-                                             preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                self.proc = process_group.popen(self.cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=env)
         except OSError as e:
             raise DeviceError(f"cannot start the {self.what}: {e}", f"command: {shlex.join(self.cmd)}") from None
         _LIVE.add(self)
@@ -147,16 +135,8 @@ class ProcessRunner:
             self.transport.close()
             self.transport = None
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)
-            try:
-                proc.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        if proc is not None:
+            process_group.end(proc)
 
     def __enter__(self) -> "ProcessRunner":
         self.start()

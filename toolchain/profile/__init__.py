@@ -6,13 +6,15 @@ which connect to an emulator or the host firmware instead of a user-given port.
 
 from __future__ import annotations
 
+import contextlib
+import zlib
 from pathlib import Path
 
 from toolchain import api_module
 from toolchain.profile.inputs import Samples, load_labels, load_samples, random_samples
-from toolchain.profile.session import Session
+from toolchain.profile.session import Session, mark_stopped, new_report
 
-__all__ = ["profile", "run_session", "select_samples", "static_split", "Session", "Samples"]
+__all__ = ["profile", "run_session", "select_samples", "static_split", "stops_reported", "Session", "Samples"]
 
 
 def select_samples(model, *, inputs=None, random: int | None = None, seed: int = 0, labels=None) -> Samples:
@@ -36,10 +38,14 @@ def static_split(built) -> dict:
 
 
 def run_session(client, model, samples: Samples, *, out_dir=None, junit=None, **options) -> dict:
-    """Run a `Session` on `client`; write the report (and JUnit XML) even when the run fails."""
+    """Run a `Session` on `client`; write the report (and JUnit XML) even when the run fails.
+    A Ctrl-C or SIGTERM leaves with that report as its `report` (the CLI names its path)."""
     session = Session(model, samples, **options)
     try:
         return session.run(client)
+    except KeyboardInterrupt as e:
+        e.report = session.report
+        raise
     finally:
         if out_dir is not None:
             from toolchain.report import write_report
@@ -49,6 +55,30 @@ def run_session(client, model, samples: Samples, *, out_dir=None, junit=None, **
             from toolchain.report.junit import write_junit
 
             write_junit(session.report, junit)
+
+
+@contextlib.contextmanager
+def stops_reported(out_dir, model, run: dict, context: dict):
+    """For the stages of a command before its profiling session (convert, build, ...): yields a dict
+    whose "stage" the caller keeps current. A Ctrl-C or SIGTERM in there that no session reported
+    writes a partial report to `out_dir` (status "partial", `error.stage`, no samples) and leaves
+    with it as its `report`, as `run_session` does. `model` is the model file given."""
+    where = {"stage": "start"}
+    try:
+        yield where
+    except KeyboardInterrupt as e:
+        if getattr(e, "report", None) is None:
+            path = Path(model)
+            data = path.read_bytes() if path.is_file() else b""
+            report = new_report({"path": str(path), "name": path.name, "crc32": zlib.crc32(data), "bytes": len(data)},
+                                {**run, "inputs": 0, "source": f"not started (stopped during {where['stage']})"},
+                                context=context)
+            mark_stopped(report, e, where["stage"])
+            from toolchain.report import write_report
+
+            report["files"] = write_report(report, out_dir)
+            e.report = report
+        raise
 
 
 def profile(port: str, model, *, inputs=None, random: int | None = None, seed: int = 0, labels=None,

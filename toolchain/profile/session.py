@@ -51,27 +51,15 @@ class Session:
         self.progress = progress or (lambda stage, done, total: None)
         self.reference: list[list[np.ndarray]] = []
         self._first_divergence: int | None = None  # searched once, on the first diverging sample
-        self.report = {
-            "schema": SCHEMA_ID,
-            "tool": {"name": "tinyship", "version": __version__},
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "status": "running",
-            "error": None,
-            "context": context or {},
-            "device": {"url": url, **dict.fromkeys(DEVICE_KEYS), "inputs": [], "outputs": []},
-            "model": {"path": str(model.path) if model.path else None, "name": model.name,
-                      "crc32": model.crc32, "bytes": model.size},
-            "run": {"n": n, "warmup": warmup, "inputs": len(samples.names), "source": samples.source},
-            "samples": [],
-            "latency": None,
-            "layers": [],
-            "memory": {**dict.fromkeys(("arena_size", "arena_used", "stack_size", "stack_used")), "static": static},
-            "validation": None,
-        }
+        self.report = new_report(
+            {"path": str(model.path) if model.path else None, "name": model.name, "crc32": model.crc32,
+             "bytes": model.size},
+            {"n": n, "warmup": warmup, "inputs": len(samples.names), "source": samples.source},
+            context=context, url=url, static=static)
 
     # -- the plan --------------------------------------------------------------------
     def run(self, client) -> dict:
-        """Run the whole plan; on a ToolchainError the report is marked partial and the error re-raised."""
+        """Run the whole plan; on an error, Ctrl-C or SIGTERM the report is marked partial and it is re-raised."""
         try:
             self.reference = self._host_reference()
             seconds = self.deadline or self.planned_seconds(client)
@@ -87,15 +75,8 @@ class Session:
             self.report["memory"].update(mem)
             check_stack(mem)
             self.report["status"] = "complete"
-        except ToolchainError as e:
-            self.fail(e)
-            raise
-        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Terminated)
-            code = getattr(e, "exit_code", 130)
-            self._stopped(type(e).__name__, "terminated (SIGTERM)" if code == 143 else "interrupted", code)
-            raise
-        except Exception as e:  # a bug: the report still says the run did not complete
-            self._stopped(type(e).__name__, clip(str(e), 300), 1)
+        except BaseException as e:  # Ctrl-C, SIGTERM (Terminated), or a bug: the report says the run stopped
+            mark_stopped(self.report, e, "profile")
             raise
         finally:
             client.session = None
@@ -111,13 +92,6 @@ class Session:
 
     def _input_bytes(self) -> int:
         return sum(t.nbytes for t in self.model.main.input_tensors())
-
-    def fail(self, error: ToolchainError) -> None:
-        self._stopped(type(error).__name__, str(error), error.exit_code)
-
-    def _stopped(self, kind: str, message: str, exit_code: int) -> None:
-        self.report["status"] = "partial"
-        self.report["error"] = {"type": kind, "message": message, "exit_code": exit_code}
 
     def _host_reference(self) -> list[list[np.ndarray]]:
         from toolchain.reference import isolated
@@ -254,6 +228,41 @@ class Session:
             out = isolated("litert_run", Path(self.float_model), floats[: len(samples)], what="LiteRT")
             acc["float_host"] = float(np.mean([np.argmax(o[0]) == y for o, y in zip(out, labels)]))
         return acc
+
+
+def new_report(model: dict, run: dict, *, context: dict | None = None, url: str = "",
+               static: dict | None = None) -> dict:
+    """A report (schema.json) with nothing measured yet: status "running", the `model` and `run` given."""
+    return {
+        "schema": SCHEMA_ID,
+        "tool": {"name": "tinyship", "version": __version__},
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "status": "running",
+        "error": None,
+        "context": context or {},
+        "device": {"url": url, **dict.fromkeys(DEVICE_KEYS), "inputs": [], "outputs": []},
+        "model": model,
+        "run": run,
+        "samples": [],
+        "latency": None,
+        "layers": [],
+        "memory": {**dict.fromkeys(("arena_size", "arena_used", "stack_size", "stack_used")), "static": static},
+        "validation": None,
+    }
+
+
+def mark_stopped(report: dict, error: BaseException, stage: str) -> None:
+    """Mark `report` partial, with what stopped it in which `stage`: a ToolchainError (its exit code),
+    Ctrl-C (130), SIGTERM (143) or anything else (1, a bug)."""
+    if isinstance(error, ToolchainError):
+        message, code = str(error), error.exit_code
+    elif isinstance(error, KeyboardInterrupt):
+        code = getattr(error, "exit_code", 130)
+        message = "terminated (SIGTERM)" if code == 143 else "interrupted (Ctrl-C)"
+    else:
+        message, code = clip(str(error), 300), 1
+    report["status"] = "partial"
+    report["error"] = {"type": type(error).__name__, "message": message, "exit_code": code, "stage": stage}
 
 
 def _layer_table(samples: list[dict]) -> list[dict]:
