@@ -218,6 +218,26 @@ def test_sigterm_handled_in_a_destructor_still_stops(tiny_keras, tmp_path):
     assert list(tmp.iterdir()) == [] and not (tmp_path / "out").exists()
 
 
+_SIGTERM_MADE_AN_ERROR = """
+import os, signal
+from toolchain import stops
+
+stops.install()
+with stops.translated():
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+    except KeyboardInterrupt:  # what TensorFlow's C++ attribute lookups did with it (measured)
+        raise AttributeError("'list' object has no attribute '_type_spec'")
+"""
+
+
+def test_sigterm_a_dependency_made_an_error_is_still_a_stop():
+    r = subprocess.run([sys.executable, "-c", _SIGTERM_MADE_AN_ERROR], capture_output=True, text=True, cwd=ROOT,
+                       timeout=60)
+    assert "toolchain.errors.Terminated" in r.stderr.strip().splitlines()[-1], r.stderr
+    assert "direct cause" in r.stderr and "AttributeError" in r.stderr
+
+
 def test_upload_past_its_deadline_is_stopped(shared_data, built_firmware, tmp_path):
     """A stand-in OpenOCD (no board here) that hangs, with a child of its own: --upload-timeout ends its
     process group and exits 4 with one line naming the fix."""

@@ -89,7 +89,8 @@ def main(argv=None):
     with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
         stops.install()  # SIGTERM unwinds like Ctrl-C: cleanup and reports run
     try:
-        cli.main(args=argv, prog_name="tinyship", standalone_mode=False)
+        with stops.translated():
+            cli.main(args=argv, prog_name="tinyship", standalone_mode=False)
     except ToolchainError as e:
         click.echo(f"tinyship: error: {terminal(e)}", err=True)
         sys.exit(e.exit_code)

@@ -10,7 +10,7 @@ import contextlib
 import zlib
 from pathlib import Path
 
-from toolchain import api_module
+from toolchain import api_module, stops
 from toolchain.profile.inputs import Samples, load_labels, load_samples, random_samples
 from toolchain.profile.session import Session, mark_stopped, new_report
 
@@ -65,7 +65,8 @@ def stops_reported(out_dir, model, run: dict, context: dict):
     with it as its `report`, as `run_session` does. `model` is the model file given."""
     where = {"stage": "start"}
     try:
-        yield where
+        with stops.translated():
+            yield where
     except KeyboardInterrupt as e:
         if getattr(e, "report", None) is None:
             path = Path(model)

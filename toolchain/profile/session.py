@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain import __version__
+from toolchain import __version__, stops
 from toolchain.device.protocol import DeviceRefusedError, clip, db_commands
 from toolchain.errors import DeviceError, InputError, StaleFirmwareError, ToolchainError
 from toolchain.profile import stats
@@ -61,20 +61,21 @@ class Session:
     def run(self, client) -> dict:
         """Run the whole plan; on an error, Ctrl-C or SIGTERM the report is marked partial and it is re-raised."""
         try:
-            self.reference = self._host_reference()
-            seconds = self.deadline or self.planned_seconds(client)
-            self.report["run"]["deadline_s"] = seconds
-            client.session = client.deadline(seconds, "the session")
-            self._handshake(client)
-            total = len(self.samples.names)
-            for j, name in enumerate(self.samples.names):
-                self.progress("infer", j, total)
-                self._run_sample(client, j, name)
-            self.progress("infer", total, total)
-            mem = client.mem()
-            self.report["memory"].update(mem)
-            check_stack(mem)
-            self.report["status"] = "complete"
+            with stops.translated():
+                self.reference = self._host_reference()
+                seconds = self.deadline or self.planned_seconds(client)
+                self.report["run"]["deadline_s"] = seconds
+                client.session = client.deadline(seconds, "the session")
+                self._handshake(client)
+                total = len(self.samples.names)
+                for j, name in enumerate(self.samples.names):
+                    self.progress("infer", j, total)
+                    self._run_sample(client, j, name)
+                self.progress("infer", total, total)
+                mem = client.mem()
+                self.report["memory"].update(mem)
+                check_stack(mem)
+                self.report["status"] = "complete"
         except BaseException as e:  # Ctrl-C, SIGTERM (Terminated), or a bug: the report says the run stopped
             mark_stopped(self.report, e, "profile")
             raise
