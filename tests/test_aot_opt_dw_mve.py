@@ -110,7 +110,7 @@ CHAINS = {
     "pairs_bands": ((1, 41, 34, 4), [{"k": 3, "act": "NONE"}], False),
     "pairs_far": ((1, 5, 6, 8), [{"k": 3, **FAR, "act": "NONE"}], False),
     # 16 channels a plane, the pairs' lanes reaching byte 255
-    "c32": ((1, 4, 4, 32), [{"k": 3, "act": "NONE"}, {"k": 3, "stride": 2, "act": "NONE"}], False),
+    "c32": ((1, 3, 4, 32), [{"k": 3, "act": "NONE"}, {"k": 3, "stride": 2, "act": "NONE"}], False),
     # the pixel path's tail groups and gathers: 6 channels 5x5 (8 lanes, 6 stored), depth multipliers
     # 5 (30 channels) and 2 (60), then 30 channels 5x5 (sixteen, eight, six)
     "odd": ((1, 9, 10, 6), [{"k": 5, "act": "NONE"}, {"k": 3, "multiplier": 5, "act": "RELU6"},
@@ -124,7 +124,7 @@ CHAINS = {
                              {"k": (6, 1), "padding": "VALID", "act": "RELU6"},
                              {"k": (15, 1), "padding": "VALID", "act": "NONE"}], False),
     # columns in vertical pairs with strides 2 (padded) and 3
-    "column": ((1, 41, 1, 24), [{"k": (4, 1), "stride": 2, "act": "NONE"},
+    "column": ((1, 41, 1, 32), [{"k": (4, 1), "stride": 2, "act": "NONE"},
                                 {"k": (7, 1), "stride": 3, "padding": "VALID", "act": "NONE"}], True),
 }
 

@@ -69,7 +69,8 @@ def fill_cost(p: dict, rows: int, k: int) -> int:
     if k == 0:
         fill = ch * (5 * ((in_rows * w + 7) // 8) + 27)
     else:
-        fill = ch // k * (9 + in_rows * (7 + 4 * ((w * k + 15) // 16))) + ch * 24
+        row = 7 if w * k <= 16 else 7 + 4 * ((w * k + 15) // 16)  # one predicated vector, or a loop
+        fill = ch // k * (9 + in_rows * row) + ch * 24
     plane = in_rows * (p["output_w"] * p["stride_w"] + p["filter_w"]) * max(k, 1)
     return bands * (fill + 200 + plane // 4) + (bands * rows - p["output_h"]) * p["output_w"] * ch * 5
 

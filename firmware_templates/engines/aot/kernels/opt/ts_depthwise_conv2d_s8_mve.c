@@ -328,7 +328,7 @@ typedef char ts_dw_band_offsets_checked[(offsetof(ts_dw_band_t, perm_a) == 80 &&
 /* The plane of K channels by rows (r0: the first one's input byte, r4: 16 / K pixels' bytes):
  * sixteen bytes a gather (K channels of 16 / K pixels: offsets x * C + k), stored
  * contiguously at the row's place in the plane (channel k of pixel x at x * K + k),
- * tail-predicated. */
+ * tail-predicated; rows of at most sixteen bytes (W * K) without the inner loop. */
 #define TS_DW_FILL_ROWS                                                                                      \
     "ldr r5, [%[v], #180]\n\t"                                                                               \
     "add r5, r0, r5\n\t"                                                                                     \
@@ -337,7 +337,19 @@ typedef char ts_dw_band_offsets_checked[(offsetof(ts_dw_band_t, perm_a) == 80 &&
     "cbz r2, 4f\n\t"                                                                                           \
     "vldrb.u8 q2, [%[v], #64]\n\t"                                                                           \
     "ldrd r1, r3, [%[v], #160]\n\t" /* row0, width */                                                        \
-    "ldrd r5, r6, [%[v], #168]\n" /* row_step, wp */                                                        \
+    "ldrd r5, r6, [%[v], #168]\n\t" /* row_step, wp */                                                     \
+    "cmp r3, #16\n\t"                                                                                         \
+    "bgt 31f\n\t"                                                                                              \
+    "vctp.8 r3\n" /* rows of one vector: one predicated gather and store a row */                            \
+    "33:\n\t"                                                                                                \
+    "vpstt\n\t"                                                                                               \
+    "vldrbt.u8 q0, [r0, q2]\n\t"                                                                              \
+    "vstrbt.8 q0, [r1]\n\t"                                                                                   \
+    "add r0, r0, r5\n\t"                                                                                     \
+    "add r1, r1, r6\n\t"                                                                                     \
+    "subs r2, r2, #1\n\t"                                                                                    \
+    "bne 33b\n\t"                                                                                             \
+    "b 4f\n"                                                                                                  \
     "31:\n\t"                                                                                                \
     "mov r8, r0\n\t"                                                                                         \
     "mov r9, r1\n\t"                                                                                         \
@@ -481,13 +493,23 @@ static void corners(const ts_depthwise_conv2d_params_t *p, int32_t rows, int32_t
                     int8_t *out, int pairs, uint32_t *tab)
 {
     const int32_t ow = p->output_w, n = rows * ow, ch = p->input_c, every = pairs ? 2 : 1, words = 4 / every + 1;
-    for (int32_t g = 0; g < (n + 3) / 4; ++g, tab += words) {
-        const int32_t first = g < n / 4 ? g * 4 : n - 4; /* a last partial group: the last four pixels */
+    const uint32_t down = (uint32_t)(p->stride_h * wp * k);
+    uint32_t row = plane;
+    for (int32_t g = 0, x = 0; g < n / 4; ++g, tab += words) { /* the full groups */
+        for (int32_t l = 0; l < 4; l += every) { /* pairs: in a row (even width) or a column (width 1) */
+            tab[l / every] = row + (uint32_t)(x * p->stride_w * k);
+            for (x += every; x >= ow; x -= ow) {
+                row += down;
+            }
+        }
+        tab[words - 1] = (uint32_t)(uintptr_t)(out + (size_t)g * 4 * ch);
+    }
+    if (n % 4 != 0) { /* a last group of the last four pixels */
         for (int32_t l = 0; l < 4; l += every) {
-            const int32_t i = first + l;
+            const int32_t i = n - 4 + l;
             tab[l / every] = plane + (uint32_t)(((i / ow) * p->stride_h * wp + (i % ow) * p->stride_w) * k);
         }
-        tab[words - 1] = (uint32_t)(uintptr_t)(out + (size_t)first * ch);
+        tab[words - 1] = (uint32_t)(uintptr_t)(out + (size_t)(n - 4) * ch);
     }
 }
 
