@@ -74,8 +74,9 @@ def _wait_for(proc: subprocess.Popen, ready, what: str, limit: float = 180):
 
 
 def _terminate(proc: subprocess.Popen) -> str:
-    """SIGTERM `proc`; its stderr, after checking exit 143 within 30 s and no traceback."""
-    proc.send_signal(signal.SIGTERM)
+    """SIGTERM `proc` (unless it has ended); its stderr, after checking exit 143 within 30 s and no traceback."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err
     assert "Traceback" not in err
@@ -109,6 +110,20 @@ def tiny_keras(tmp_path_factory):
     return folder / "tiny.keras", folder / "calib.npy"
 
 
+def _stop_while_compiling(proc: subprocess.Popen) -> None:
+    """SIGTERM `proc` once a compiler (cc1) runs under it; check it leaves none of the build's processes."""
+    def compiling():
+        found = _descendants(proc.pid)
+        return found if any(name == "cc1" for name, *_ in found.values()) else None
+
+    tools = _wait_for(proc, compiling, "a compiler (cc1)")
+    groups = {info[2] for info in tools.values()}
+    assert os.getpgid(proc.pid) not in groups, "the build runs in a process group of its own"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+    assert _live_in_groups(groups) == []
+
+
 def test_sigterm_while_deploy_compiles(shared_data, tmp_path):
     """SIGTERM while the compiler runs: its process group ends, report/ says 'build', and the half-built
     project is one make can finish (no truncated object file or ELF was left behind)."""
@@ -117,20 +132,23 @@ def test_sigterm_while_deploy_compiles(shared_data, tmp_path):
     out = tmp_path / "out"
     proc = _start(["deploy", str(shared_data / "tflm" / "hello_world_int8.tflite"), "--board", "qemu-cortex-m4",
                    "--random", "2", "-o", str(out)])
-
-    def compiling():
-        found = _descendants(proc.pid)
-        return found if any(name == "cc1" for name, *_ in found.values()) else None
-
-    tools = _wait_for(proc, compiling, "a compiler (cc1) under deploy")
-    groups = {info[2] for info in tools.values()}
-    assert os.getpgid(proc.pid) not in groups, "the build runs in a process group of its own"
-    err = _terminate(proc)
-    assert _live_in_groups(groups) == []
-    _stopped_report(out, "build", err)
+    _stop_while_compiling(proc)
+    _stopped_report(out, "build", _terminate(proc))
     assert sorted(p.name for p in out.iterdir()) == ["firmware", "report"]
     assert (out / "firmware" / "tinyship.json").is_file()  # generate's output set was committed whole
     assert build(out / "firmware").elf.is_file()
+
+
+def test_sigterm_while_emulate_builds(shared_data, tmp_path):
+    """`emulate DIR` builds DIR first: stopped there, its report says 'build'."""
+    from toolchain import generate
+
+    project, out = tmp_path / "fw", tmp_path / "out"
+    generate(shared_data / "tflm" / "hello_world_int8.tflite", board="qemu-cortex-m4", out_dir=project)
+    proc = _start(["emulate", str(project), "--random", "2", "-o", str(out / "report")])
+    _stop_while_compiling(proc)
+    report = _stopped_report(out, "build", _terminate(proc))
+    assert report["model"]["path"] == str(project)
 
 
 def test_sigterm_while_deploy_generates(shared_data, tmp_path):

@@ -157,7 +157,8 @@ def emulate(target, *, board=None, model=None, emulator: str = "qemu", run_dir=N
     .resc/.robot files are written to `run_dir` first, then ToolMissingError if Renode is absent).
     Other keyword options are those of `toolchain.profile`; `context` is merged into the
     report's context, `static` (the build's section sizes) is used when `target` is an ELF.
-    Returns the report dict.
+    Returns the report dict. A Ctrl-C or SIGTERM while it builds DIR or starts the emulator still
+    writes a partial report to `out_dir`, naming that stage (`build`, `emulate`).
 
     Raises:
         DeviceError: the firmware faulted, hung, reset or the emulator died (exit 4);
@@ -167,29 +168,33 @@ def emulate(target, *, board=None, model=None, emulator: str = "qemu", run_dir=N
     from toolchain.boards import load_board
     from toolchain.build import check_elf_board, elf_board
     from toolchain.model import load_model
-    from toolchain.profile import run_session, select_samples
+    from toolchain.profile import run_session, select_samples, stops_reported
 
-    firmware, model_path, sizes = resolve_firmware(target, model)
-    if board is None:
-        board = elf_board(firmware)
+    counts = {"n": options.get("n", 10), "warmup": options.get("warmup", 1)}
+    with stops_reported(out_dir, model or target, counts, context or {}) as where:
+        where["stage"] = "build" if Path(target).is_dir() else "emulate"
+        firmware, model_path, sizes = resolve_firmware(target, model)
+        where["stage"] = "emulate"
         if board is None:
-            raise InputError(f"{firmware} does not record which board it was built for", "give --board ID")
-    board = load_board(board) if isinstance(board, str) else board
-    check_elf_board(firmware, board)
-    model = load_model(model_path)
-    samples = select_samples(model, inputs=inputs, random=random, seed=seed, labels=labels)
-    run_dir = Path(run_dir or out_dir or tempfile.mkdtemp(prefix="tinyship-run-"))
-    estimate = _estimate(firmware, board, samples, run_dir) if emulator == "qemu" and board.qemu else None
-    runner = runner_for(board, firmware, emulator, run_dir=run_dir, timeout=timeout, infer_timeout=infer_timeout)
-    with runner:
-        context = {"command": runner.cmd, "run_dir": str(runner.run_dir), "firmware": str(firmware), **(context or {})}
-        if estimate:
-            context["estimate"] = estimate
-        try:
-            return run_session(runner.client, model, samples, out_dir=out_dir, junit=junit, progress=progress,
-                               url=runner.url, context=context, static=sizes or static, **options)
-        except DeviceError as e:
-            exit_note = runner.exit_note()
-            if exit_note:
-                raise type(e)(f"{e.message}; {exit_note}", e.fix) from None
-            raise
+            board = elf_board(firmware)
+            if board is None:
+                raise InputError(f"{firmware} does not record which board it was built for", "give --board ID")
+        board = load_board(board) if isinstance(board, str) else board
+        check_elf_board(firmware, board)
+        model = load_model(model_path)
+        samples = select_samples(model, inputs=inputs, random=random, seed=seed, labels=labels)
+        run_dir = Path(run_dir or out_dir or tempfile.mkdtemp(prefix="tinyship-run-"))
+        estimate = _estimate(firmware, board, samples, run_dir) if emulator == "qemu" and board.qemu else None
+        runner = runner_for(board, firmware, emulator, run_dir=run_dir, timeout=timeout, infer_timeout=infer_timeout)
+        with runner:
+            context = {"command": runner.cmd, "run_dir": str(runner.run_dir), "firmware": str(firmware), **(context or {})}
+            if estimate:
+                context["estimate"] = estimate
+            try:
+                return run_session(runner.client, model, samples, out_dir=out_dir, junit=junit, progress=progress,
+                                   url=runner.url, context=context, static=sizes or static, **options)
+            except DeviceError as e:
+                exit_note = runner.exit_note()
+                if exit_note:
+                    raise type(e)(f"{e.message}; {exit_note}", e.fix) from None
+                raise

@@ -61,14 +61,14 @@ def run_session(client, model, samples: Samples, *, out_dir=None, junit=None, **
 def stops_reported(out_dir, model, run: dict, context: dict):
     """For the stages of a command before its profiling session (convert, build, ...): yields a dict
     whose "stage" the caller keeps current. A Ctrl-C or SIGTERM in there that no session reported
-    writes a partial report to `out_dir` (status "partial", `error.stage`, no samples) and leaves
+    writes a partial report to `out_dir` if given (status "partial", `error.stage`, no samples) and leaves
     with it as its `report`, as `run_session` does. `model` is the model file given."""
     where = {"stage": "start"}
     try:
         with stops.translated():
             yield where
     except KeyboardInterrupt as e:
-        if getattr(e, "report", None) is None:
+        if out_dir is not None and getattr(e, "report", None) is None:
             path = Path(model)
             data = path.read_bytes() if path.is_file() else b""
             report = new_report({"path": str(path), "name": path.name, "crc32": zlib.crc32(data), "bytes": len(data)},
