@@ -221,3 +221,18 @@ def test_generate_refuses_what_the_tflm_reference_cannot_run(case, shared_data, 
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("tinyship: error: "), done.stderr
     assert re.search(message, done.stderr), done.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
+
+
+def test_the_tflm_check_leaves_room_for_large_activations(make_tflite, tmp_path):
+    """ADD of two [1, 400000] int8 tensors: a 400-byte model with 1.2 MB of activations, beyond the
+    reference's former arena (10x the model, at least 1 MiB). Generate accepts it and TFLM runs it."""
+    from toolchain.reference import tflm_run
+
+    n = 400_000
+    spec = [{"shape": [1, n], "scale": 0.1, "name": f"t{i}"} for i in range(3)]
+    model = tmp_path / "add.tflite"
+    model.write_bytes(make_tflite(spec, [(0, [0, 1], [2], schema.BuiltinOptions.AddOptions, schema.AddOptionsT())],
+                                  [0, 1], [2], opcodes=[(schema.BuiltinOperator.ADD, 0, 1)]))
+    assert generate(model, board="host", out_dir=tmp_path / "proj").dir.is_dir()
+    x = np.full((1, n), 3, dtype=np.int8)
+    assert (tflm_run(model, [[x, x]])[0][0] == 6).all()

@@ -35,11 +35,18 @@ def tflm_interpreter(model, arena_size: int | None = None):
     """A TFLM interpreter for `model` (path, bytes or `toolchain.model.Model`)."""
     from tflite_micro.python.tflite_micro import runtime
 
-    data = _model_bytes(model)
+    model = _as_model(model)
     try:
-        return runtime.Interpreter.from_bytes(data, arena_size=arena_size or max(len(data) * 10, 1 << 20))
+        return runtime.Interpreter.from_bytes(model.raw, arena_size=arena_size or _arena_size(model))
     except RuntimeError as e:
         raise ModelError(f"TFLM cannot run this model: {str(e).splitlines()[0]}") from None
+
+
+def _arena_size(model) -> int:
+    """Bytes of arena for the host TFLM: 10x the model (its tail), at least 1 MiB, plus room for every
+    activation at once, so that a model with large activations and few weights runs too."""
+    activations = sum(t.nbytes for sg in model.subgraphs for t in sg.tensors if not t.is_constant)
+    return max(len(model.raw) * 10, 1 << 20) + activations
 
 
 def tflm_invoke(model, inputs, interpreter=None) -> list[np.ndarray]:
@@ -67,7 +74,7 @@ def tflm_layer_outputs(model, sample) -> list[np.ndarray]:
     from tflite_micro.python.tflite_micro import runtime
 
     model = _as_model(model)
-    it = runtime.Interpreter.from_bytes(model.raw, arena_size=max(len(model.raw) * 10, 1 << 20),
+    it = runtime.Interpreter.from_bytes(model.raw, arena_size=_arena_size(model),
                                         intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
     for i, x in enumerate(sample):
         it.set_input(np.ascontiguousarray(x), i)
