@@ -20,8 +20,8 @@ for byte with TFLM; their layers hit every path of the kernel and its edges:
   over 96 and 80 channels (in place; 45 pixels: the last pass has one), a 3x3/s2/SAME over 32
   (k = 288: window rows of six chunks, in place inside the image, from the zero-point column
   on the border; 15 pixels), a 1x1 over 96 (per-tensor, RELU6: no filter_mve
-  here, the gemv with the generated table); then fields of two chunks by pairs of pixels: a 1x1 over 24 channels (clamp
-  range, a single last pixel) and a 2x2/VALID over 8 (k = 32, [-128, 127]).
+  here, the gemv with the generated table); then fields of one to three chunks by pairs of pixels: 1x1s over 24
+  and 40 channels (clamp range, a single last pixel), over 8, and a 2x2/VALID over 12 (k = 48, [-128, 127]).
 - `_fallbacks`: per-tensor weights, a dilated 3x3 over a wide image (window offsets beyond 8 bits:
   every window through the column; dilated copies), and a 1x1 whose shift is 0 (not in
   [-31, -1]: the gemv path with the generated {init, multiplier, left, right} table).
@@ -131,7 +131,9 @@ def _wide(make_tflite) -> bytes:
     net.conv(96, 3, 2, True)  # k = 288, rows of 6 chunks read in place (the centre) or from the column, 15 pixels
     net.conv(24, 1, 1, False, act="relu6", per_tensor=True, out_scale=0.04)  # k = 96: the gemv
     net.conv(8, 1, 1, False, act="relu6", out_scale=0.04)  # k = 24: pairs of two-chunk fields, 15 pixels
-    net.conv(8, 2, 1, False)  # k = 32: pairs of two-chunk fields gathered, runs of 4
+    net.conv(40, 1, 1, False)  # k = 8: pairs of one-chunk fields
+    net.conv(12, 1, 1, False, act="relu6", out_scale=0.04)  # k = 40: pairs of three-chunk fields, 15 pixels
+    net.conv(8, 2, 1, False)  # k = 48: pairs of three-chunk fields gathered, runs of 4
     net.dense(10)  # FULLY_CONNECTED 128 -> 10 with the generated table (a partial quad)
     return net.tflite(make_tflite)
 
@@ -152,8 +154,8 @@ def test_conv_paths_bit_exact_on_m55(make_tflite, tmp_path, model):
     elif model is _wide:  # two pixels per pass
         assert ".chunks_mve = 9" in model_c and model_c.count(".chunks_mve = 6") == 1
         assert ".chunks_mve = 5" in model_c and ".chunks_mve = 18" in model_c
-        assert model_c.count(".chunks_mve = 2") == 2
-        assert model_c.count(".requant_mve = ") == 8  # seven convolutions, the fully connected layer
+        assert model_c.count(".chunks_mve = 2") == 1 and model_c.count(".chunks_mve = 3") == 2
+        assert model_c.count(".requant_mve = ") == 10  # nine convolutions, the fully connected layer
     else:  # the dilated window does not fit 8-bit offsets; k = 72 and the 1x1's shift 0 take the gemv path
         assert ".gather_mve = 0" in model_c and model_c.count(".chunks_mve = ") == 1
         assert model_c.count(".requant_mve = ") == 3

@@ -10,7 +10,7 @@
  * the stack, where every window is inside. Then per quad of output channels: four rows of
  * VMLADAV(A) against the zero-padded filter (lanes beyond k multiply 0), the four sums into
  * one vector, requantized with the generator's table {init = bias + input_offset * sum(w),
- * multiplier, shift} and stored by one VSTRB.32. Fields of one or two chunks (k <= 32) go by
+ * multiplier, shift} and stored by one VSTRB.32. Fields of one to three chunks (k <= 48) go by
  * pairs of pixels sharing each weight and requantization load (output channels a multiple of 4).
  *
  * Wider fields (k a multiple of 16, output channels a multiple of 4; chunks_mve > 4): two
@@ -49,6 +49,8 @@ typedef struct {
     int32_t x_step;       /**< bytes from a pixel's x to the next one's */
     int32_t oc;           /**< output channels */
     int32_t lo[4], hi[4]; /**< the activation clamp */
+    int32_t spill[2];     /**< three-chunk pairs: pixel b's sums of rows 0 and 2 */
+    int32_t tail[8];      /**< three-chunk pairs: both pixels' third chunks (the asm writes them) */
 } ts_conv_run_t;
 
 _Static_assert(offsetof(ts_conv_run_t, rq) == offsetof(ts_conv_run_t, w) + 4 &&
@@ -145,19 +147,40 @@ TS_CONV_RUN(ts_conv_run4_range, TS_X4, TS_R4, TS_CLAMP_RANGE)
     "ldr r4, [%[j], %[o_offs]]\n\tvldrb.u8 q7, [r4]\n\tvldrb.u8 q4, [r4, #16]\n\t"          \
     "vldrb.u8 q0, [%[x], q7]\n\tvldrb.u8 q1, [%[x], q4]\n\tadd %[x], %[x], r6\n\t"          \
     "vldrb.u8 q2, [%[x], q7]\n\tvldrb.u8 q3, [%[x], q4]\n\tadd %[x], %[x], r6\n\t"
-/* one filter row for both pixels of a pair (weights in q4) */
+/* three chunks a q0, q1, q2, b q3, q4, q7 (offsets in q6); the third chunks kept in the table too:
+ * the requantization borrows q2 and q7, each quad's end (TS_END3) reloads them */
+#define TS_PRE3 ""
+#define TS_XP3_PIXEL(Q0, Q1, Q2)                                                             \
+    "vldrb.u8 q6, [r4]\n\tvldrb.u8 " Q0 ", [%[x], q6]\n\t"                                  \
+    "vldrb.u8 q6, [r4, #16]\n\tvldrb.u8 " Q1 ", [%[x], q6]\n\t"                             \
+    "vldrb.u8 q6, [r4, #32]\n\tvldrb.u8 " Q2 ", [%[x], q6]\n\tadd %[x], %[x], r6\n\t"
+#define TS_XP3                                                                               \
+    "ldr r4, [%[j], %[o_offs]]\n\t" TS_XP3_PIXEL("q0", "q1", "q2") TS_XP3_PIXEL("q3", "q4", "q7") \
+    "vstrw.32 q2, [%[j], %[o_tail]]\n\tvstrw.32 q7, [%[j], %[o_tailb]]\n\t"
+#define TS_END3 "vldrw.32 q2, [%[j], %[o_tail]]\n\tvldrw.32 q7, [%[j], %[o_tailb]]\n\t"
+/* pixel b's sums of rows 0, 2 (r6, r10) into QB's even lanes, of rows 1, 3 into its odd lanes;
+ * three chunks: the even ones wait in the table (QB, q6, holds the weights meanwhile) */
+#define TS_B_EVEN(QB) "vmov " QB "[2], " QB "[0], r6, r10\n\t"
+#define TS_B_ODD(QB) "vmov " QB "[3], " QB "[1], r6, r10\n\t"
+#define TS_B_EVEN3 "strd r6, r10, [%[j], %[o_spill]]\n\t"
+#define TS_B_ODD3 TS_B_ODD("q6") "ldrd r6, r10, [%[j], %[o_spill]]\n\t" TS_B_EVEN("q6")
+/* one filter row for both pixels of a pair (weights in q4; three chunks q6) */
 #define TS_RP1(a, b) "vldrb.8 q4, [%[w]], #16\n\tvmladav.s8 " a ", q0, q4\n\tvmladav.s8 " b ", q1, q4\n\t"
 #define TS_RP2(a, b)                                                                         \
     "vldrb.8 q4, [%[w]], #16\n\tvmladav.s8 " a ", q0, q4\n\tvmladav.s8 " b ", q2, q4\n\t"    \
     "vldrb.8 q4, [%[w]], #16\n\tvmladava.s8 " a ", q1, q4\n\tvmladava.s8 " b ", q3, q4\n\t"
+#define TS_RP3(a, b)                                                                         \
+    "vldrb.8 q6, [%[w]], #16\n\tvmladav.s8 " a ", q0, q6\n\tvmladav.s8 " b ", q3, q6\n\t"    \
+    "vldrb.8 q6, [%[w]], #16\n\tvmladava.s8 " a ", q1, q6\n\tvmladava.s8 " b ", q4, q6\n\t"  \
+    "vldrb.8 q6, [%[w]], #16\n\tvmladava.s8 " a ", q2, q6\n\tvmladava.s8 " b ", q7, q6\n\t"
 
 /*
- * Fields of one or two chunks (k <= 32), n pairs of pixels: x, x + x_step form a pair; per
+ * Fields of one to three chunks (k <= 48), n pairs of pixels: x, x + x_step form a pair; per
  * quad each weight row is loaded once for both (rows 0, 2 then 1, 3: four accumulators fill
  * both vectors' even lanes, then their odd lanes), and each requantization vector once.
  * Pixel a's sums in q5, b's in QB, parameters in QP, the sign in QT.
  */
-#define TS_CONV_PAIRS(name, PRE, XP, RP, QB, QP, QT, CLAMP)                                                          \
+#define TS_CONV_PAIRS(name, PRE, XP, RP, QB, QP, QT, CLAMP, B_EVEN, B_ODD, END)                                                        \
     static TS_NOINLINE void name(const ts_conv_run_t *j, const int8_t *x, int32_t n, int8_t *out, int32_t zp)   \
     {                                                                                                           \
         const int8_t *w;                                                                                        \
@@ -171,9 +194,9 @@ TS_CONV_RUN(ts_conv_run4_range, TS_X4, TS_R4, TS_CLAMP_RANGE)
                          "dls lr, r4\n"                                                                         \
                          "2:\n\t" RP("r4", "r6") RP("r8", "r10")                                                \
                          "vmov q5[2], q5[0], r4, r8\n\t"                                                        \
-                         "vmov " QB "[2], " QB "[0], r6, r10\n\t" RP("r4", "r6") RP("r8", "r10")                \
+                         B_EVEN RP("r4", "r6") RP("r8", "r10")                                                  \
                          "vmov q5[3], q5[1], r4, r8\n\t"                                                        \
-                         "vmov " QB "[3], " QB "[1], r6, r10\n\t"                                               \
+                         B_ODD                                                                                  \
                          "vldrw.32 " QP ", [%[rq]], #16\n\t" /* init */                                         \
                          "vadd.i32 q5, q5, " QP "\n\t"                                                          \
                          "vadd.i32 " QB ", " QB ", " QP "\n\t"                                                  \
@@ -189,7 +212,7 @@ TS_CONV_RUN(ts_conv_run4_range, TS_X4, TS_R4, TS_CLAMP_RANGE)
                          "vrshl.s32 " QB ", " QB ", " QP "\n\t"                                                 \
                          "vadd.i32 q5, q5, %[zp]\n\t"                                                           \
                          "vadd.i32 " QB ", " QB ", %[zp]\n\t" CLAMP(QB, QP) "vstrb.32 q5, [%[out]], #4\n\t"     \
-                         "vstrb.32 " QB ", [%[outb]], #4\n\t"                                                   \
+                         "vstrb.32 " QB ", [%[outb]], #4\n\t" END                                              \
                          "le lr, 2b\n\t"                                                                        \
                          "ldr r4, [%[j], %[o_ostep]]\n\t"                                                       \
                          "add %[out], %[outb], r4\n\t"                                                          \
@@ -203,15 +226,22 @@ TS_CONV_RUN(ts_conv_run4_range, TS_X4, TS_R4, TS_CLAMP_RANGE)
                            [o_ostep] "i"(offsetof(ts_conv_run_t, out_step)),                                    \
                            [o_xstep] "i"(offsetof(ts_conv_run_t, x_step)),                                      \
                            [o_oc] "i"(offsetof(ts_conv_run_t, oc)), [o_lo] "i"(offsetof(ts_conv_run_t, lo)),    \
-                           [o_hi] "i"(offsetof(ts_conv_run_t, hi))                                              \
+                           [o_hi] "i"(offsetof(ts_conv_run_t, hi)),                                             \
+                           [o_spill] "i"(offsetof(ts_conv_run_t, spill)),                                       \
+                           [o_tail] "i"(offsetof(ts_conv_run_t, tail)),                                         \
+                           [o_tailb] "i"(offsetof(ts_conv_run_t, tail) + 16)                                    \
                          : "r4", "r6", "r8", "r10", "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "cc", \
                            "memory");                                                                           \
     }
 
-TS_CONV_PAIRS(ts_conv_pairs1, TS_PRE1, TS_XP1, TS_RP1, "q3", "q6", "q7", TS_CLAMP2_FULL)
-TS_CONV_PAIRS(ts_conv_pairs1_range, TS_PRE1, TS_XP1, TS_RP1, "q3", "q6", "q7", TS_CLAMP2_RANGE)
-TS_CONV_PAIRS(ts_conv_pairs2, TS_PRE2, TS_XP2, TS_RP2, "q6", "q7", "q4", TS_CLAMP2_FULL)
-TS_CONV_PAIRS(ts_conv_pairs2_range, TS_PRE2, TS_XP2, TS_RP2, "q6", "q7", "q4", TS_CLAMP2_RANGE)
+#define TS_PAIRS(name, PRE, XP, RP, QB, QP, QT)                                                                  \
+    TS_CONV_PAIRS(name, PRE, XP, RP, QB, QP, QT, TS_CLAMP2_FULL, TS_B_EVEN(QB), TS_B_ODD(QB), "")                \
+    TS_CONV_PAIRS(name##_range, PRE, XP, RP, QB, QP, QT, TS_CLAMP2_RANGE, TS_B_EVEN(QB), TS_B_ODD(QB), "")
+TS_PAIRS(ts_conv_pairs1, TS_PRE1, TS_XP1, TS_RP1, "q3", "q6", "q7")
+TS_PAIRS(ts_conv_pairs2, TS_PRE2, TS_XP2, TS_RP2, "q6", "q7", "q4")
+TS_CONV_PAIRS(ts_conv_pairs3, TS_PRE3, TS_XP3, TS_RP3, "q6", "q2", "q7", TS_CLAMP2_FULL, TS_B_EVEN3, TS_B_ODD3, TS_END3)
+TS_CONV_PAIRS(ts_conv_pairs3_range, TS_PRE3, TS_XP3, TS_RP3, "q6", "q2", "q7", TS_CLAMP2_RANGE, TS_B_EVEN3, TS_B_ODD3,
+              TS_END3)
 
 typedef void (*ts_conv_run_fn)(const ts_conv_run_t *, const int8_t *, int32_t, int8_t *, int32_t);
 
@@ -304,9 +334,9 @@ static void ts_conv2d_mve_fields(const ts_conv2d_params_t *p, const int8_t *inpu
     const int32_t range = !(p->act_min == -128 && p->act_max == 127);
     c.run = runs[range][p->chunks_mve - 1];
     /* pairs when quads fill the pixels (a padded quad of the first pixel would overwrite the second's) */
-    static const ts_conv_run_fn pairs[2][2] = {{ts_conv_pairs1, ts_conv_pairs2},
-                                               {ts_conv_pairs1_range, ts_conv_pairs2_range}};
-    c.pairs = p->chunks_mve > 2 || oc % 4 != 0 ? NULL : pairs[range][p->chunks_mve - 1];
+    static const ts_conv_run_fn pairs[2][3] = {{ts_conv_pairs1, ts_conv_pairs2, ts_conv_pairs3},
+                                               {ts_conv_pairs1_range, ts_conv_pairs2_range, ts_conv_pairs3_range}};
+    c.pairs = p->chunks_mve > 3 || oc % 4 != 0 ? NULL : pairs[range][p->chunks_mve - 1];
     c.j.oc = oc;
     c.oc = oc;
     c.zp = p->output_offset;
