@@ -525,32 +525,31 @@ TS_WIDE_ANY(ts_conv_wide3, TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
 TS_WIDE_ONE_ROW(ts_conv_row1, TS_WIDE_FIRST, TS_WIDE_CHUNK, TS_WIDE_CLAMP_RANGE)
 TS_WIDE_ONE_ROW(ts_conv_row2, TS_WIDE_FIRST TS_WIDE_CHUNK, TS_WIDE_CHUNK TS_WIDE_CHUNK, TS_WIDE_CLAMP_RANGE)
 TS_WIDE_ONE_ROW(ts_conv_row3, TS_WIDE_FIRST TS_WIDE_CHUNK TS_WIDE_CHUNK, TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
+TS_WIDE_ONE_ROW(ts_conv_row4, TS_WIDE_FIRST TS_WIDE_THREE, TS_WIDE_CHUNK TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
 TS_WIDE_VARIANTS(TS_WIDE_3ROWS, ts_conv_rows3x3, TS_WIDE_CHUNK TS_WIDE_CHUNK)
 TS_WIDE_VARIANTS(TS_WIDE_3ROWS, ts_conv_rows3x6, TS_WIDE_CHUNK TS_WIDE_CHUNK TS_WIDE_CHUNK TS_WIDE_CHUNK TS_WIDE_CHUNK)
 
 typedef void (*ts_conv_wide_fn)(ts_conv_wide_t *);
 
 /** The variant for `rows` of `chunks` (three rows of 3 or 6 unrolled; one row peeled and looped
- * by 3, 2 or 1 chunks; else looped by 3 or 1) and the loop passes it makes per row. */
+ * by 3, 4, 2 or 1 chunks; else looped by 3 or 1) and the loop passes it makes per row. */
 static ts_conv_wide_fn ts_conv_wide_pick(int32_t rows, int32_t chunks, int32_t range, int32_t *passes)
 {
-    static const ts_conv_wide_fn wides[7][2] = {
-        {ts_conv_wide, ts_conv_wide},     {ts_conv_wide3, ts_conv_wide3},
-        {ts_conv_row1, ts_conv_row1},     {ts_conv_row2, ts_conv_row2},
-        {ts_conv_row3, ts_conv_row3},     {ts_conv_rows3x3, ts_conv_rows3x3_range},
-        {ts_conv_rows3x6, ts_conv_rows3x6_range},
-    };
+    static const ts_conv_wide_fn rows3[2][2] = {{ts_conv_rows3x3, ts_conv_rows3x3_range},
+                                                {ts_conv_rows3x6, ts_conv_rows3x6_range}};
+    static const ts_conv_wide_fn one_row[5] = {NULL, ts_conv_row1, ts_conv_row2, ts_conv_row3, ts_conv_row4};
     if (rows == 3 && (chunks == 3 || chunks == 6)) {
         *passes = 0;
-        return wides[4 + chunks / 3][range];
+        return rows3[chunks / 6][range];
     }
-    const int32_t by = chunks % 3 == 0 ? 3 : rows == 1 && chunks % 2 == 0 ? 2 : 1;
     if (rows == 1) { /* chunks > 4: at least one pass after the peeled one */
+        const int32_t by = chunks % 3 == 0 ? 3 : chunks % 4 == 0 ? 4 : chunks % 2 == 0 ? 2 : 1;
         *passes = chunks / by - 1;
-        return wides[1 + by][range];
+        return one_row[by];
     }
+    const int32_t by = chunks % 3 == 0 ? 3 : 1;
     *passes = chunks / by;
-    return wides[by / 3][range];
+    return by == 3 ? ts_conv_wide3 : ts_conv_wide;
 }
 
 /** The wide driver's walk over the output pixels, and what it knows of the layer. */
