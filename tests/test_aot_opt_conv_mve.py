@@ -17,7 +17,7 @@ for byte with TFLM; their layers hit every path of the kernel and its edges:
   both clamps: a 3x3/SAME over 16 channels on 5x9 (k = 144, rows of three chunks: in place
   inside, runs of up to three pairs, the zero-point column on the border; RELU6 clamping below
   127), 1x1s
-  over 96, 80 and 128 channels (in place; 45 pixels: the last pass has one), a 3x3/s2/SAME over 32
+  over 96, 80, 256 and 128 channels (in place; 45 pixels: the last pass has one), a 3x3/s2/SAME over 32
   (k = 288: window rows of six chunks, in place inside the image, from the zero-point column
   on the border; 15 pixels), a 1x1 over 96 (per-tensor, RELU6: no filter_mve
   here, the gemv with the generated table); then fields of one to three chunks by pairs of pixels: 1x1s over 24
@@ -127,8 +127,9 @@ def _wide(make_tflite) -> bytes:
     net = _Net((1, 5, 9, 16), 0.05, -1, seed=13)
     net.conv(96, 3, 1, True, act="relu6", out_scale=0.04)  # k = 144 (9 chunks): rows in place or a border column
     net.conv(80, 1, 1, False)  # k = 96 (6 chunks: one row, three per pass) in place, 45 pixels
-    net.conv(128, 1, 1, False)  # k = 80 (5 chunks)
-    net.conv(32, 1, 1, False)  # k = 128 (8 chunks: four per pass)
+    net.conv(256, 1, 1, False)  # k = 80 (5 chunks)
+    net.conv(128, 1, 1, False)  # k = 256 (16 chunks: four per pass)
+    net.conv(32, 1, 1, False)  # k = 128 (8 chunks unrolled)
     net.conv(96, 3, 2, True)  # k = 288, rows of 6 chunks read in place (the centre) or from the column, 15 pixels
     net.conv(24, 1, 1, False, act="relu6", per_tensor=True, out_scale=0.04)  # k = 96: the gemv
     net.conv(8, 1, 1, False, act="relu6", out_scale=0.04)  # k = 24: pairs of two-chunk fields, 15 pixels
@@ -155,8 +156,9 @@ def test_conv_paths_bit_exact_on_m55(make_tflite, tmp_path, model):
     elif model is _wide:  # two pixels per pass
         assert ".chunks_mve = 9" in model_c and model_c.count(".chunks_mve = 6") == 1
         assert ".chunks_mve = 5" in model_c and ".chunks_mve = 18" in model_c and ".chunks_mve = 8" in model_c
+        assert ".chunks_mve = 16" in model_c
         assert model_c.count(".chunks_mve = 2") == 1 and model_c.count(".chunks_mve = 3") == 2
-        assert model_c.count(".requant_mve = ") == 11  # ten convolutions, the fully connected layer
+        assert model_c.count(".requant_mve = ") == 12  # eleven convolutions, the fully connected layer
     else:  # the dilated window does not fit 8-bit offsets; k = 72 and the 1x1's shift 0 take the gemv path
         assert ".gather_mve = 0" in model_c and model_c.count(".chunks_mve = ") == 1
         assert model_c.count(".requant_mve = ") == 3

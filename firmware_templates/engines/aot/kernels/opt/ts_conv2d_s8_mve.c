@@ -526,13 +526,16 @@ TS_WIDE_ONE_ROW(ts_conv_row1, TS_WIDE_FIRST, TS_WIDE_CHUNK, TS_WIDE_CLAMP_RANGE)
 TS_WIDE_ONE_ROW(ts_conv_row2, TS_WIDE_FIRST TS_WIDE_CHUNK, TS_WIDE_CHUNK TS_WIDE_CHUNK, TS_WIDE_CLAMP_RANGE)
 TS_WIDE_ONE_ROW(ts_conv_row3, TS_WIDE_FIRST TS_WIDE_CHUNK TS_WIDE_CHUNK, TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
 TS_WIDE_ONE_ROW(ts_conv_row4, TS_WIDE_FIRST TS_WIDE_THREE, TS_WIDE_CHUNK TS_WIDE_THREE, TS_WIDE_CLAMP_RANGE)
+/* one row of eight chunks (k = 128, a common pointwise depth) unrolled */
+TS_CONV_WIDE(ts_conv_row8, "", TS_WIDE_FIRST TS_WIDE_SIX TS_WIDE_CHUNK, TS_WIDE_ADD_INIT, TS_WIDE_QUADS_REG,
+             TS_WIDE_NEXT_REG, TS_WIDE_CLAMP_RANGE)
 TS_WIDE_VARIANTS(TS_WIDE_3ROWS, ts_conv_rows3x3, TS_WIDE_CHUNK TS_WIDE_CHUNK)
 TS_WIDE_VARIANTS(TS_WIDE_3ROWS, ts_conv_rows3x6, TS_WIDE_CHUNK TS_WIDE_CHUNK TS_WIDE_CHUNK TS_WIDE_CHUNK TS_WIDE_CHUNK)
 
 typedef void (*ts_conv_wide_fn)(ts_conv_wide_t *);
 
-/** The variant for `rows` of `chunks` (three rows of 3 or 6 unrolled; one row peeled and looped
- * by 3, 4, 2 or 1 chunks; else looped by 3 or 1) and the loop passes it makes per row. */
+/** The variant for `rows` of `chunks` (three rows of 3 or 6 unrolled; one row of 8 unrolled, else
+ * peeled and looped by 3, 4, 2 or 1 chunks; else looped by 3 or 1) and the loop passes it makes per row. */
 static ts_conv_wide_fn ts_conv_wide_pick(int32_t rows, int32_t chunks, int32_t range, int32_t *passes)
 {
     static const ts_conv_wide_fn rows3[2][2] = {{ts_conv_rows3x3, ts_conv_rows3x3_range},
@@ -541,6 +544,10 @@ static ts_conv_wide_fn ts_conv_wide_pick(int32_t rows, int32_t chunks, int32_t r
     if (rows == 3 && (chunks == 3 || chunks == 6)) {
         *passes = 0;
         return rows3[chunks / 6][range];
+    }
+    if (rows == 1 && chunks == 8) {
+        *passes = 0;
+        return ts_conv_row8;
     }
     if (rows == 1) { /* chunks > 4: at least one pass after the peeled one */
         const int32_t by = chunks % 3 == 0 ? 3 : chunks % 4 == 0 ? 4 : chunks % 2 == 0 ? 2 : 1;
