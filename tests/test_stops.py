@@ -1,5 +1,5 @@
 """Ctrl-C/SIGTERM and deadlines against real processes: `deploy` stopped in its convert, generate and
-build stages, `convert` stopped while TensorFlow runs, an upload past `flash --upload-timeout`, and
+build stages, `emulate` and `profile` stopped while they rebuild a project, `convert` stopped while TensorFlow runs, an upload past `flash --upload-timeout`, and
 a model that crashes the host TFLM reference of `emulate`.
 
 Each stop must end with exit 143 and one line naming the stage, leave no process of the stopped
@@ -149,6 +149,20 @@ def test_sigterm_while_emulate_builds(shared_data, tmp_path):
     _stop_while_compiling(proc)
     report = _stopped_report(out, "build", _terminate(proc))
     assert report["model"]["path"] == str(project)
+
+
+def test_sigterm_while_profile_rebuilds(shared_data, tmp_path):
+    """`profile --project DIR` rebuilds DIR before it opens the port: stopped there, its report says 'build'."""
+    from toolchain import generate
+
+    hello = shared_data / "tflm" / "hello_world_int8.tflite"
+    project, out = tmp_path / "fw", tmp_path / "out"
+    generate(hello, board="qemu-cortex-m4", out_dir=project)
+    proc = _start(["profile", "--model", str(hello), "--project", str(project), "--port", "loop://", "--random", "2",
+                   "-o", str(out / "report")])
+    _stop_while_compiling(proc)
+    report = _stopped_report(out, "build", _terminate(proc))
+    assert report["model"]["path"] == str(hello)
 
 
 def test_sigterm_while_deploy_generates(shared_data, tmp_path):

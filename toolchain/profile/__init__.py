@@ -96,29 +96,32 @@ def profile(port: str, model, *, inputs=None, random: int | None = None, seed: i
         StaleFirmwareError: the device runs another model (exit 5).
         DeviceError: the device failed, reset, went silent or the port vanished (exit 4);
             the report written to `out_dir` then holds the results so far, marked partial.
+        A Ctrl-C or SIGTERM while it rebuilds `project_dir` writes a partial report naming stage `build`.
     """
     from toolchain.device.client import DeviceClient
     from toolchain.device.ports import resolve_port
     from toolchain.device.transport import Transport
     from toolchain.model import load_model
 
-    model = load_model(model)
-    samples = select_samples(model, inputs=inputs, random=random, seed=seed, labels=labels)
-    url, note = resolve_port(port, board)
-    log = Path(out_dir) / "device.log" if out_dir else None
-    context = {**({"port_note": note} if note else {}), **(context or {})}
-    static = None
-    if project_dir:
-        from toolchain.build import build
+    with stops_reported(out_dir, model, {"n": n, "warmup": warmup}, context or {}) as where:
+        model = load_model(model)
+        samples = select_samples(model, inputs=inputs, random=random, seed=seed, labels=labels)
+        url, note = resolve_port(port, board)
+        log = Path(out_dir) / "device.log" if out_dir else None
+        context = {**({"port_note": note} if note else {}), **(context or {})}
+        static = None
+        if project_dir:
+            from toolchain.build import build
 
-        context["project"] = str(project_dir)
-        static = static_split(build(project_dir))
-    with Transport(url, log_path=log, connect_timeout=timeout) as transport:
-        client = DeviceClient(transport, timeout=timeout, infer_timeout=infer_timeout)
-        report = run_session(client, model, samples, out_dir=out_dir, junit=junit, n=n, warmup=warmup,
-                             tolerance=tolerance, float_model=float_model, progress=progress, url=url,
-                             context=context, static=static, deadline=deadline)
-    return report
+            where["stage"] = "build"
+            context["project"] = str(project_dir)
+            static = static_split(build(project_dir))
+        where["stage"] = "profile"
+        with Transport(url, log_path=log, connect_timeout=timeout) as transport:
+            client = DeviceClient(transport, timeout=timeout, infer_timeout=infer_timeout)
+            return run_session(client, model, samples, out_dir=out_dir, junit=junit, n=n, warmup=warmup,
+                               tolerance=tolerance, float_model=float_model, progress=progress, url=url,
+                               context=context, static=static, deadline=deadline)
 
 
 api_module(__name__)
