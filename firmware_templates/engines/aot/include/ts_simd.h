@@ -102,4 +102,35 @@ static inline uint32_t ts_dup16(int32_t v)
     return ((uint32_t)v & 0xFFFFu) | ((uint32_t)v << 16);
 }
 
+/*
+ * Adds `n` pixels of 4 * `words` int8 channels each (`x`, pixels `step` bytes apart) into halfword-pair
+ * sums: even[j] gets bytes 0 and 2 of word j (SXTAB16), odd[j] bytes 1 and 3 (SXTAB16 ROR #8). The
+ * caller bounds the count so that no halfword overflows (256 pixels of -128). `words` is 1, 2 or 4 and
+ * a constant where this is inlined, so the sums stay in registers.
+ */
+static inline __attribute__((always_inline)) void ts_sxtab16_pixels(const int8_t *x, int32_t n, int32_t step,
+                                                                    int32_t words, uint32_t even[4], uint32_t odd[4])
+{
+    uint32_t e0 = even[0], o0 = odd[0], e1 = even[1], o1 = odd[1], e2 = even[2], o2 = odd[2], e3 = even[3],
+             o3 = odd[3];
+    for (; n > 0; --n, x += step) {
+        const uint32_t w0 = ts_read32(x);
+        e0 = ts_sxtab16(e0, w0);
+        o0 = ts_sxtab16_ror8(o0, w0);
+        if (words > 1) {
+            const uint32_t w1 = ts_read32(x + 4);
+            e1 = ts_sxtab16(e1, w1);
+            o1 = ts_sxtab16_ror8(o1, w1);
+        }
+        if (words > 2) {
+            const uint32_t w2 = ts_read32(x + 8), w3 = ts_read32(x + 12);
+            e2 = ts_sxtab16(e2, w2);
+            o2 = ts_sxtab16_ror8(o2, w2);
+            e3 = ts_sxtab16(e3, w3);
+            o3 = ts_sxtab16_ror8(o3, w3);
+        }
+    }
+    even[0] = e0, odd[0] = o0, even[1] = e1, odd[1] = o1, even[2] = e2, odd[2] = o2, even[3] = e3, odd[3] = o3;
+}
+
 #endif /* TS_SIMD_H */

@@ -121,9 +121,27 @@ static inline void ts_avg_store4(uint32_t even, uint32_t odd, const ts_avg_div_t
 }
 
 /*
- * The averages of `channels` channels over a window of rows x cols input pixels starting
- * at `in` (pixels `channels` bytes apart, rows `row_step` bytes apart).
+ * The averages of 4 * `words` channels over a window of rows x cols input pixels starting at `in`
+ * (pixels `channels` bytes apart, rows `row_step` bytes apart), at most TS_AVG_DSP_MAX_COUNT of them.
  */
+TS_ALWAYS_INLINE void ts_avg_words(const int8_t *in, int32_t rows, int32_t cols, int32_t row_step, int32_t channels,
+                                   int32_t words, const ts_avg_div_t *dv, int8_t *out)
+{
+    uint32_t even[4] = {0}, odd[4] = {0};
+    for (int32_t y = 0; y < rows; ++y, in += row_step) {
+        ts_sxtab16_pixels(in, cols, channels, words, even, odd);
+    }
+    ts_avg_store4(even[0], odd[0], dv, out);
+    if (words > 1) {
+        ts_avg_store4(even[1], odd[1], dv, out + 4);
+    }
+    if (words > 2) {
+        ts_avg_store4(even[2], odd[2], dv, out + 8);
+        ts_avg_store4(even[3], odd[3], dv, out + 12);
+    }
+}
+
+/* The averages of all `channels` channels over a window of at most TS_AVG_DSP_MAX_COUNT pixels (ts_avg_words). */
 static void ts_avg_pixel(const int8_t *in, int32_t rows, int32_t cols, int32_t row_step, int32_t channels,
                          const ts_avg_div_t *dvp, int8_t *out)
 {
@@ -131,56 +149,14 @@ static void ts_avg_pixel(const int8_t *in, int32_t rows, int32_t cols, int32_t r
     const ts_avg_div_t *dv = &d;
     int32_t c = 0;
     for (; c + 16 <= channels; c += 16) {
-        uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0, e2 = 0, o2 = 0, e3 = 0, o3 = 0;
-        const int8_t *row = in + c;
-        for (int32_t y = 0; y < rows; ++y, row += row_step) {
-            const int8_t *x = row;
-            for (int32_t i = cols; i > 0; --i, x += channels) {
-                const uint32_t w0 = ts_read32(x), w1 = ts_read32(x + 4), w2 = ts_read32(x + 8), w3 = ts_read32(x + 12);
-                e0 = ts_sxtab16(e0, w0);
-                o0 = ts_sxtab16_ror8(o0, w0);
-                e1 = ts_sxtab16(e1, w1);
-                o1 = ts_sxtab16_ror8(o1, w1);
-                e2 = ts_sxtab16(e2, w2);
-                o2 = ts_sxtab16_ror8(o2, w2);
-                e3 = ts_sxtab16(e3, w3);
-                o3 = ts_sxtab16_ror8(o3, w3);
-            }
-        }
-        ts_avg_store4(e0, o0, dv, out + c);
-        ts_avg_store4(e1, o1, dv, out + c + 4);
-        ts_avg_store4(e2, o2, dv, out + c + 8);
-        ts_avg_store4(e3, o3, dv, out + c + 12);
+        ts_avg_words(in + c, rows, cols, row_step, channels, 4, dv, out + c);
     }
     if (c + 8 <= channels) {
-        uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0;
-        const int8_t *row = in + c;
-        for (int32_t y = 0; y < rows; ++y, row += row_step) {
-            const int8_t *x = row;
-            for (int32_t i = cols; i > 0; --i, x += channels) {
-                const uint32_t w0 = ts_read32(x), w1 = ts_read32(x + 4);
-                e0 = ts_sxtab16(e0, w0);
-                o0 = ts_sxtab16_ror8(o0, w0);
-                e1 = ts_sxtab16(e1, w1);
-                o1 = ts_sxtab16_ror8(o1, w1);
-            }
-        }
-        ts_avg_store4(e0, o0, dv, out + c);
-        ts_avg_store4(e1, o1, dv, out + c + 4);
+        ts_avg_words(in + c, rows, cols, row_step, channels, 2, dv, out + c);
         c += 8;
     }
     if (c + 4 <= channels) {
-        uint32_t e0 = 0, o0 = 0;
-        const int8_t *row = in + c;
-        for (int32_t y = 0; y < rows; ++y, row += row_step) {
-            const int8_t *x = row;
-            for (int32_t i = cols; i > 0; --i, x += channels) {
-                const uint32_t w0 = ts_read32(x);
-                e0 = ts_sxtab16(e0, w0);
-                o0 = ts_sxtab16_ror8(o0, w0);
-            }
-        }
-        ts_avg_store4(e0, o0, dv, out + c);
+        ts_avg_words(in + c, rows, cols, row_step, channels, 1, dv, out + c);
         c += 4;
     }
     for (; c < channels; ++c) {
@@ -215,19 +191,14 @@ static void ts_avg_pixel_large(const int8_t *in, int32_t rows, int32_t cols, int
             const int32_t y1 = ts_min_i32(rows, y0 + sub_rows);
             for (int32_t x0 = 0; x0 < cols; x0 += sub_cols) {
                 const int32_t n = ts_min_i32(cols, x0 + sub_cols) - x0;
-                uint32_t even = 0, odd = 0;
+                uint32_t even[4] = {0}, odd[4] = {0};
                 for (int32_t y = y0; y < y1; ++y) {
-                    const int8_t *x = in + c + y * row_step + x0 * channels;
-                    for (int32_t i = n; i > 0; --i, x += channels) {
-                        const uint32_t w = ts_read32(x);
-                        even = ts_sxtab16(even, w);
-                        odd = ts_sxtab16_ror8(odd, w);
-                    }
+                    ts_sxtab16_pixels(in + c + y * row_step + x0 * channels, n, channels, 1, even, odd);
                 }
-                s0 += (int16_t)even;
-                s1 += (int16_t)odd;
-                s2 += (int32_t)even >> 16;
-                s3 += (int32_t)odd >> 16;
+                s0 += (int16_t)even[0];
+                s1 += (int16_t)odd[0];
+                s2 += (int32_t)even[0] >> 16;
+                s3 += (int32_t)odd[0] >> 16;
             }
         }
         out[c] = ts_avg_div(s0, dv);

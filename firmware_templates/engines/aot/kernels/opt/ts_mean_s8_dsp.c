@@ -34,23 +34,8 @@ TS_ALWAYS_INLINE void ts_mean_words(const int8_t *in, int32_t count, int32_t ste
 {
     int32_t sums[16] = {0};
     for (int32_t r0 = 0; r0 < count; r0 += TS_MEAN_DSP_RUN) {
-        uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0, e2 = 0, o2 = 0, e3 = 0, o3 = 0;
-        const int8_t *x = in + (size_t)r0 * step;
-        for (int32_t i = ts_min_i32(count - r0, TS_MEAN_DSP_RUN); i > 0; --i, x += step) {
-            const uint32_t w0 = ts_read32(x);
-            e0 = ts_sxtab16(e0, w0);
-            o0 = ts_sxtab16_ror8(o0, w0);
-            if (words > 1) {
-                const uint32_t w1 = ts_read32(x + 4), w2 = ts_read32(x + 8), w3 = ts_read32(x + 12);
-                e1 = ts_sxtab16(e1, w1);
-                o1 = ts_sxtab16_ror8(o1, w1);
-                e2 = ts_sxtab16(e2, w2);
-                o2 = ts_sxtab16_ror8(o2, w2);
-                e3 = ts_sxtab16(e3, w3);
-                o3 = ts_sxtab16_ror8(o3, w3);
-            }
-        }
-        const uint32_t even[4] = {e0, e1, e2, e3}, odd[4] = {o0, o1, o2, o3};
+        uint32_t even[4] = {0}, odd[4] = {0};
+        ts_sxtab16_pixels(in + (size_t)r0 * step, ts_min_i32(count - r0, TS_MEAN_DSP_RUN), step, words, even, odd);
         for (int32_t j = 0; j < words; ++j) {
             sums[4 * j] += (int16_t)even[j];
             sums[4 * j + 1] += (int16_t)odd[j];
