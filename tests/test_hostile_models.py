@@ -223,16 +223,39 @@ def test_generate_refuses_what_the_tflm_reference_cannot_run(case, shared_data, 
     assert [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
 
 
+def _big_add(make_tflite, path: Path, n: int) -> Path:
+    """ADD of two [1, n] int8 tensors: a 400-byte model with 3n bytes of activations."""
+    spec = [{"shape": [1, n], "scale": 0.1, "name": f"t{i}"} for i in range(3)]
+    path.write_bytes(make_tflite(spec, [(0, [0, 1], [2], schema.BuiltinOptions.AddOptions, schema.AddOptionsT())],
+                                 [0, 1], [2], opcodes=[(schema.BuiltinOperator.ADD, 0, 1)]))
+    return path
+
+
 def test_the_tflm_check_leaves_room_for_large_activations(make_tflite, tmp_path):
     """ADD of two [1, 400000] int8 tensors: a 400-byte model with 1.2 MB of activations, beyond the
     reference's former arena (10x the model, at least 1 MiB). Generate accepts it and TFLM runs it."""
     from toolchain.reference import tflm_run
 
     n = 400_000
-    spec = [{"shape": [1, n], "scale": 0.1, "name": f"t{i}"} for i in range(3)]
-    model = tmp_path / "add.tflite"
-    model.write_bytes(make_tflite(spec, [(0, [0, 1], [2], schema.BuiltinOptions.AddOptions, schema.AddOptionsT())],
-                                  [0, 1], [2], opcodes=[(schema.BuiltinOperator.ADD, 0, 1)]))
+    model = _big_add(make_tflite, tmp_path / "add.tflite", n)
     assert generate(model, board="host", out_dir=tmp_path / "proj").dir.is_dir()
     x = np.full((1, n), 3, dtype=np.int8)
     assert (tflm_run(model, [[x, x]])[0][0] == 6).all()
+
+
+@pytest.mark.slow
+def test_an_output_longer_than_the_default_line_cap_runs(make_tflite, tmp_path):
+    """400,000 output values make an `m-results-[...]` line of ~4.4 MB, over the 4 MiB lines accepted
+    before the model is known (this failed with exit 4): the session allows what its model can send.
+    The report keeps the first 4,096 results and counts the rest."""
+    model = _big_add(make_tflite, tmp_path / "add.tflite", 400_000)
+    done = cli("deploy", model, "--board", "host", "--random", "1", "-n", "1", "-o", "out", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["validation"]["bit_exact"] == 1 and report["status"] == "complete"
+    sample = report["samples"][0]
+    assert len(sample["results"]) == 4096 and sample["results_total"] == 400_000
+    line = next(x for x in (tmp_path / "out" / "report" / "device.log").read_text().splitlines()
+                if x.startswith("< m-results-["))  # the log clips it: "... (N more bytes)"
+    clipped = re.search(r"\(([\d,]+) more bytes\)$", line)
+    assert len(line) + int(clipped[1].replace(",", "")) > 4 << 20

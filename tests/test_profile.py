@@ -135,6 +135,9 @@ class CorruptFrom:
     def tail(self):
         return self.inner.tail()
 
+    def allow_lines(self, max_line):
+        self.inner.allow_lines(max_line)
+
     @property
     def received(self):
         return self.inner.received

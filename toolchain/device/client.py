@@ -17,7 +17,6 @@ from toolchain.device import replies
 from toolchain.device.deadline import Deadline
 from toolchain.errors import DeviceTimeout
 
-MAX_REPLY = 2 * p.MAX_LINE  # bytes of one command's reply, all lines together
 
 
 @dataclass
@@ -49,6 +48,12 @@ class DeviceClient:
         self.infer_timeout = infer_timeout
         self.session: Deadline | None = None
         self.boot: p.Boot | None = None
+        self.max_reply = 2 * p.MAX_LINE  # bytes of one command's reply, all lines together
+
+    def allow_lines(self, max_line: int) -> None:
+        """Accept lines of up to `max_line` bytes (a model's `protocol.line_limit`), replies of twice that."""
+        self.transport.allow_lines(max_line)
+        self.max_reply = 2 * max_line
 
     # -- plumbing -------------------------------------------------------------------
     def deadline(self, seconds: float, what: str) -> Deadline:
@@ -112,7 +117,7 @@ class DeviceClient:
         """Send `cmd`, return the message lines up to `m-ready`; raise on `e-[...]`.
 
         The whole reply must come within `timeout` (default: the client's) and be at most
-        MAX_REPLY bytes; its first line within `first_line` seconds (default `timeout`).
+        `max_reply` bytes; its first line within `first_line` seconds (default `timeout`).
         """
         short = p.clip(cmd, 40)
         deadline = self.deadline(self.timeout if timeout is None else timeout, f"the reply to '{short}'")
@@ -130,8 +135,8 @@ class DeviceClient:
                 error = error or line.payload
             elif line.key:
                 lines.append(line)
-            if self.transport.received - start > MAX_REPLY:
-                raise p.ProtocolError(f"the reply to '{short}' exceeded {MAX_REPLY:,} bytes without 'm-ready'; "
+            if self.transport.received - start > self.max_reply:
+                raise p.ProtocolError(f"the reply to '{short}' exceeded {self.max_reply:,} bytes without 'm-ready'; "
                                       f"last received: {' | '.join(self.transport.tail())}",
                                       "check that only tinyship firmware writes to this port")
             line = self._read(deadline, awaited, answered=True)

@@ -15,11 +15,18 @@ from dataclasses import dataclass
 from toolchain.errors import DeviceError
 
 MAX_COMMAND = 1024  # bytes per command, terminator included
-# The longest legitimate line is a hex dump of one tensor (2 characters per byte): 4 MiB
-# covers a 2 MiB tensor, more RAM than the boards have. Longer lines are an error.
+# The longest line accepted before the model is known (boot banner, info): 4 MiB. A session
+# raises it to what its model can legitimately produce (`line_limit`). Longer lines are an error.
 MAX_LINE = 4 << 20
 READY = "m-ready"
 FAULT = "e-[HARDFAULT"
+
+
+def line_limit(largest_tensor_bytes: int, output_values: int) -> int:
+    """The longest line a firmware may send for a model: MAX_LINE, or more when the model needs it.
+    A hex dump (`dump`, `outputs`) takes 2 characters per byte; `m-results-[...]` up to 24 per
+    output value (the app's number buffer: 23 characters and the comma)."""
+    return max(MAX_LINE, 2 * largest_tensor_bytes + 64, 24 * output_values + 64)
 
 
 class ProtocolError(DeviceError):

@@ -66,6 +66,10 @@ class Transport:
                                         "check the URL, that the board is plugged in and that no other program holds the port") from None
                 time.sleep(0.05)
 
+    def allow_lines(self, max_line: int) -> None:
+        """Accept received lines of up to `max_line` bytes from now on (default protocol.MAX_LINE)."""
+        self._splitter.max_line = max_line
+
     def send(self, command: str) -> None:
         self._record(f"> {command}")
         try:
