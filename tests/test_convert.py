@@ -1,6 +1,7 @@
 """tinyship convert: clean fully-int8 graphs from small Keras models, legacy .h5, the quant report, errors."""
 
 import json
+import tempfile
 
 import numpy as np
 import pytest
@@ -185,6 +186,25 @@ def test_float_ops_fail_with_layer_names_unless_allowed(tmp_path):
     result = convert(model, tmp_path / "out", calib=calib, allow_float_ops=True)
     assert [o["op"] for o in result.report["float_ops"]] == ["SIN"]
     assert any("float" in w for w in result.report["warnings"])
+
+
+@pytest.mark.slow
+def test_a_crash_of_the_converter_is_one_line(tmp_path, capsys, monkeypatch):
+    """TensorFlow's calibrator dies of SIGSEGV on a Keras LSTM (measured with the pinned TF: every run;
+    `tinyship convert` exited 139 without a word). The converter runs in a child process: exit 3, one
+    line naming the model and a fix, nothing written, no temporary folder of ours left."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    np.save(tmp_path / "calib.npy", np.random.default_rng(0).standard_normal((16, 20, 4)).astype(np.float32))
+    keras.Sequential([keras.Input((20, 4)), keras.layers.LSTM(8), keras.layers.Dense(2)]).save(tmp_path / "lstm.keras")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    err = _fails(capsys, tmp_path / "o", tmp_path / "lstm.keras", "--calib", tmp_path / "calib.npy", code=3)
+    assert err == ("tinyship: error: the TFLite converter crashed on model 'lstm' (SIGSEGV); a TensorFlow bug "
+                   "triggered by one of the model's layers: replace unusual layers (an LSTM or GRU: try unroll=True) "
+                   "and convert again\n")
+    assert [p.name for p in (tmp_path / "tmp").iterdir() if p.name.startswith("tinyship-")] == []
 
 
 @pytest.mark.slow

@@ -46,3 +46,33 @@ def test_leaving_a_started_block_early_stops_the_child():
         with isolated.started("time:sleep", 60, model_name="m", timeout=120):
             raise KeyError("writing failed")
     assert time.monotonic() - t0 < 10
+
+
+def test_a_warmed_child_imports_first_and_runs_its_job_later():
+    """convert's converter child imports TensorFlow while the parent loads the model: the module
+    is imported before the job exists, a crash of the job is the caller's error with its fix, and
+    a child that never gets a job is stopped when the block ends."""
+    import time
+
+    from toolchain.errors import ConvertError
+
+    with pytest.raises(ConvertError, match=r"the converter crashed on model 'm' \(SIGABRT\); try another"):
+        with isolated.warmed("os", model_name="m", timeout=30, what="the converter", error=ConvertError,
+                             fix="try another") as run:
+            time.sleep(0.2)
+            run("abort")
+    with isolated.warmed("math", model_name="m", timeout=30, what="math") as run:
+        assert run("factorial", 5) == 120
+    t0 = time.monotonic()
+    with isolated.warmed("math", model_name="m", timeout=30, what="math"):
+        pass
+    assert time.monotonic() - t0 < 5
+
+
+def test_progress_of_the_child_reaches_the_parent(shared_data):
+    import numpy as np
+
+    seen = []
+    samples = [[np.array([[v]], dtype=np.int8)] for v in range(-3, 3)]
+    outs = reference("tflm_run", shared_data / "tflm" / "hello_world_int8.tflite", samples, progress=seen.append)
+    assert len(outs) == 6 and seen and seen == sorted(seen) and seen[-1] == 6

@@ -224,9 +224,12 @@ class Dropped:
     def __del__(self):  # the handler runs here: Python prints and ignores what a destructor raises
         os.kill(os.getpid(), signal.SIGTERM)
 
-def progress(stage, done, total):  # while the converter calibrates
-    if stage == "calibrate" and done == 3:
+def progress(stage, done, total):  # while the converter calibrates (its child reports the count)
+    if stage == "calibrate" and done >= 3 and not progress.dropped:
+        progress.dropped = True
         Dropped()
+
+progress.dropped = False
 
 stops.install()
 try:

@@ -63,10 +63,17 @@ def tflm_invoke(model, inputs, interpreter=None) -> list[np.ndarray]:
 
 
 def tflm_run(model, samples) -> list[list[np.ndarray]]:
-    """Run several inferences (`samples`: iterable of input lists) on one interpreter."""
+    """Run several inferences (`samples`: iterable of input lists) on one interpreter.
+    In an isolated child, each one done is `report`ed to the parent."""
+    from toolchain.isolated import report
+
     model = _as_model(model)  # read and parsed once, not per sample
     it = tflm_interpreter(model)
-    return [tflm_invoke(model, s, interpreter=it) for s in samples]
+    results = []
+    for sample in samples:
+        results.append(tflm_invoke(model, sample, interpreter=it))
+        report(len(results))
+    return results
 
 
 def tflm_layer_outputs(model, sample) -> list[np.ndarray]:
@@ -82,8 +89,10 @@ def tflm_layer_outputs(model, sample) -> list[np.ndarray]:
     return [np.array(it.GetTensor(op.outputs[0], 0)["tensor_data"], copy=True) for op in model.main.operators]
 
 
-def isolated(func: str, model, *args, timeout: float = REFERENCE_TIMEOUT_S, what: str = "the TFLM interpreter"):
-    """`func(model bytes, *args)` (a function of this module) in a child process.
+def isolated(func: str, model, *args, timeout: float = REFERENCE_TIMEOUT_S, what: str = "the TFLM interpreter",
+             progress=None):
+    """`func(model bytes, *args)` (a function of this module) in a child process; `progress(done)`
+    gets the count of inferences done (`tflm_run`) while it runs.
 
     Raises:
         ModelError: the interpreter crashed, failed or ran past `timeout` s on the model (exit 2).
@@ -92,7 +101,7 @@ def isolated(func: str, model, *args, timeout: float = REFERENCE_TIMEOUT_S, what
 
     name = getattr(model, "name", None) or (Path(model).name if isinstance(model, (str, Path)) else "model")
     return child.call(f"toolchain.reference:{func}", _model_bytes(model), *args, model_name=name, timeout=timeout,
-                      what=what)
+                      what=what, progress=progress)
 
 
 def _as_model(model):

@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from toolchain import api_module
+from toolchain import api_module, isolated
 from toolchain.convert import check, quality
 from toolchain.convert.data import load_samples
 from toolchain.errors import CalibrationError, ConvertError, InputError, ModelError
@@ -25,6 +25,13 @@ from toolchain.model import Model, Tensor, load_model
 
 # progress(task, done, total): task is "calibrate" or "evaluate"
 ProgressFn = Callable[[str, int, int], None]
+
+# TensorFlow's converter runs in a child process (toolchain.isolated): its calibrator crashes
+# on some models (measured: SIGSEGV on a Keras LSTM(8) over 20 steps, TF 2.x), which would
+# otherwise end tinyship without a word. Large models take minutes; an hour is a hang.
+CONVERT_TIMEOUT_S = 3600.0
+CONVERTER_CRASH_FIX = ("a TensorFlow bug triggered by one of the model's layers: replace unusual layers "
+                       "(an LSTM or GRU: try unroll=True) and convert again")
 
 
 @dataclass
@@ -75,18 +82,20 @@ def convert(model, out_dir, *, calib=None, eval_data=None, labels=None, io: str 
             "throw-away model")
     report_progress = progress or (lambda *_: None)
 
-    from toolchain.convert import tf as tfc  # TensorFlow from here on
+    calibrated = 0
+    with isolated.warmed("toolchain.convert.tf", model_name=name, timeout=CONVERT_TIMEOUT_S,
+                         what="the TFLite converter", error=ConvertError, fix=CONVERTER_CRASH_FIX,
+                         progress=lambda n: report_progress("calibrate", n, calibrated)) as converter:
+        from toolchain.convert import tf as tfc  # TensorFlow from here on (and meanwhile in the converter's child)
 
-    source = tfc.load(model)
-    calib_set = load_samples(calib, source.specs, key=calib_key, what="calibration")
-    eval_set = calib_set if eval_data is None else load_samples(eval_data, source.specs, what="evaluation")
-    label_ids = _labels(labels, len(eval_set)) if labels is not None else None
-
-    with tempfile.TemporaryDirectory(prefix="tinyship-convert-") as tmp:
-        saved = tfc.export_fixed(source, Path(tmp) / "saved_model")
-        float_bytes = tfc.to_tflite(saved)
-        int8_bytes = tfc.to_tflite(saved, calib=calib_set, io=io,
-                                   on_sample=lambda n: report_progress("calibrate", n, len(calib_set)))
+        source = tfc.load(model)
+        calib_set = load_samples(calib, source.specs, key=calib_key, what="calibration")
+        eval_set = calib_set if eval_data is None else load_samples(eval_data, source.specs, what="evaluation")
+        label_ids = _labels(labels, len(eval_set)) if labels is not None else None
+        calibrated = len(calib_set)
+        with tempfile.TemporaryDirectory(prefix="tinyship-convert-") as tmp:
+            saved = tfc.export_fixed(source, Path(tmp) / "saved_model")
+            float_bytes, int8_bytes = converter("to_tflite_pair", str(saved), calib_set, io)
     int8_model, float_model = load_model(int8_bytes), load_model(float_bytes)
     floats = check.float_ops(int8_model)
     if floats and not allow_float_ops:
@@ -132,20 +141,16 @@ def _input_order(model: Model, names: list[str]) -> list[int]:
 
 
 def _evaluate(int8_model: Model, float_model: Model, eval_set, names, labels, progress) -> list[dict]:
-    from toolchain.reference import capture_c_output, litert_run, tflm_run
+    from toolchain.reference import isolated
 
     n = len(eval_set)
     int8_inputs = int8_model.main.input_tensors()
     int8_order, float_order = _input_order(int8_model, names), _input_order(float_model, names)
 
-    def quantized():
-        for i, sample in enumerate(eval_set.samples):
-            yield [quality.quantize(sample[j], t) for j, t in zip(int8_order, int8_inputs)]
-            progress("evaluate", i + 1, n)
-
-    with capture_c_output(2):  # LiteRT announces its CPU delegate
-        float_outs = litert_run(float_model, [[s[j] for j in float_order] for s in eval_set.samples])
-    int8_outs = tflm_run(int8_model, quantized())
+    quantized = [[quality.quantize(s[j], t) for j, t in zip(int8_order, int8_inputs)] for s in eval_set.samples]
+    float_outs = isolated("litert_run", float_model, [[s[j] for j in float_order] for s in eval_set.samples],
+                          what="LiteRT")
+    int8_outs = isolated("tflm_run", int8_model, quantized, progress=lambda done: progress("evaluate", done, n))
     return quality.compare(int8_model, float_outs, int8_outs, labels)
 
 

@@ -193,3 +193,12 @@ def to_tflite(saved_model: Path, *, calib=None, io: str = "int8", on_sample=None
                            "replace the layer it names with TFLite builtin ops") from None
     stops.check()  # or lost it (raised in a destructor its gc.collect() ran) and went on
     return result
+
+
+def to_tflite_pair(saved_model: str, calib, io: str) -> tuple[bytes, bytes]:
+    """The float and the INT8 conversion of `saved_model`; run by `convert` in a child process
+    (toolchain.isolated), which gets the count of calibration samples fed as progress."""
+    from toolchain import isolated
+
+    saved = Path(saved_model)
+    return to_tflite(saved), to_tflite(saved, calib=calib, io=io, on_sample=isolated.report)
