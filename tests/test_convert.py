@@ -208,6 +208,26 @@ def test_a_crash_of_the_converter_is_one_line(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.slow
+def test_ops_tflm_lacks_are_refused_with_their_layer(tmp_path, capsys):
+    """Keras 3's UpSampling2D converts to RESHAPE + TILE, and TFLM has no TILE (its evaluation said only
+    'TFLM failed to allocate tensors'). Convert names the op and the layer; the Resizing layer the
+    message suggests converts to RESIZE_NEAREST_NEIGHBOR, which TFLM runs."""
+    import keras
+    from keras import layers as L
+
+    keras.utils.set_random_seed(0)
+    np.save(tmp_path / "calib.npy", np.random.default_rng(0).standard_normal((16, 16, 16, 1)).astype(np.float32))
+    for name, up in (("up", L.UpSampling2D(2)), ("resize", L.Resizing(16, 16, interpolation="nearest"))):
+        keras.Sequential([keras.Input((16, 16, 1)), L.Conv2D(4, 3, strides=2, padding="same"), up,
+                          L.Conv2D(1, 3, padding="same")]).save(tmp_path / f"{name}.keras")
+    err = _fails(capsys, tmp_path / "o", tmp_path / "up.keras", "--calib", tmp_path / "calib.npy", code=3)
+    assert err.startswith("tinyship: error: TFLM has no kernel for TILE (layer up_sampling2d); replace those "
+                          "layers (an UpSampling2D by Resizing(h, w, interpolation='nearest'))"), err
+    assert run_cli("convert", tmp_path / "resize.keras", "--calib", tmp_path / "calib.npy", "-o", tmp_path / "r") == 0
+    assert "RESIZE_NEAREST_NEIGHBOR" in assert_clean_int8(tmp_path / "r" / "resize.tflite").op_names()
+
+
+@pytest.mark.slow
 def test_random_calibration_is_flagged(tmp_path):
     from toolchain.convert import convert
 

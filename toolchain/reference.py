@@ -32,14 +32,24 @@ def _model_bytes(model) -> bytes:
 
 
 def tflm_interpreter(model, arena_size: int | None = None):
-    """A TFLM interpreter for `model` (path, bytes or `toolchain.model.Model`)."""
+    """A TFLM interpreter for `model` (path, bytes or `toolchain.model.Model`).
+
+    Raises:
+        ModelError: TFLM refuses the model; the message gives TFLM's reason (its log), e.g.
+            "Didn't find op for builtin opcode 'TILE'" (Keras 3's UpSampling2D converts to TILE).
+    """
     from tflite_micro.python.tflite_micro import runtime
 
     model = _as_model(model)
-    try:
-        return runtime.Interpreter.from_bytes(model.raw, arena_size=arena_size or _arena_size(model))
-    except RuntimeError as e:
-        raise ModelError(f"TFLM cannot run this model: {str(e).splitlines()[0]}") from None
+    with capture_c_output(2) as log:
+        try:
+            return runtime.Interpreter.from_bytes(model.raw, arena_size=arena_size or _arena_size(model))
+        except RuntimeError as e:
+            error = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    reason = "; ".join(line.strip().rstrip(".") for line in log[0].splitlines() if line.strip())[:300]
+    raise ModelError(f"TFLM cannot allocate the model ({reason or error})",
+                     "TFLM, the reference devices are checked against, must run it: replace the layer behind the op "
+                     "it names, or re-convert the model (tinyship convert)")
 
 
 def _arena_size(model) -> int:

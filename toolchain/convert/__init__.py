@@ -97,6 +97,11 @@ def convert(model, out_dir, *, calib=None, eval_data=None, labels=None, io: str 
             saved = tfc.export_fixed(source, Path(tmp) / "saved_model")
             float_bytes, int8_bytes = converter("to_tflite_pair", str(saved), calib_set, io)
     int8_model, float_model = load_model(int8_bytes), load_model(float_bytes)
+    lacking = check.ops_tflm_lacks(int8_model)
+    if lacking:
+        raise ConvertError(f"TFLM has no kernel for {check.describe(lacking)}",
+                           "replace those layers (an UpSampling2D by Resizing(h, w, interpolation='nearest')) "
+                           "so that TFLM and the devices can run the model")
     floats = check.float_ops(int8_model)
     if floats and not allow_float_ops:
         raise ConvertError(f"{len(floats)} op(s) stayed in float: {check.describe(floats)}",

@@ -22,9 +22,22 @@ def float_ops(model: Model) -> list[dict]:
         if op.op == "DEQUANTIZE" and all(t.dtype not in _FLOAT for t in ins):
             continue
         if any(t.dtype in _FLOAT for t in ins + outs):
-            layer = model.keras_layer(outs[0].name) if outs else None
-            found.append({"index": op.index, "op": op.op, "layer": layer or (outs[0].name if outs else "?")})
+            found.append(_entry(model, op))
     return found
+
+
+def ops_tflm_lacks(model: Model) -> list[dict]:
+    """Ops TFLM has no kernel for (e.g. TILE, which Keras 3's UpSampling2D becomes): the reference
+    every device is checked against could not run the model."""
+    from toolchain.engines import TFLM_RESOLVER_METHODS
+
+    return [_entry(model, op) for op in model.main.operators if op.op not in TFLM_RESOLVER_METHODS]
+
+
+def _entry(model: Model, op) -> dict:
+    outs = [model.main.tensors[i] for i in op.outputs]
+    layer = model.keras_layer(outs[0].name) if outs else None
+    return {"index": op.index, "op": op.op, "layer": layer or (outs[0].name if outs else "?")}
 
 
 def dynamic_shape_ops(model: Model) -> list[str]:
@@ -32,4 +45,4 @@ def dynamic_shape_ops(model: Model) -> list[str]:
 
 
 def describe(ops: list[dict]) -> str:
-    return ", ".join(f"{o['op']} (layer {o['layer']})" for o in ops)
+    return ", ".join(dict.fromkeys(f"{o['op']} (layer {o['layer']})" for o in ops))
