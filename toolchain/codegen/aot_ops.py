@@ -43,7 +43,7 @@ from toolchain.codegen import quant
 from toolchain.errors import NotSupportedError
 from toolchain.model import PADDINGS, Model, Operator, Tensor
 
-_PLUGINS = ("toolchain.codegen.aot_ops_nonlinear",)
+_PLUGINS = ("toolchain.codegen.aot_ops_nonlinear", "toolchain.codegen.aot_ops_transpose_conv")
 _LOWERINGS: dict[str, Callable[["LowerContext"], "Lowering"]] = {}
 _plugins_loaded = False
 
@@ -173,7 +173,7 @@ def _window(ctx: LowerContext, x: Tensor, y: Tensor, fh: int, fw: int) -> dict:
     return {"stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw, "pad_h": ph, "pad_w": pw}
 
 
-def _bias(ctx: LowerContext, b: Tensor | None) -> str:
+def bias_array(ctx: LowerContext, b: Tensor | None) -> str:
     """The bias const array, or NULL when the op has none (int32 only: no 16x8 models)."""
     if b is None:
         return "NULL"
@@ -202,7 +202,7 @@ def _conv_common(ctx: LowerContext) -> tuple[dict, list]:
         "multiplier": ctx.const_array("mult", "int32_t", mult),
         "shift": ctx.const_array("shift", "int32_t", shift),
     }
-    return params, [x, ctx.const_tensor(w, "filter"), _bias(ctx, b), y]
+    return params, [x, ctx.const_tensor(w, "filter"), bias_array(ctx, b), y]
 
 
 @lowering("CONV_2D")
@@ -245,7 +245,7 @@ def _fully_connected(ctx: LowerContext) -> Lowering:
         "shift": ctx.const_array("shift", "int32_t", shift),
     }
     return Lowering("ts_fully_connected_s8", "ts_fully_connected_params_t", params,
-                    [x, ctx.const_tensor(w, "filter"), _bias(ctx, b), y])
+                    [x, ctx.const_tensor(w, "filter"), bias_array(ctx, b), y])
 
 
 def _pool(ctx: LowerContext, kernel: str) -> Lowering:

@@ -17,7 +17,7 @@ from toolchain.model import PADDINGS, Tensor
 
 # op -> inputs that must be present (index < n and not -1)
 _REQUIRED_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2, "MUL": 2, "PAD": 2,
-                    "PADV2": 2, "MEAN": 2}
+                    "PADV2": 2, "MEAN": 2, "TRANSPOSE_CONV": 3}
 _ELEMENTWISE = {"QUANTIZE", "DEQUANTIZE", "RELU", "RELU6", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU"}
 
 
@@ -75,8 +75,8 @@ def _spatial(ctx, x, y, fh: int, fw: int) -> None:
                   f"strides {strides}, dilations {dilations}, {padding} padding")
 
 
-def _bias(ctx, channels: int) -> None:
-    b = ctx.input(2)
+def _bias(ctx, channels: int, index: int = 2) -> None:
+    b = ctx.input(index)
     if b is not None and b.size != channels:
         _bad(ctx, f"bias has {b.size} values for {channels} output channels")
 
@@ -99,6 +99,22 @@ def _conv(ctx, x, y):
         _bad(ctx, f"depthwise filter {list(w.shape)} does not fit input {list(x.shape)} and output {list(y.shape)}")
     _spatial(ctx, x, y, w.shape[1], w.shape[2])
     _bias(ctx, y.shape[3])
+    _scales(ctx, w, y.shape[3])
+
+
+def _transpose_conv(ctx, output_shape, y):
+    """Inputs (output shape, filter [O, H, W, I], input, bias); the kernel bounds-checks every
+    input position, so the input's spatial size need not follow from the output's."""
+    w, x = ctx.input(1), ctx.input(2)
+    for t, what in ((x, "input"), (w, "filter"), (y, "output")):
+        _rank(ctx, t, 4, what)
+    if w.shape[0] != y.shape[3] or w.shape[3] != x.shape[3] or x.shape[0] != y.shape[0]:
+        _bad(ctx, f"filter {list(w.shape)} does not fit input {list(x.shape)} and output {list(y.shape)}")
+    o = ctx.options
+    strides = (o.get("stride_h", 1), o.get("stride_w", 1))
+    if min(strides) < 1 or PADDINGS.get(o.get("padding", 0)) is None:
+        _bad(ctx, f"strides {strides} must be positive and padding {o.get('padding')} SAME or VALID")
+    _bias(ctx, y.shape[3], index=3)
     _scales(ctx, w, y.shape[3])
 
 
@@ -167,4 +183,5 @@ def _mean(ctx, x, y):
 
 _CHECKS = {"CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "FULLY_CONNECTED": _fully_connected,
            "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool, "ADD": _broadcast, "MUL": _broadcast,
-           "PAD": _pad, "PADV2": _pad, "CONCATENATION": _concatenation, "MEAN": _mean, "SOFTMAX": _softmax}
+           "PAD": _pad, "PADV2": _pad, "CONCATENATION": _concatenation, "MEAN": _mean, "SOFTMAX": _softmax,
+           "TRANSPOSE_CONV": _transpose_conv}
