@@ -30,7 +30,7 @@ _CONTROL_FLOW = {"IF": ("then_subgraph_index", "else_subgraph_index"), "WHILE": 
 _TYPE_SIZE = {"float32": 4, "float16": 2, "float64": 8, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4,
               "uint32": 4, "int64": 8, "uint64": 8, "bool": 1, "complex64": 8, "complex128": 16, "int4": 1, "bfloat16": 2}
 # Ops whose TFLM kernels request scratch buffers we do not model (the head may then be low).
-UNMODELED_SCRATCH = frozenset({"ADD_N", "MIRROR_PAD", "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "TRANSPOSE_CONV",
+UNMODELED_SCRATCH = frozenset({"ADD_N", "MIRROR_PAD", "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM",
                                "CUSTOM:TFLite_Detection_PostProcess"})
 
 
@@ -99,6 +99,16 @@ def scratch_requests(sg: Subgraph, op: Operator) -> list[int]:
         if op.op in ("MEAN", "SUM") and x.dtype in ("int8", "int16"):
             sizes.insert(0, 4 * out.size)
         return sizes
+    if op.op == "TRANSPOSE_CONV" and len(op.inputs) >= 3:
+        # the products are scattered into an int32 (int8 input) or int64 (int16) copy of the output,
+        # and an int16 bias is widened into an int64 one
+        x, out = t[op.inputs[2]], t[op.outputs[0]]
+        b = t[op.inputs[3]] if len(op.inputs) > 3 and op.inputs[3] >= 0 else None
+        if x.dtype == "int8":
+            return [4 * out.size]
+        if x.dtype == "int16":
+            return [8 * out.size] + ([8 * b.size] if b is not None and b.dtype == "int16" else [])
+        return []
     if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and len(op.inputs) >= 2:
         w = t[op.inputs[1]]
         if w.dtype == "int4":

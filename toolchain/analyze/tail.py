@@ -85,6 +85,7 @@ _OPDATA = {
     "REDUCE_MAX": "iiiiiiiiiii", "REDUCE_MIN": "iiiiiiiiiii", "CONCATENATION": "b pp h i i|iiiiiiiiii",
     "PAD": "b iiiii b iiiii b i", "PADV2": "b iiiii b iiiii b i",
     "STRIDED_SLICE": "b iiiii b iiiii b iiiii hhhhh",
+    "TRANSPOSE_CONV": "b hhhh hhhh iiiiiiiii ii pp|ii",  # ConvParams, two scratch indexes, per-channel arrays
 }
 
 
@@ -178,9 +179,9 @@ def estimate_tail(model: Model, target: Target) -> TailEstimate:
 
 def _prepare_allocations(sg: Subgraph, op: Operator) -> list[int]:
     """Persistent buffers a reference kernel allocates in Prepare: per-channel multipliers and shifts."""
-    if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D") and len(op.inputs) >= 2:
+    if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV") and len(op.inputs) >= 2:
         w = sg.tensors[op.inputs[1]]
-        channels = w.shape[0 if op.op == "CONV_2D" else 3] if len(w.shape) == 4 else 0
+        channels = w.shape[3 if op.op == "DEPTHWISE_CONV_2D" else 0] if len(w.shape) == 4 else 0
         return [4 * channels] * 2
     if op.op == "FULLY_CONNECTED" and len(op.inputs) >= 2:
         q = sg.tensors[op.inputs[1]].quantization

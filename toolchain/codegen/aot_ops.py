@@ -27,8 +27,9 @@ How to add an op (the contract other modules plug into):
 - The Prepare arithmetic lives in `toolchain.codegen.quant`; reuse it.
 - Lowerings raise `NotSupportedError` for configurations the kernel lacks; the
   generator collects every such reason before writing anything.
-- Nonlinear ops live in `toolchain.codegen.aot_ops_nonlinear`, imported by
-  `find_lowering` so that registering there is enough.
+- Plugin modules (`_PLUGINS`: the nonlinear ops in `toolchain.codegen.aot_ops_nonlinear`,
+  TRANSPOSE_CONV in `toolchain.codegen.aot_ops_transpose_conv`) are imported by
+  `find_lowering`, so that registering there is enough.
 """
 
 from __future__ import annotations
