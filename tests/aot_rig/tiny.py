@@ -91,11 +91,13 @@ def pad_model(shape, paddings, q: tuple[float, int], value: int | None = None) -
 
 
 def binary_model(op: str, shape1, shape2, q1, q2, q_out, activation: int = 0) -> bytes:
-    """ADD or MUL of two int8 inputs, numpy-broadcast to the output shape."""
+    """ADD, SUB, MUL, MAXIMUM or MINIMUM of two int8 inputs, numpy-broadcast to the output shape."""
     out_shape = list(np.broadcast_shapes(tuple(shape1), tuple(shape2)))
-    options = schema.AddOptionsT() if op == "ADD" else schema.MulOptionsT()
-    options.fusedActivationFunction = activation
-    kind = schema.BuiltinOptions.AddOptions if op == "ADD" else schema.BuiltinOptions.MulOptions
+    name = {"ADD": "Add", "SUB": "Sub", "MUL": "Mul"}.get(op, "MaximumMinimum")
+    options = getattr(schema, f"{name}OptionsT")()
+    if name != "MaximumMinimum":
+        options.fusedActivationFunction = activation
+    kind = getattr(schema.BuiltinOptions, f"{name}Options")
     tensors = [("input1", shape1, "int8", q1, None), ("input2", shape2, "int8", q2, None),
                ("output", out_shape, "int8", q_out, None)]
     return _model(op, tensors, 2, options, kind)

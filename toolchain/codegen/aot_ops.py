@@ -28,7 +28,8 @@ How to add an op (the contract other modules plug into):
 - Lowerings raise `NotSupportedError` for configurations the kernel lacks; the
   generator collects every such reason before writing anything.
 - Plugin modules (`_PLUGINS`: the nonlinear ops in `toolchain.codegen.aot_ops_nonlinear`,
-  TRANSPOSE_CONV in `toolchain.codegen.aot_ops_transpose_conv`) are imported by
+  SUB/MAXIMUM/MINIMUM in `toolchain.codegen.aot_ops_elementwise`, TRANSPOSE_CONV in
+  `toolchain.codegen.aot_ops_transpose_conv`) are imported by
   `find_lowering`, so that registering there is enough.
 """
 
@@ -44,7 +45,8 @@ from toolchain.codegen import quant
 from toolchain.errors import NotSupportedError
 from toolchain.model import PADDINGS, Model, Operator, Tensor
 
-_PLUGINS = ("toolchain.codegen.aot_ops_nonlinear", "toolchain.codegen.aot_ops_transpose_conv")
+_PLUGINS = ("toolchain.codegen.aot_ops_nonlinear", "toolchain.codegen.aot_ops_elementwise",
+            "toolchain.codegen.aot_ops_transpose_conv")
 _LOWERINGS: dict[str, Callable[["LowerContext"], "Lowering"]] = {}
 _plugins_loaded = False
 

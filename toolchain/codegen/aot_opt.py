@@ -367,6 +367,8 @@ def _rows_plannable(shape: dict) -> bool:
 
 def _add_refusal(p: dict, variant: str) -> str:
     """Why the optimized ADD (kernels/opt/ts_add_s8_<variant>.c) runs the portable kernel, or ""."""
+    if p.get("subtract"):
+        return "a SUB (the optimized kernel only adds)"
     inputs_ok = all((m == 1 << 30 and s == 0) or -31 <= s <= -1
                     for m, s in ((p["input1_multiplier"], p["input1_shift"]),
                                  (p["input2_multiplier"], p["input2_shift"])))

@@ -16,8 +16,8 @@ from toolchain.errors import ModelError
 from toolchain.model import PADDINGS, Tensor
 
 # op -> inputs that must be present (index < n and not -1)
-_REQUIRED_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2, "MUL": 2, "PAD": 2,
-                    "PADV2": 2, "MEAN": 2, "TRANSPOSE_CONV": 3}
+_REQUIRED_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2, "MUL": 2, "SUB": 2,
+                    "MAXIMUM": 2, "MINIMUM": 2, "PAD": 2, "PADV2": 2, "MEAN": 2, "TRANSPOSE_CONV": 3}
 _ELEMENTWISE = {"QUANTIZE", "DEQUANTIZE", "RELU", "RELU6", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU"}
 
 
@@ -183,5 +183,6 @@ def _mean(ctx, x, y):
 
 _CHECKS = {"CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "FULLY_CONNECTED": _fully_connected,
            "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool, "ADD": _broadcast, "MUL": _broadcast,
+           "SUB": _broadcast, "MAXIMUM": _broadcast, "MINIMUM": _broadcast,
            "PAD": _pad, "PADV2": _pad, "CONCATENATION": _concatenation, "MEAN": _mean, "SOFTMAX": _softmax,
            "TRANSPOSE_CONV": _transpose_conv}

@@ -1,4 +1,4 @@
-/* ts_add_s8.h - ADD, int8, with broadcasting. */
+/* ts_add_s8.h - ADD and SUB, int8, with broadcasting. */
 #ifndef TS_ADD_S8_H
 #define TS_ADD_S8_H
 
@@ -13,11 +13,14 @@ typedef struct {
     int32_t input2_multiplier, input2_shift;
     int32_t output_multiplier, output_shift;
     int32_t act_min, act_max;
+    int32_t subtract;                       /**< 1: SUB, input1 - input2 (the portable kernel only) */
 } ts_add_params_t;
 
 /**
- * Element-wise sum with TFLite's twice-the-max-scale scheme: both operands are
- * shifted left by left_shift, rescaled to a common scale, added and rescaled.
+ * Element-wise sum (or difference) with TFLite's twice-the-max-scale scheme: both
+ * operands are shifted left by left_shift, rescaled to a common scale, added (or
+ * subtracted) and rescaled. SUB subtracts the rescaled operand 2 as TFLM does: a
+ * negated input2_multiplier would round ties of the rescale the other way.
  * @param[in]  params  broadcast shape and quantization (generated)
  * @param[in]  input1  operand 1 (strides in params->shape.stride1)
  * @param[in]  input2  operand 2 (strides in params->shape.stride2)

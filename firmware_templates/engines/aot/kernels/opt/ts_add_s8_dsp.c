@@ -15,8 +15,8 @@
  * Same shapes run as one row (in place too); broadcasts row by row over the shape's last
  * merged dimension (ts_rows_t, ts_opt.h), each row operand 1 against operand 2 or one
  * repeated element of it, the operands' roles swapped when operand 1 is the repeated one.
- * Left shifts other than 20 and requantizations outside the forms above use the portable
- * kernel.
+ * SUB, left shifts other than 20 and requantizations outside the forms above use the
+ * portable kernel.
  */
 #include "ts_add_s8.h"
 
@@ -160,7 +160,7 @@ int32_t ts_add_s8(const ts_add_params_t *params, const int8_t *input1, const int
     const int64_t add = right >= 1 && right <= 31
                             ? ((int64_t)1 << (right - 1)) + (int64_t)p->output_offset * ((int64_t)1 << right)
                             : (int64_t)1 << 40;
-    int ok = p->left_shift == 20 && add < (1 << 30) && add > -(1 << 30) &&
+    int ok = !p->subtract && p->left_shift == 20 && add < (1 << 30) && add > -(1 << 30) &&
              ts_add_in(p->input1_offset, p->input1_multiplier, p->input1_shift, &k.in[0]) &&
              ts_add_in(p->input2_offset, p->input2_multiplier, p->input2_shift, &k.in[1]);
     k.out.bias2 = 0;

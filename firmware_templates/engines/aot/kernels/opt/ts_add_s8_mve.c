@@ -16,8 +16,8 @@
  * Same shapes run as one row (in place too: each step reads its lanes before writing them);
  * broadcasts row by row over the shape's last merged dimension (ts_rows_t, ts_opt.h), each
  * row operand 1 against operand 2 or one repeated element of it (its rescale then
- * loop-invariant), the operands' roles swapped when operand 1 is the repeated one. Shifts
- * outside the forms above use the portable kernel.
+ * loop-invariant), the operands' roles swapped when operand 1 is the repeated one. SUB and
+ * shifts outside the forms above use the portable kernel.
  */
 /* -O2 whatever the project level (the Helium kernels are written for it) */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -164,7 +164,8 @@ int32_t ts_add_s8(const ts_add_params_t *params, const int8_t *input1, const int
     }
     const ts_add_params_t *p = params;
     ts_add_mve_t k;
-    int ok = ts_add_in(p->left_shift, p->input1_offset, p->input1_multiplier, p->input1_shift, &k.in[0]) &&
+    int ok = !p->subtract &&
+             ts_add_in(p->left_shift, p->input1_offset, p->input1_multiplier, p->input1_shift, &k.in[0]) &&
              ts_add_in(p->left_shift, p->input2_offset, p->input2_multiplier, p->input2_shift, &k.in[1]) &&
              p->output_shift <= -1 && p->output_shift >= -31;
     k.multiplier = p->output_multiplier;
