@@ -186,6 +186,9 @@ def test_max_min_with_mixed_quantization_are_refused_before_writing(op, which, t
 def test_analyze_reports_aot_support_and_the_portable_sub(conv_tflite):
     a = analyze(conv_tflite, board="qemu-cortex-m4", engine="aot")
     assert a.support["aot"].supported, a.support["aot"].unsupported
+    # TFLM's side: MAXIMUM/MINIMUM allocate no OpData, the modeled tail is the measured one
+    measured = analyze(conv_tflite, measure=True)
+    assert not measured.tail_64.unknown_ops and measured.tail_64.total == measured.measured.tail
     kernels = {(k["name"].split()[0], k["kernel"], k["reason"]) for k in a.kernels if k["name"].split()[0] in OPS}
     # the DSP ADD kernel leaves SUB to the portable one; MAXIMUM/MINIMUM have only the portable kernel
     assert kernels == {("SUB", "portable", "a SUB (the optimized kernel only adds)"),

@@ -152,7 +152,7 @@ def estimate_tail(model: Model, target: Target) -> TailEstimate:
     for _, op in ops:
         if op.op in _OPDATA:
             t.alloc("kernel OpData", target.layout(_OPDATA[op.op])[0], ALIGNMENT)
-        elif op.op not in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "SHAPE") and op.op not in unknown:
+        elif op.op not in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "SHAPE", "MAXIMUM", "MINIMUM") and op.op not in unknown:
             unknown.append(op.op)
     for sg, op in ops:
         for n in _prepare_allocations(sg, op):
