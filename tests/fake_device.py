@@ -49,6 +49,7 @@ FAULTS = {
     "mem-list": "m-mem-[1,2]",
     "cycles-string": 'm-cycles-["12"]',
     "results-nan": "nan in m-results",
+    "wrong-output": "answers everything, one output byte off by one (a kernel bug)",
     "layers-bad": "m-layers entries without cycles",
 }
 MALFORMED = {  # command -> fault -> the reply line
@@ -192,6 +193,8 @@ class FakeDevice:
             n, w = int(args[0]), int(args[1])
             self._n = n
             self._outputs = self._run()
+            if self.fault == "wrong-output" and self.commands > self.after:
+                self._outputs = bytes([(self._outputs[0] + 1) & 0xFF]) + self._outputs[1:]
             for text in (f"m-warmup-start-{w}", "m-warmup-done", f"m-infer-start-{n}", "m-lap-us-0",
                          f"m-lap-us-{100 * n}", "m-infer-done"):
                 self._line(text)

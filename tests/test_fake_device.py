@@ -96,3 +96,21 @@ def test_boot_noise_then_a_correct_device_passes(tiny, tmp_path):
         report = profile(dev.port, tiny, random=2, n=2, warmup=1, timeout=2, out_dir=tmp_path)
     assert report["status"] == "complete" and report["validation"]["passed"]
     assert report["validation"]["bit_exact"] == 2
+
+
+def test_wrong_outputs_are_exit_7_after_a_complete_report(tiny, tmp_path):
+    """A device whose outputs differ from TFLM (one byte off by one: a kernel bug) completes its run, the
+    report says FAIL, and the command exits 7 with one line naming the first divergence (it exited 0).
+    Within --tolerance 1 the same run passes."""
+    with FakeDevice(tiny, fault="wrong-output") as dev:
+        r, _ = _profile_cli(dev, tiny, tmp_path / "strict")
+        lenient, _ = _profile_cli(dev, tiny, tmp_path / "lenient", "--tolerance", "1")
+    assert r.returncode == 7, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines == [f"tinyship: error: the device's outputs differ from the TFLM reference: 2 of 2 samples not "
+                     f"bit-exact, max diff 1 > --tolerance 0 (first at sample 0, output index 0); report: "
+                     f"{tmp_path / 'strict' / 'report.json'}; rebuild and flash the firmware from this model; if it "
+                     f"persists, report the model and board (or accept a difference with --tolerance N)"], r.stderr
+    report = json.loads((tmp_path / "strict" / "report.json").read_text())
+    assert report["status"] == "complete" and report["validation"]["passed"] is False
+    assert lenient.returncode == 0, lenient.stderr

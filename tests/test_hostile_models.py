@@ -188,6 +188,11 @@ def _weights_format(m):  # the second FULLY_CONNECTED: a weights format TFLM doe
     m.subgraphs[0].operators[1].builtinOptions.weightsFormat = -1
 
 
+def _scalar_output(m):  # the last FULLY_CONNECTED writes a rank-0 output (fuzz seed 12 #244, mutator ranks)
+    sg = m.subgraphs[0]
+    sg.tensors[sg.outputs[0]].shape = []
+
+
 def _signature_defs_offset(shared_data) -> bytes:
     """hello_world_int8 whose root table's signature_defs offset points into other data (as fuzz
     case flip-words #2759898661 made it): TFLM's Python reader fails on it with struct.error."""
@@ -259,3 +264,16 @@ def test_an_output_longer_than_the_default_line_cap_runs(make_tflite, tmp_path):
                 if x.startswith("< m-results-["))  # the log clips it: "... (N more bytes)"
     clipped = re.search(r"\(([\d,]+) more bytes\)$", line)
     assert len(line) + int(clipped[1].replace(",", "")) > 4 << 20
+
+
+def test_a_fully_connected_scalar_output_is_refused(shared_data, tmp_path):
+    """TFLM reads a FULLY_CONNECTED's depth from the output's last dimension, so with a rank-0 output it
+    computes something else than the aot engine: generate said OK and the run was not bit-exact (found by
+    the fuzz sample once validation failures became exit 7). Now exit 2 before anything is written."""
+    model = tmp_path / "m.tflite"
+    model.write_bytes(_hello_world_edited(shared_data, _scalar_output))
+    done = cli("generate", model, "--board", "host", "-o", "proj", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("tinyship: error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert "do not fit input [1, 16] and output []" in done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["m.tflite"]

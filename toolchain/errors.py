@@ -85,6 +85,12 @@ class BuildError(ToolchainError):
     exit_code = 6
 
 
+class ValidationFailed(ToolchainError):
+    """The run completed, but the device's outputs differ from the TFLM reference beyond --tolerance."""
+
+    exit_code = 7
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived: unwinds like Ctrl-C (tools and emulators stopped, partial report written), exit 143."""
 

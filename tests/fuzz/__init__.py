@@ -23,7 +23,7 @@ from pathlib import Path
 
 OUTCOMES = ("ok", "rejected", "traceback", "hang", "crash", "exit0-broken")
 FAILURES = frozenset({"traceback", "hang", "crash", "exit0-broken"})
-DOCUMENTED_EXITS = frozenset({2, 3, 4, 5, 6, 130, 143})  # docs/exit-codes.md, minus 1 (a bug)
+DOCUMENTED_EXITS = frozenset({2, 3, 4, 5, 6, 7, 130, 143})  # docs/exit-codes.md, minus 1 (a bug)
 MEMORY_LIMIT = 4 << 30  # bytes of address space per case: a runaway allocation fails instead of swapping
 _KEEP = 64 * 1024  # bytes of stdout/stderr read back
 

@@ -65,7 +65,8 @@ def cli():
 
     Exit codes: 0 ok, 1 internal error, 2 bad input, 3 does not fit / not
     supported, 4 device/emulator/tool failure, 5 stale firmware, 6 build failed,
-    130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+    7 device outputs differ from the TFLM reference, 130 interrupted (Ctrl-C),
+    143 terminated (SIGTERM).
     """
 
 

@@ -109,11 +109,35 @@ def render(report: dict, as_json: bool) -> None:
 
 
 def run_with_display(as_json: bool, fn, **kwargs) -> dict:
-    """Call a profiling API function with a progress bar, then render its report."""
+    """Call a profiling API function with a progress bar, then render its report.
+
+    Raises:
+        ValidationFailed: the device's outputs differ from the TFLM reference (exit 7), after the report.
+    """
     with progress_display(not as_json) as progress:
         report = fn(progress=progress, **kwargs)
     render(report, as_json)
+    check_validation(report)
     return report
+
+
+def check_validation(report: dict) -> None:
+    """Raise ValidationFailed when the completed run's outputs differ from the reference beyond the tolerance."""
+    from toolchain.errors import ValidationFailed
+
+    val = report.get("validation")
+    if not val or val["passed"]:
+        return
+    d = val["first_divergence"] or {}
+    layer = f", first diverging layer {d['layer']} ({d['layer_name']})" if d.get("layer") is not None else ""
+    where = (report.get("files") or {}).get("json")
+    raise ValidationFailed(
+        f"the device's outputs differ from the TFLM reference: {val['compared'] - val['bit_exact']} of "
+        f"{val['compared']} samples not bit-exact, max diff {val['max_abs_diff']} > --tolerance {val['tolerance']} "
+        f"(first at sample {d.get('sample')}, output index {d.get('output_index')}{layer})"
+        + (f"; report: {where}" if where else ""),
+        "rebuild and flash the firmware from this model; if it persists, report the model and board "
+        "(or accept a difference with --tolerance N)")
 
 
 @click.command("profile")

@@ -122,7 +122,9 @@ def _fully_connected(ctx, x, y):
     w = ctx.input(1)
     _rank(ctx, w, 2, "weights")
     out_depth, depth = w.shape
-    if depth < 1 or x.size % depth or y.size != x.size // depth * out_depth:
+    # TFLM takes the output depth from the output's last dimension: a scalar output makes it read outside
+    # the shape (fuzz seed 12 #244: generate said OK, then TFLM's outputs differed from the device's)
+    if depth < 1 or x.size % depth or not y.shape or y.shape[-1] != out_depth or y.size != x.size // depth * out_depth:
         _bad(ctx, f"weights {list(w.shape)} do not fit input {list(x.shape)} and output {list(y.shape)}")
     _bias(ctx, out_depth)
     _scales(ctx, w, out_depth)
