@@ -41,7 +41,11 @@ def _entry(model: Model, op) -> dict:
 
 
 def dynamic_shape_ops(model: Model) -> list[str]:
-    return [name for name in model.op_names() if name in DYNAMIC_SHAPE_OPS]
+    """The run-time shape ops of the graph. A STRIDED_SLICE of data (Cropping2D, tensor slicing)
+    is not one: only a slice of an int32 shape (what a dynamic Flatten computes) is."""
+    found = [op.op for sg in model.subgraphs for op in sg.operators if op.op in DYNAMIC_SHAPE_OPS and
+             (op.op != "STRIDED_SLICE" or sg.tensors[op.inputs[0]].dtype == "int32")]
+    return list(dict.fromkeys(found))
 
 
 def describe(ops: list[dict]) -> str:
