@@ -27,10 +27,8 @@ How to add an op (the contract other modules plug into):
 - The Prepare arithmetic lives in `toolchain.codegen.quant`; reuse it.
 - Lowerings raise `NotSupportedError` for configurations the kernel lacks; the
   generator collects every such reason before writing anything.
-- Plugin modules (`_PLUGINS`: the nonlinear ops in `toolchain.codegen.aot_ops_nonlinear`,
-  SUB/MAXIMUM/MINIMUM in `toolchain.codegen.aot_ops_elementwise`, TRANSPOSE_CONV in
-  `toolchain.codegen.aot_ops_transpose_conv`) are imported by
-  `find_lowering`, so that registering there is enough.
+_PLUGINS = ("toolchain.codegen.aot_ops_nonlinear", "toolchain.codegen.aot_ops_elementwise",
+            "toolchain.codegen.aot_ops_transpose_conv", "toolchain.codegen.aot_ops_shape")
 """
 
 from __future__ import annotations
@@ -46,7 +44,7 @@ from toolchain.errors import NotSupportedError
 from toolchain.model import PADDINGS, Model, Operator, Tensor
 
 _PLUGINS = ("toolchain.codegen.aot_ops_nonlinear", "toolchain.codegen.aot_ops_elementwise",
-            "toolchain.codegen.aot_ops_transpose_conv")
+            "toolchain.codegen.aot_ops_transpose_conv", "toolchain.codegen.aot_ops_shape")
 _LOWERINGS: dict[str, Callable[["LowerContext"], "Lowering"]] = {}
 _plugins_loaded = False
 

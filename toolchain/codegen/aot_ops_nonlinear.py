@@ -126,20 +126,13 @@ def split_axes(shape, axes) -> tuple[list[tuple[int, int]], list[tuple[int, int]
     return [(d, s) for d, s, r in runs if not r], [(d, s) for d, s, r in runs if r]
 
 
-@lowering("MEAN")
-def _mean(ctx: LowerContext) -> Lowering:
-    """reduce_common.cc PrepareMeanOrSumHelper, plus the 1/count folding of reduce.h QuantizedMeanOrSum."""
-    x, axis, y = ctx.input(0), ctx.input(1), ctx.output(0)
-    ctx.int8(x, y)
+def reduction(ctx: LowerContext) -> tuple[list[int], dict]:
+    """The reduced axes of a MEAN/REDUCE_MAX-like op (axis operand 1) and the kernel's axis-split fields."""
+    x, axis = ctx.input(0), ctx.input(1)
     if axis is None or not axis.is_constant:
         ctx.refuse("the axis operand must be constant")
     nd = len(x.shape)
     axes = sorted({int(a) % nd for a in axis.numpy().reshape(-1)}) if nd else []
-    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-    (xs, xz), (ys, yz) = ctx.qparams(x), ctx.qparams(y)
-    multiplier, shift = quant.double_ratio_multiplier(xs, ys)
-    pre_shift = min(count.bit_length() - 1, 32, 31 + shift)
-    multiplier, shift = (multiplier << pre_shift) // count, shift - pre_shift
     kept, reduced = split_axes(x.shape, set(axes))
     if len(kept) > _MAX_DIMS or len(reduced) > _MAX_DIMS:
         ctx.refuse(f"input shape {list(x.shape)} splits into more than {_MAX_DIMS} axis groups")
@@ -148,9 +141,21 @@ def _mean(ctx: LowerContext) -> Lowering:
         values = list(values)
         return values + [0] * (_MAX_DIMS - len(values))
 
-    params = {"kept_ndims": len(kept), "kept_dims": padded(d for d, _ in kept),
-              "kept_strides": padded(s for _, s in kept), "reduced_ndims": len(reduced),
-              "reduced_dims": padded(d for d, _ in reduced), "reduced_strides": padded(s for _, s in reduced),
-              "input_offset": -xz, "output_offset": yz,
-              "multiplier": multiplier, "shift": shift}
+    return axes, {"kept_ndims": len(kept), "kept_dims": padded(d for d, _ in kept),
+                  "kept_strides": padded(s for _, s in kept), "reduced_ndims": len(reduced),
+                  "reduced_dims": padded(d for d, _ in reduced), "reduced_strides": padded(s for _, s in reduced)}
+
+
+@lowering("MEAN")
+def _mean(ctx: LowerContext) -> Lowering:
+    """reduce_common.cc PrepareMeanOrSumHelper, plus the 1/count folding of reduce.h QuantizedMeanOrSum."""
+    x, y = ctx.input(0), ctx.output(0)
+    ctx.int8(x, y)
+    axes, split = reduction(ctx)
+    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    (xs, xz), (ys, yz) = ctx.qparams(x), ctx.qparams(y)
+    multiplier, shift = quant.double_ratio_multiplier(xs, ys)
+    pre_shift = min(count.bit_length() - 1, 32, 31 + shift)
+    multiplier, shift = (multiplier << pre_shift) // count, shift - pre_shift
+    params = {**split, "input_offset": -xz, "output_offset": yz, "multiplier": multiplier, "shift": shift}
     return Lowering("ts_mean_s8", "ts_mean_params_t", params, [x, y])

@@ -12,12 +12,14 @@ import math
 
 import numpy as np
 
+from toolchain.codegen.aot_ops_shape import slice_axes
 from toolchain.errors import ModelError
 from toolchain.model import PADDINGS, Tensor
 
 # op -> inputs that must be present (index < n and not -1)
 _REQUIRED_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2, "MUL": 2, "SUB": 2,
-                    "MAXIMUM": 2, "MINIMUM": 2, "PAD": 2, "PADV2": 2, "MEAN": 2, "TRANSPOSE_CONV": 3}
+                    "MAXIMUM": 2, "MINIMUM": 2, "PAD": 2, "PADV2": 2, "MEAN": 2, "TRANSPOSE_CONV": 3,
+                    "REDUCE_MAX": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "STRIDED_SLICE": 4}
 _ELEMENTWISE = {"QUANTIZE", "DEQUANTIZE", "RELU", "RELU6", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU"}
 
 
@@ -183,8 +185,34 @@ def _mean(ctx, x, y):
         _bad(ctx, f"output {list(y.shape)} is not input {list(x.shape)} reduced over axes {sorted(axes)}")
 
 
+def _resize(ctx, x, y):
+    size = ctx.input(1)
+    if not size.is_constant or len(x.shape) != 4:
+        return  # the lowering refuses it
+    want = [x.shape[0], *(int(v) for v in size.numpy().reshape(-1)), x.shape[3]]
+    if list(y.shape) != want or min(want) < 1:
+        _bad(ctx, f"output {list(y.shape)} is not input {list(x.shape)} resized to {want[1:-1]}")
+
+
+def _strided_slice(ctx, x, y):
+    operands = [ctx.input(i) for i in (1, 2, 3)]
+    o = ctx.options
+    if any(not t.is_constant or t.size != len(x.shape) for t in operands) or 0 in operands[2].numpy() \
+            or o.get("ellipsis_mask", 0) or o.get("new_axis_mask", 0) or o.get("offset", False):
+        return  # the lowering refuses it
+    begin, end, strides = ([int(v) for v in t.numpy().reshape(-1)] for t in operands)
+    shrink = o.get("shrink_axis_mask", 0)
+    if any(shrink >> k & 1 and s < 0 for k, s in enumerate(strides)):
+        return  # the lowering refuses it
+    axes = slice_axes(x.shape, begin, end, strides, o.get("begin_mask", 0), o.get("end_mask", 0), shrink)
+    if math.prod(n for _, n, _ in axes) != y.size:
+        _bad(ctx, f"output {list(y.shape)} is not the {[n for _, n, _ in axes]} elements input {list(x.shape)} "
+                  f"sliced by begin {begin}, end {end}, strides {strides} gives")
+
+
 _CHECKS = {"CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv, "FULLY_CONNECTED": _fully_connected,
            "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool, "ADD": _broadcast, "MUL": _broadcast,
            "SUB": _broadcast, "MAXIMUM": _broadcast, "MINIMUM": _broadcast,
            "PAD": _pad, "PADV2": _pad, "CONCATENATION": _concatenation, "MEAN": _mean, "SOFTMAX": _softmax,
-           "TRANSPOSE_CONV": _transpose_conv}
+           "TRANSPOSE_CONV": _transpose_conv, "REDUCE_MAX": _mean, "RESIZE_NEAREST_NEIGHBOR": _resize,
+           "STRIDED_SLICE": _strided_slice}

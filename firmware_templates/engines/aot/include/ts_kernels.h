@@ -96,6 +96,28 @@ static inline int32_t ts_mbqm(int32_t x, int32_t multiplier, int32_t shift)
     return ts_rounding_divide_by_pot(ts_srdhm(shifted, multiplier), right);
 }
 
+/** Advance a row-major multi-index over dims[0..ndims); returns 0 once it wraps to all zeros. */
+static inline int ts_next_index(int32_t ndims, const int32_t *dims, int32_t *index)
+{
+    for (int32_t k = ndims - 1; k >= 0; --k) {
+        if (++index[k] < dims[k]) {
+            return 1;
+        }
+        index[k] = 0;
+    }
+    return 0;
+}
+
+/** Element offset of a multi-index: sum of index[k] * strides[k] (strides may be negative). */
+static inline int32_t ts_index_offset(int32_t ndims, const int32_t *index, const int32_t *strides)
+{
+    int32_t offset = 0;
+    for (int32_t k = 0; k < ndims; ++k) {
+        offset += index[k] * strides[k];
+    }
+    return offset;
+}
+
 /**
  * Shape walk shared by the broadcasting element-wise kernels (ADD, MUL, ...).
  * Shapes are right-aligned to TS_MAX_DIMS; a stride of 0 repeats an operand

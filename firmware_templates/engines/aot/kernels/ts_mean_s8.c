@@ -5,27 +5,6 @@
 #define ts_mean_s8 ts_mean_s8_portable
 #endif
 
-/** Advance a row-major multi-index over dims; returns 0 once it wraps to all zeros. */
-static int next_index(int32_t ndims, const int32_t *dims, int32_t *index)
-{
-    for (int32_t k = ndims - 1; k >= 0; --k) {
-        if (++index[k] < dims[k]) {
-            return 1;
-        }
-        index[k] = 0;
-    }
-    return 0;
-}
-
-static int32_t offset_of(int32_t ndims, const int32_t *index, const int32_t *strides)
-{
-    int32_t offset = 0;
-    for (int32_t k = 0; k < ndims; ++k) {
-        offset += index[k] * strides[k];
-    }
-    return offset;
-}
-
 int32_t ts_mean_s8(const ts_mean_params_t *params, const int8_t *input, int8_t *output)
 {
     if (params == NULL || input == NULL || output == NULL || params->kept_ndims < 0 ||
@@ -35,14 +14,14 @@ int32_t ts_mean_s8(const ts_mean_params_t *params, const int8_t *input, int8_t *
     int32_t kept[TS_MAX_DIMS] = {0};
     int32_t o = 0;
     do {
-        const int8_t *base = input + offset_of(params->kept_ndims, kept, params->kept_strides);
+        const int8_t *base = input + ts_index_offset(params->kept_ndims, kept, params->kept_strides);
         int32_t reduced[TS_MAX_DIMS] = {0};
         int32_t sum = 0; /* sum of (x - input_zero_point), as TFLM's int32 accumulator */
         do {
-            sum += base[offset_of(params->reduced_ndims, reduced, params->reduced_strides)] + params->input_offset;
-        } while (next_index(params->reduced_ndims, params->reduced_dims, reduced));
+            sum += base[ts_index_offset(params->reduced_ndims, reduced, params->reduced_strides)] + params->input_offset;
+        } while (ts_next_index(params->reduced_ndims, params->reduced_dims, reduced));
         const int32_t y = ts_mbqm(sum, params->multiplier, params->shift) + params->output_offset;
         output[o++] = ts_clamp_s8(y, INT8_MIN, INT8_MAX);
-    } while (next_index(params->kept_ndims, params->kept_dims, kept));
+    } while (ts_next_index(params->kept_ndims, params->kept_dims, kept));
     return TS_OK;
 }
