@@ -96,6 +96,44 @@ static inline int32_t ts_mbqm(int32_t x, int32_t multiplier, int32_t shift)
     return ts_rounding_divide_by_pot(ts_srdhm(shifted, multiplier), right);
 }
 
+/** sum over i < n of w[i] * (x[i] + input_offset): one output's taps over a run of input channels. */
+static inline int32_t ts_dot_s8(const int8_t *w, const int8_t *x, int32_t n, int32_t input_offset)
+{
+    int32_t acc = 0;
+    for (int32_t i = 0; i < n; ++i) {
+        acc += w[i] * (x[i] + input_offset);
+    }
+    return acc;
+}
+
+/**
+ * A per-channel accumulator as the conv/FC kernels finish it (TFLM's reference order): plus the bias
+ * (when there is one), times the channel's quantized multiplier, plus the output offset, clamped.
+ */
+static inline int8_t ts_requant_acc(int32_t acc, const int32_t *bias, int32_t channel, int32_t multiplier,
+                                    int32_t shift, int32_t output_offset, int32_t lo, int32_t hi)
+{
+    if (bias != NULL) {
+        acc += bias[channel];
+    }
+    return ts_clamp_s8(ts_mbqm(acc, multiplier, shift) + output_offset, lo, hi);
+}
+
+/**
+ * The axis split of a reduction (MEAN, REDUCE_MAX), as the generator computes it
+ * (toolchain/codegen/aot_ops_nonlinear.py `reduction`): kept and reduced axes, neighbours of the
+ * same kind merged and size-1 axes dropped. Output element o, in row-major order over the kept
+ * axes, reduces the input elements at base(o) + sum_k r_k * reduced_strides[k] over every index
+ * r of the reduced axes. keep_dims only changes the declared output shape, never the data.
+ */
+#define TS_AXIS_SPLIT_FIELDS                                                   \
+    int32_t kept_ndims;                   /**< 0 when everything is reduced */ \
+    int32_t kept_dims[TS_MAX_DIMS];                                            \
+    int32_t kept_strides[TS_MAX_DIMS];    /**< input strides, in elements */   \
+    int32_t reduced_ndims;                /**< 0 when nothing is reduced */    \
+    int32_t reduced_dims[TS_MAX_DIMS];                                         \
+    int32_t reduced_strides[TS_MAX_DIMS]; /**< input strides, in elements */
+
 /** Advance a row-major multi-index over dims[0..ndims); returns 0 once it wraps to all zeros. */
 static inline int ts_next_index(int32_t ndims, const int32_t *dims, int32_t *index)
 {

@@ -9,21 +9,11 @@
 
 /**
  * Parameters computed at generation time (TFLM PrepareMeanOrSumHelper, with the
- * 1/count factor folded into the multiplier as TFLM's QuantizedMeanOrSum does).
- *
- * The generator splits the input's axes into kept and reduced ones (merging
- * neighbours of the same kind and dropping size-1 axes). Output element o, in
- * row-major order over the kept axes, is the mean of the input elements at
- * base(o) + sum_k r_k * reduced_strides[k] for every index r of the reduced axes.
- * keep_dims only changes the declared output shape, never the data.
+ * 1/count factor folded into the multiplier as TFLM's QuantizedMeanOrSum does), after
+ * the axis split (TS_AXIS_SPLIT_FIELDS): output element o is the mean of its input elements.
  */
 typedef struct {
-    int32_t kept_ndims;                        /**< 0 when everything is reduced */
-    int32_t kept_dims[TS_MAX_DIMS];
-    int32_t kept_strides[TS_MAX_DIMS];         /**< input strides, in elements */
-    int32_t reduced_ndims;                     /**< 0 when nothing is reduced */
-    int32_t reduced_dims[TS_MAX_DIMS];
-    int32_t reduced_strides[TS_MAX_DIMS];      /**< input strides, in elements */
+    TS_AXIS_SPLIT_FIELDS
     int32_t input_offset;                      /**< -input_zero_point */
     int32_t output_offset;                     /**< +output_zero_point */
     int32_t multiplier;                        /**< Q31 of input_scale / output_scale / count */

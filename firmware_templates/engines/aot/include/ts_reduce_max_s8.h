@@ -8,18 +8,11 @@
 #include "ts_kernels.h"
 
 /**
- * The axis split of ts_mean_params_t (same generator, toolchain aot_ops_nonlinear.split_axes):
- * output element o, in row-major order over the kept axes, is the largest input element at
- * base(o) + sum_k r_k * reduced_strides[k] over every index r of the reduced axes.
+ * The axis split (TS_AXIS_SPLIT_FIELDS): output element o is the largest of its input elements.
  * TFLM compares the raw int8 values (input and output share a scale), so no quantization here.
  */
 typedef struct {
-    int32_t kept_ndims;                        /**< 0 when everything is reduced */
-    int32_t kept_dims[TS_MAX_DIMS];
-    int32_t kept_strides[TS_MAX_DIMS];         /**< input strides, in elements */
-    int32_t reduced_ndims;                     /**< 0 when nothing is reduced */
-    int32_t reduced_dims[TS_MAX_DIMS];
-    int32_t reduced_strides[TS_MAX_DIMS];      /**< input strides, in elements */
+    TS_AXIS_SPLIT_FIELDS
 } ts_reduce_max_params_t;
 
 /**

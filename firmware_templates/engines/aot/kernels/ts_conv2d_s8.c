@@ -40,18 +40,12 @@ int32_t ts_conv2d_s8(const ts_conv2d_params_t *params, const int8_t *input, cons
                                 continue;
                             }
                             const int8_t *x = input + (((size_t)b * p->input_h + in_y) * p->input_w + in_x) * p->input_c + ic0;
-                            const int8_t *w = f + ((size_t)fy * p->filter_w + fx) * p->filter_c;
-                            for (int32_t ic = 0; ic < p->filter_c; ++ic) {
-                                acc += w[ic] * (x[ic] + p->input_offset);
-                            }
+                            acc += ts_dot_s8(f + ((size_t)fy * p->filter_w + fx) * p->filter_c, x, p->filter_c,
+                                             p->input_offset);
                         }
                     }
-                    if (bias != NULL) {
-                        acc += bias[oc];
-                    }
-                    acc = ts_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
-                    output[(((size_t)b * p->output_h + oy) * p->output_w + ox) * p->output_c + oc] =
-                        ts_clamp_s8(acc, p->act_min, p->act_max);
+                    output[(((size_t)b * p->output_h + oy) * p->output_w + ox) * p->output_c + oc] = ts_requant_acc(
+                        acc, bias, oc, p->multiplier[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
                 }
             }
         }

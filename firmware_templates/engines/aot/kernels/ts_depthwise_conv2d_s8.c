@@ -43,12 +43,9 @@ int32_t ts_depthwise_conv2d_s8(const ts_depthwise_conv2d_params_t *params, const
                                 acc += w * (x + p->input_offset);
                             }
                         }
-                        if (bias != NULL) {
-                            acc += bias[oc];
-                        }
-                        acc = ts_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
                         output[(((size_t)b * p->output_h + oy) * p->output_w + ox) * p->output_c + oc] =
-                            ts_clamp_s8(acc, p->act_min, p->act_max);
+                            ts_requant_acc(acc, bias, oc, p->multiplier[oc], p->shift[oc], p->output_offset,
+                                           p->act_min, p->act_max);
                     }
                 }
             }

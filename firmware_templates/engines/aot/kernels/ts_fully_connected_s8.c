@@ -27,12 +27,9 @@ int32_t ts_fully_connected_s8(const ts_fully_connected_params_t *params, const i
             for (int32_t d = 0; d < p->accum_depth; ++d) {
                 acc += (w[d] + p->filter_offset) * (x[d] + p->input_offset);
             }
-            if (bias != NULL) {
-                acc += bias[o];
-            }
             const int32_t c = p->per_channel ? o : 0;
-            acc = ts_mbqm(acc, p->multiplier[c], p->shift[c]) + p->output_offset;
-            output[(size_t)b * p->output_depth + o] = ts_clamp_s8(acc, p->act_min, p->act_max);
+            output[(size_t)b * p->output_depth + o] = ts_requant_acc(acc, bias, o, p->multiplier[c], p->shift[c],
+                                                                     p->output_offset, p->act_min, p->act_max);
         }
     }
     return TS_OK;
