@@ -277,3 +277,21 @@ def test_a_fully_connected_scalar_output_is_refused(shared_data, tmp_path):
     assert done.stderr.startswith("tinyship: error: ") and done.stderr.count("\n") == 1, done.stderr
     assert "do not fit input [1, 16] and output []" in done.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
+
+
+def test_options_of_another_op_are_refused(shared_data, tmp_path):
+    """TFLM runs an op whose options table has another type with default options; aot read the foreign
+    table's fields (fuzz seed 13 #1300: a DEPTHWISE_CONV_2D with Conv2DOptions, 2 of 2 samples not
+    bit-exact, found once validation failures became exit 7). The reader refuses it: exit 2."""
+    def conv_options(m):
+        op = m.subgraphs[0].operators[0]
+        old = op.builtinOptions
+        op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.Conv2DOptions, schema.Conv2DOptionsT()
+        op.builtinOptions.fusedActivationFunction = old.fusedActivationFunction
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes(_hello_world_edited(shared_data, conv_options))
+    done = cli("generate", model, "--board", "host", "-o", "proj", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "operator 0 (FULLY_CONNECTED) carries Conv2DOptions, not its FullyConnectedOptions" in done.stderr
+    assert done.stderr.count("\n") == 1 and [p.name for p in tmp_path.iterdir()] == ["m.tflite"]

@@ -26,6 +26,19 @@ from toolchain.errors import ModelError
 
 OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if k.isupper()}
 OPTION_NAMES = {v: k for k, v in vars(schema.BuiltinOptions).items() if not k.startswith("_")}
+# The options table each op's kernels read (TFLite schema). TFLM ignores a table of another type and
+# runs the op with default options, so the reader refuses one (fuzz seed 13 #1300: a DEPTHWISE_CONV_2D
+# with Conv2DOptions ran with stride 1 in TFLM and with the table's stride 2 in aot).
+EXPECTED_OPTIONS = {
+    "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+    "FULLY_CONNECTED": "FullyConnectedOptions", "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions",
+    "ADD": "AddOptions", "SUB": "SubOptions", "MUL": "MulOptions", "SOFTMAX": "SoftmaxOptions",
+    "RESHAPE": "ReshapeOptions", "PAD": "PadOptions", "PADV2": "PadV2Options", "MEAN": "ReducerOptions",
+    "REDUCE_MAX": "ReducerOptions", "CONCATENATION": "ConcatenationOptions", "LEAKY_RELU": "LeakyReluOptions",
+    "HARD_SWISH": "HardSwishOptions", "TRANSPOSE_CONV": "TransposeConvOptions",
+    "STRIDED_SLICE": "StridedSliceOptions", "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
+    "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
+}
 _TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if k.isupper()}
 DTYPES = {
     "FLOAT32": "float32", "FLOAT16": "float16", "FLOAT64": "float64", "INT8": "int8", "UINT8": "uint8",
@@ -356,7 +369,7 @@ class _Reader:
                 inputs=idx(self._ints(o, 6), f"operator {i} ({name})", optional=True),
                 outputs=idx(self._ints(o, 8), f"operator {i} ({name})"),
                 intermediates=idx(self._ints(o, 20), f"operator {i} ({name})", optional=True),
-                options=self.options(o),
+                options=self.options(o, f"operator {i} ({name})", EXPECTED_OPTIONS.get(name)),
             ))
         return Subgraph(index, self._str(sg.Name()), tensors, ops, inputs, outputs)
 
@@ -384,13 +397,15 @@ class _Reader:
             raise ModelError(f"tensor {index} ({tensor.name}) has {len(data)} bytes of data for shape {list(shape)}")
         return tensor
 
-    def options(self, o) -> dict:
+    def options(self, o, what: str, expected: str | None) -> dict:
         kind = o.BuiltinOptionsType()
         table = o.BuiltinOptions()
         if not kind or table is None:
             return {}
         if OPTION_NAMES.get(kind) is None:
             raise ModelError(f"unknown builtin options type {kind}")
+        if expected and OPTION_NAMES[kind] != expected:
+            raise ModelError(f"{what} carries {OPTION_NAMES[kind]}, not its {expected}")
         obj = schema.BuiltinOptionsCreator(kind, table)
         if obj is None:
             return {}
