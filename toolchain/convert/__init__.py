@@ -82,17 +82,15 @@ def convert(model, out_dir, *, calib=None, eval_data=None, labels=None, io: str 
             "throw-away model")
     report_progress = progress or (lambda *_: None)
 
-    calibrated = 0
     with isolated.warmed("toolchain.convert.tf", model_name=name, timeout=CONVERT_TIMEOUT_S,
                          what="the TFLite converter", error=ConvertError, fix=CONVERTER_CRASH_FIX,
-                         progress=lambda n: report_progress("calibrate", n, calibrated)) as converter:
+                         progress=lambda n: report_progress("calibrate", n, len(calib_set))) as converter:
         from toolchain.convert import tf as tfc  # TensorFlow from here on (and meanwhile in the converter's child)
 
         source = tfc.load(model)
         calib_set = load_samples(calib, source.specs, key=calib_key, what="calibration")
         eval_set = calib_set if eval_data is None else load_samples(eval_data, source.specs, what="evaluation")
         label_ids = _labels(labels, len(eval_set)) if labels is not None else None
-        calibrated = len(calib_set)
         with tempfile.TemporaryDirectory(prefix="tinyship-convert-") as tmp:
             saved = tfc.export_fixed(source, Path(tmp) / "saved_model")
             float_bytes, int8_bytes = converter("to_tflite_pair", str(saved), calib_set, io)
